@@ -1,0 +1,33 @@
+"""The package's errors: one base class, and a SpecError that names the file and the field."""
+
+
+class BackpropDeriveError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class SpecError(BackpropDeriveError):
+    """A spec (or an answers file) that cannot be used, with where and what was expected.
+
+    Args:
+        message: What was found and what was expected, in one sentence.
+        path: The field path inside the file, e.g. ``layers[1].weights``; empty for the whole file.
+        file: The file's name as the user gave it; empty when the spec came from Python.
+    """
+
+    def __init__(self, message: str, path: str = "", file: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.file = file
+
+    def with_file(self, file: str) -> "SpecError":
+        """The same error, naming ``file``."""
+        return SpecError(self.message, self.path, file)
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.file, self.path) if part)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class OutputError(BackpropDeriveError):
+    """An output that cannot be made here, e.g. a PDF without pdflatex."""

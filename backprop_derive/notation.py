@@ -1,0 +1,222 @@
+"""Notations: how each quantity is named (LaTeX, Unicode, ASCII), one table per notation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .network import Network, Node, Parameter
+from .steps import Quantity
+
+
+@dataclass(frozen=True)
+class Name:
+    """A symbol's parts: a base letter, an optional layer superscript, subscripts, an example."""
+
+    base: tuple[str, str, str]  # (tex, text, ascii)
+    layer: str = ""  # e.g. "[1]" or "(1)"
+    indices: tuple[str, ...] = ()
+    example: int | None = None
+
+    def without_layer(self) -> "Name":
+        """The same name with no layer superscript (targets, ŷ)."""
+        return Name(self.base, "", self.indices, self.example)
+
+    def _joined(self) -> str:
+        if all(len(index) == 1 for index in self.indices):
+            return "".join(self.indices)
+        return ",".join(self.indices)
+
+    def tex(self) -> str:
+        sup = self.layer + (f"({self.example + 1})" if self.example is not None else "")
+        text = self.base[0]
+        if self.indices:
+            text += "_{" + _tex_escape(self._joined()) + "}"
+        if sup:
+            text += "^{" + sup + "}"
+        return text
+
+    def text(self) -> str:
+        text = self.base[1] + self.layer
+        if self.indices:
+            joined = self._joined()
+            text += joined.translate(_SUBSCRIPTS) if joined.isdigit() else "_" + joined
+        if self.example is not None:
+            text += f"({self.example + 1})".translate(_SUPERSCRIPTS)
+        return text
+
+    def ascii(self) -> str:
+        text = self.base[2] + self.layer
+        if self.indices:
+            joined = self._joined()
+            plain = not self.layer and all(len(index) == 1 for index in self.indices)
+            text += joined if plain else "_" + joined
+        if self.example is not None:
+            text += f"({self.example + 1})"
+        return text
+
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUPERSCRIPTS = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
+
+def _tex_escape(text: str) -> str:
+    return "".join("\\" + char if char in "_&%$#{}" else char for char in text)
+
+
+@dataclass(frozen=True)
+class Letters:
+    """A notation's letters: (tex, text, ascii) for each kind of symbol.
+
+    ``layer`` is how the layer number is written as a superscript (``[{}]``, ``({})``) or
+    empty where nodes are named by their index alone.
+    """
+
+    input: tuple[str, str, str]
+    pre: tuple[str, str, str]
+    out: tuple[str, str, str]
+    target: tuple[str, str, str]
+    weight: tuple[str, str, str]
+    bias: tuple[str, str, str]
+    loss: tuple[str, str, str]
+    cost: tuple[str, str, str]
+    single_cost: tuple[str, str, str]
+    layer: str
+    final_out: tuple[str, str, str] | None = None
+
+
+DELTA = ("\\delta", "δ", "delta")
+RATE = ("\\eta", "η", "eta")
+
+NOTATIONS = {
+    "indexed": Letters(input=("x", "x", "x"), pre=("x", "x", "x"), out=("y", "y", "y"), target=("t", "t", "t"),
+                       weight=("w", "w", "w"), bias=("b", "b", "b"), loss=("L", "L", "L"), cost=("J", "J", "J"),
+                       single_cost=("L", "L", "L"), layer=""),
+    "ng": Letters(input=("x", "x", "x"), pre=("z", "z", "z"), out=("a", "a", "a"), target=("y", "y", "y"),
+                  weight=("W", "W", "W"), bias=("b", "b", "b"), loss=("L", "L", "L"), cost=("J", "J", "J"),
+                  single_cost=("J", "J", "J"), layer="[{}]"),
+    "layered": Letters(input=("x", "x", "x"), pre=("h", "h", "h"), out=("o", "o", "o"), target=("y", "y", "y"),
+                       weight=("W", "W", "W"), bias=("b", "b", "b"), loss=("E", "E", "E"), cost=("E", "E", "E"),
+                       single_cost=("E", "E", "E"), layer="({})", final_out=("\\hat{y}", "ŷ", "yhat")),
+}
+
+
+class Notation:
+    """Names every quantity of one network in one notation.
+
+    Args:
+        network: The network, whose form decides whether nodes are named by layer and unit
+            (dense layers with a layered notation) or by their own names.
+        style: ``indexed``, ``layered`` or ``ng``.
+    """
+
+    def __init__(self, network: Network, style: str) -> None:
+        self.style = style
+        self.letters = NOTATIONS[style]
+        self.by_layer = bool(self.letters.layer) and network.form == "dense"
+        self.batched = network.batched
+        self.outputs = set(network.outputs)
+        self._cache: dict[Quantity, Name] = {}
+
+    # -- the parts of a name --
+
+    def _node_name(self, letter: tuple[str, str, str], node: Node, example: int | None) -> Name:
+        example = example if self.batched else None
+        if self.by_layer and node.layer > 0:
+            return Name(letter, self.letters.layer.format(node.layer), (str(node.unit),), example)
+        if self.by_layer:
+            return Name(letter, "", (str(node.unit),), example)
+        return Name(letter, "", (node.name,), example)
+
+    def parameter_name(self, parameter: Parameter) -> Name:
+        """w_{13}, W^{[1]}_{21}, b_3, b^{[1]} (a bias shared by a layer)."""
+        target = parameter.target
+        layer = self.letters.layer.format(target.layer) if self.by_layer else ""
+        if parameter.kind == "weight":
+            if self.by_layer:
+                return Name(self.letters.weight, layer, (str(target.unit), str(parameter.source.unit)))
+            return Name(self.letters.weight, "", (parameter.source.name, target.name))
+        if len(parameter.users) > 1:
+            if self.by_layer:
+                return Name(self.letters.bias, layer)
+            return Name(self.letters.bias, "", tuple(user.name for user in parameter.users))
+        if self.by_layer:
+            return Name(self.letters.bias, layer, (str(target.unit),))
+        return Name(self.letters.bias, "", (target.name,))
+
+    def name(self, quantity: Quantity) -> Name:
+        """The Name of a plain (non-derivative) quantity."""
+        cached = self._cache.get(quantity)
+        if cached is None:
+            cached = self._cache[quantity] = self._name(quantity)
+        return cached
+
+    def _name(self, quantity: Quantity) -> Name:
+        kind, node, example = quantity.kind, quantity.node, quantity.example
+        letters = self.letters
+        if kind == "input":
+            return self._node_name(letters.input, node, example)
+        if kind == "pre":
+            return self._node_name(letters.pre, node, example)
+        if kind == "out":
+            final = letters.final_out if letters.final_out and node in self.outputs else None
+            if final:
+                return self._node_name(final, node, example).without_layer()
+            return self._node_name(letters.out, node, example)
+        if kind == "target":
+            return self._node_name(letters.target, node, example).without_layer()
+        if kind == "loss":
+            return Name(letters.loss if self.batched else letters.single_cost, "", (),
+                        example if self.batched else None)
+        if kind == "cost":
+            return Name(letters.cost if self.batched else letters.single_cost)
+        if kind == "delta":
+            return self._node_name(DELTA, node, example)
+        if kind == "param":
+            return self.parameter_name(quantity.parameter)
+        if kind == "rate":
+            return Name(RATE)
+        raise ValueError(f"{kind} is written as a derivative, not a name")
+
+    # -- whole symbols --
+
+    def _derivative_parts(self, quantity: Quantity) -> tuple[Name, Name] | None:
+        kind = quantity.kind
+        if kind == "dout":
+            return self.name(Quantity("loss", example=quantity.example)), self.name(
+                Quantity("out", quantity.node, quantity.example))
+        if kind == "slope":
+            return self.name(Quantity("out", quantity.node, quantity.example)), self.name(
+                Quantity("pre", quantity.node, quantity.example))
+        if kind == "jacobian":
+            return self.name(Quantity("out", quantity.node, quantity.example)), self.name(
+                Quantity("pre", quantity.other, quantity.example))
+        if kind == "grad":
+            return self.name(Quantity("cost")), self.parameter_name(quantity.parameter)
+        return None
+
+    def tex(self, quantity: Quantity) -> str:
+        """The quantity's symbol in LaTeX, e.g. ``\\frac{\\partial L}{\\partial w_{13}}``."""
+        parts = self._derivative_parts(quantity)
+        if parts:
+            return r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
+        if quantity.kind == "new":
+            return self.parameter_name(quantity.parameter).tex() + r"^{\text{new}}"
+        return self.name(quantity).tex()
+
+    def text(self, quantity: Quantity) -> str:
+        """The quantity's symbol in Unicode, e.g. ``∂L/∂w₁₃``."""
+        parts = self._derivative_parts(quantity)
+        if parts:
+            return f"∂{parts[0].text()}/∂{parts[1].text()}"
+        if quantity.kind == "new":
+            return self.parameter_name(quantity.parameter).text() + "ⁿᵉʷ"
+        return self.name(quantity).text()
+
+    def ascii(self, quantity: Quantity) -> str:
+        """The quantity's ASCII name, as in JSON ``quantities`` and ``check`` answers: ``dL/dw13``."""
+        parts = self._derivative_parts(quantity)
+        if parts:
+            return f"d{parts[0].ascii()}/d{parts[1].ascii()}"
+        if quantity.kind == "new":
+            return self.parameter_name(quantity.parameter).ascii() + "_new"
+        return self.name(quantity).ascii()

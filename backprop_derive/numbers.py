@@ -1,0 +1,140 @@
+"""Numbers: exact values from a spec, high-precision values once exp or log enter, and their display."""
+
+from __future__ import annotations
+
+import decimal
+import fractions
+from dataclasses import dataclass
+
+import sympy
+
+# NOTE: 50 digits carried, 30 promised: the margin absorbs the rounding of a deep network.
+DIGITS = 50
+
+#: Exact terminating decimals are shown in full up to this many significant digits.
+EXACT_DECIMAL_DIGITS = 12
+#: An exact fraction is shown as p/q while numerator and denominator together have at most this many digits.
+SHORT_FRACTION_DIGITS = 6
+
+
+def parse_number(raw: object) -> sympy.Rational:
+    """The exact value of a number written in a spec.
+
+    Args:
+        raw: An int, a ``decimal.Decimal`` (how the spec loaders read decimals), a float, or a
+            string such as ``"1/3"``, ``"0.25"`` or ``"-2"``.
+
+    Returns:
+        A SymPy Rational: ``0.1`` is exactly 1/10, never a binary float.
+
+    Raises:
+        ValueError: ``raw`` is not a finite number (a bool counts as not a number).
+    """
+    if isinstance(raw, bool):
+        raise ValueError(f"expected a number, got {str(raw).lower()}")
+    if isinstance(raw, int):
+        return sympy.Integer(raw)
+    if isinstance(raw, float):
+        raw = repr(raw)  # the shortest decimal that reads back as this float, as it was written
+    if isinstance(raw, (decimal.Decimal, str)):
+        try:
+            value = fractions.Fraction(str(raw).strip())
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"expected a number such as 2, -0.5 or \"1/3\", got {str(raw)!r}") from None
+        return sympy.Rational(value.numerator, value.denominator)
+    raise ValueError(f"expected a number, got {type(raw).__name__} {raw!r}")
+
+
+def settle(value: sympy.Expr) -> sympy.Expr:
+    """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float."""
+    if value.is_Rational:
+        return value
+    number = value.evalf(DIGITS)
+    if not number.is_Number or number.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise ArithmeticError(f"the value {value} is not a finite real number")
+    return sympy.Float(number, DIGITS)
+
+
+def is_exact(value: sympy.Expr) -> bool:
+    """True when ``value`` is carried exactly (an integer or a fraction)."""
+    return bool(value.is_Rational)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A number as a careful human writes it, before a renderer picks the typography.
+
+    Exactly one form is set: ``fraction`` (p, q) for a short exact fraction, ``exponent``
+    with ``digits`` as the mantissa for a very large or small number, or ``digits`` alone.
+    """
+
+    negative: bool
+    digits: str
+    fraction: tuple[int, int] | None = None
+    exponent: int | None = None
+
+    def plain(self) -> str:
+        """ASCII form: ``-1/3``, ``0.59327``, ``1.5e-07``."""
+        sign = "-" if self.negative else ""
+        if self.fraction:
+            return f"{sign}{self.fraction[0]}/{self.fraction[1]}"
+        if self.exponent is not None:
+            return f"{sign}{self.digits}e{self.exponent:+03d}"
+        return sign + self.digits
+
+
+def show(value: sympy.Expr, precision: int = 6) -> Shown:
+    """How ``value`` is displayed: integers as integers, short fractions as fractions,
+    terminating decimals exactly, everything else at ``precision`` significant digits,
+    and never ``-0`` or a float artefact.
+    """
+    if value.is_Rational:
+        numerator, denominator = int(value.p), int(value.q)
+        if denominator == 1:
+            return Shown(numerator < 0, str(abs(numerator)))
+        if _terminates(denominator):
+            exact = decimal.Decimal(abs(numerator)) / decimal.Decimal(denominator)
+            exact_digits = len(exact.as_tuple().digits)
+            if exact_digits <= max(precision, EXACT_DECIMAL_DIGITS) and _moderate(exact):
+                return Shown(numerator < 0, _fixed(exact))
+        elif len(str(abs(numerator))) + len(str(denominator)) <= SHORT_FRACTION_DIGITS:
+            return Shown(numerator < 0, "", fraction=(abs(numerator), denominator))
+    return _rounded(_decimal_of(value), precision)
+
+
+def _decimal_of(value: sympy.Expr) -> decimal.Decimal:
+    with decimal.localcontext() as context:
+        context.prec = DIGITS + 10
+        return decimal.Decimal(str(sympy.Float(value, DIGITS)))
+
+
+def _rounded(number: decimal.Decimal, precision: int) -> Shown:
+    if number.is_zero():
+        return Shown(False, "0")
+    magnitude = abs(number)
+    exponent = magnitude.adjusted()
+    rounded = magnitude.quantize(decimal.Decimal(1).scaleb(exponent - precision + 1), decimal.ROUND_HALF_UP)
+    if rounded.is_zero():
+        return Shown(False, "0")
+    if _moderate(rounded):
+        return Shown(number < 0, _fixed(rounded))
+    mantissa = rounded.scaleb(-rounded.adjusted())
+    return Shown(number < 0, _fixed(mantissa), exponent=rounded.adjusted())
+
+
+def _moderate(magnitude: decimal.Decimal) -> bool:
+    return -5 <= magnitude.adjusted() < 9
+
+
+def _fixed(magnitude: decimal.Decimal) -> str:
+    text = format(magnitude, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _terminates(denominator: int) -> bool:
+    for factor in (2, 5):
+        while denominator % factor == 0:
+            denominator //= factor
+    return denominator == 1

@@ -1,0 +1,107 @@
+"""The top of the pipeline: a spec in, a Solution (derivation + values + notation) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sympy
+
+from .derivation import Derivation, derive
+from .errors import BackpropDeriveError, SpecError
+from .evaluation import Values, evaluate
+from .network import Network
+from .notation import Notation
+from .spec import build_network, load_spec
+from .steps import Quantity
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A worked solution: the derivation, the values of each training step, and how to name them.
+
+    Attributes:
+        network: The exercise.
+        derivation: The symbolic steps (the same for every training step).
+        values: One map of quantity values per training step.
+        notation: Names every quantity.
+        precision: Significant digits shown for values that are not exact.
+    """
+
+    network: Network
+    derivation: Derivation
+    values: tuple[Values, ...]
+    notation: Notation
+    precision: int
+
+    @property
+    def loss(self) -> sympy.Expr:
+        """The cost J before the (first) update."""
+        return self.values[0][self.derivation.cost]
+
+    def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
+        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""
+        return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}
+
+    def render(self, fmt: str = "md", **options: Any) -> str:
+        """The solution as text in ``fmt`` (md, tex, txt, html or json)."""
+        from .render import render  # NOTE: deferred so that `import backprop_derive` stays light
+
+        return render(self, fmt, **options)
+
+    def _repr_markdown_(self) -> str:
+        return self.render("md")
+
+    def _repr_latex_(self) -> str:
+        return self.render("tex", standalone=False)
+
+
+def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
+          precision: int | None = None) -> Solution:
+    """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
+
+    Args:
+        spec: A spec file's path, a parsed spec (dict), or a Network.
+        steps: How many gradient-descent steps to take (more than one needs a learning rate).
+        notation: ``indexed``, ``layered`` or ``ng``; default: the spec's, else by its form.
+        precision: Significant digits shown; default: the spec's, else 6.
+
+    Returns:
+        The Solution, which renders itself (``solution.render("md")``).
+
+    Raises:
+        SpecError: the spec is invalid (naming the file and the field path).
+        BackpropDeriveError: the exercise cannot be solved (e.g. a loss of log 0).
+
+    Example:
+        >>> solution = solve("examples/seed_relu.yaml")
+        >>> solution.loss
+        50
+    """
+    # Read and validate the spec into a network.
+    if isinstance(spec, Network):
+        network = spec
+    elif isinstance(spec, dict):
+        network = build_network(spec)
+    else:
+        network = load_spec(spec)
+    if steps < 1:
+        raise SpecError("expected at least 1 step", "--steps")
+    if steps > 1 and network.learning_rate is None:
+        raise SpecError("several steps need a learning_rate to update with", "learning_rate")
+    # Derive the chain rule once; the structure is the same for every step.
+    derivation = derive(network)
+    # Evaluate each step from the parameters the previous one left.
+    parameters = {parameter: parameter.value for parameter in network.parameters}
+    values = []
+    for _ in range(steps):
+        try:
+            step_values = evaluate(derivation, parameters)
+        except (ArithmeticError, ZeroDivisionError) as error:
+            raise BackpropDeriveError(f"the exercise has no finite solution: {error}") from None
+        values.append(step_values)
+        if derivation.updates:
+            parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
+    return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
+                    precision or network.options.precision)

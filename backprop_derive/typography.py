@@ -1,0 +1,185 @@
+"""Typography: how names, numbers and SymPy formulas are written in LaTeX or in Unicode text."""
+
+from __future__ import annotations
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from .numbers import Shown, show
+
+
+class _LatexWithNames(LatexPrinter):
+    """SymPy's LaTeX printer, writing each symbol as the solution names it (or as a number)."""
+
+    def __init__(self, names: dict, **settings) -> None:
+        super().__init__(settings)
+        self.names = names
+
+    def _print_Symbol(self, expr, style="plain"):
+        return self.names.get(expr) or super()._print_Symbol(expr, style)
+
+    def _print_Heaviside(self, expr, exp=None):
+        argument = self._print(expr.args[0])
+        at_zero = self._print(expr.args[1]) if len(expr.args) > 1 else r"\tfrac{1}{2}"
+        return (r"\begin{cases} 1 & " + argument + r" > 0 \\ " + at_zero + " & " + argument
+                + r" = 0 \\ 0 & " + argument + r" < 0 \end{cases}")
+
+
+class _TextWithNames(StrPrinter):
+    """SymPy's string printer, writing each symbol as the solution names it, with ^ and ·."""
+
+    def __init__(self, names: dict) -> None:
+        super().__init__({"order": "none"})
+        self.names = names
+
+    def _print_Symbol(self, expr):
+        return self.names.get(expr) or expr.name
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == sympy.Rational(1, 2):
+            return f"√({self._print(expr.base)})"
+        return super()._print_Pow(expr, rational).replace("**", "^")
+
+    def _print_Mul(self, expr):
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Heaviside(self, expr):
+        argument = self._print(expr.args[0])
+        at_zero = self._print(expr.args[1]) if len(expr.args) > 1 else "1/2"
+        return f"(1 if {argument} > 0, {at_zero} if {argument} = 0, else 0)"
+
+    def _print_Piecewise(self, expr):
+        pieces = [f"{self._print(value)} if {self._print(condition)}" for value, condition in expr.args[:-1]]
+        return "(" + ", ".join(pieces) + f", else {self._print(expr.args[-1][0])})"
+
+    def _print_Max(self, expr):
+        return "max(" + ", ".join(self._print(argument) for argument in expr.args) + ")"
+
+    def _print_exp(self, expr):
+        return f"e^({self._print(expr.args[0])})"
+
+
+class Latex:
+    """LaTeX typography, for Markdown (GitHub math), LaTeX and PDF."""
+
+    times = r" \cdot "
+    arrow = r" \to "
+    separator = r",\; "
+    prime = "'"
+
+    def __init__(self, precision: int) -> None:
+        self.precision = precision
+
+    def name(self, notation, quantity) -> str:
+        """A quantity's symbol in this typography."""
+        return notation.tex(quantity)
+
+    def function(self, activation) -> str:
+        """An activation's symbol (``\\sigma``); empty for the identity."""
+        return activation.tex
+
+    def minus(self, text: str) -> str:
+        """Minus signs as this typography writes them."""
+        return text
+
+    def number(self, value: sympy.Expr) -> str:
+        """A value as it reads in a formula: ``-0.5``, ``\\frac{1}{3}``, ``1.5 \\times 10^{-7}``."""
+        return self.written(show(value, self.precision))
+
+    def written(self, shown: Shown) -> str:
+        sign = "-" if shown.negative else ""
+        if shown.fraction:
+            return sign + r"\frac{" + str(shown.fraction[0]) + "}{" + str(shown.fraction[1]) + "}"
+        if shown.exponent is not None:
+            return sign + shown.digits + r" \times 10^{" + str(shown.exponent) + "}"
+        return sign + shown.digits
+
+    def factor(self, value: sympy.Expr) -> str:
+        """A value as one factor of a product or a term: negatives in parentheses."""
+        shown = show(value, self.precision)
+        text = self.written(shown)
+        return self.group(text) if shown.negative or shown.exponent is not None else text
+
+    def group(self, text: str) -> str:
+        return r"\left(" + text + r"\right)"
+
+    def formula(self, expr: sympy.Expr, names: dict) -> str:
+        """A SymPy formula, each symbol written as ``names`` says."""
+        return _LatexWithNames(names).doprint(expr)
+
+    def substituted(self, expr: sympy.Expr, values: dict) -> str:
+        """A SymPy formula with numbers in place of its symbols, products shown with a dot."""
+        return _LatexWithNames({symbol: self.factor(value) for symbol, value in values.items()},
+                               mul_symbol="dot").doprint(expr)
+
+    def apply(self, function: str, argument: str) -> str:
+        """f(x); plain x when f is the identity (written as an empty symbol)."""
+        return f"{function}\\left({argument}\\right)" if function else argument
+
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return r"\frac{" + numerator + "}{" + denominator + "}"
+
+    def partial(self, numerator: str, denominator: str) -> str:
+        return r"\frac{\partial " + numerator + r"}{\partial " + denominator + "}"
+
+    def exp(self, argument: str) -> str:
+        return "e^{" + argument + "}"
+
+    def text(self, words: str) -> str:
+        return r"\text{" + words + "}"
+
+
+class Unicode(Latex):
+    """Unicode typography for the terminal: ∂L/∂w₁₃, σ, η, ·, −."""
+
+    times = " · "
+    arrow = " → "
+    separator = ", "
+
+    def name(self, notation, quantity) -> str:
+        return notation.text(quantity)
+
+    def function(self, activation) -> str:
+        return activation.text
+
+    def minus(self, text: str) -> str:
+        return text.replace("-", "−")
+
+    def written(self, shown: Shown) -> str:
+        sign = "−" if shown.negative else ""
+        if shown.fraction:
+            return f"{sign}{shown.fraction[0]}/{shown.fraction[1]}"
+        if shown.exponent is not None:
+            return f"{sign}{shown.digits}×10^{shown.exponent}"
+        return sign + shown.digits
+
+    def factor(self, value: sympy.Expr) -> str:
+        shown = show(value, self.precision)
+        text = self.written(shown)
+        needs_group = shown.negative or shown.exponent is not None or shown.fraction is not None
+        return self.group(text) if needs_group else text
+
+    def group(self, text: str) -> str:
+        return f"({text})"
+
+    def formula(self, expr: sympy.Expr, names: dict) -> str:
+        return _TextWithNames(names).doprint(expr).replace("-", "−")
+
+    def substituted(self, expr: sympy.Expr, values: dict) -> str:
+        return self.formula(expr, {symbol: self.factor(value) for symbol, value in values.items()})
+
+    def apply(self, function: str, argument: str) -> str:
+        return f"{function}({argument})" if function else argument
+
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return f"{numerator}/{denominator}"
+
+    def partial(self, numerator: str, denominator: str) -> str:
+        return f"∂{numerator}/∂{denominator}"
+
+    def exp(self, argument: str) -> str:
+        return f"e^({argument})"
+
+    def text(self, words: str) -> str:
+        return words
