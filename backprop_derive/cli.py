@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .errors import BackpropDeriveError
+from .pdf import compile_pdf
 from .solution import solve as solve_spec
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
@@ -65,7 +66,7 @@ def default_format(output: str | None) -> str:
 
 
 SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
-SOLVE_FORMATS = ("md", "tex", "txt", "json")
+SOLVE_FORMATS = ("md", "tex", "txt", "json", "pdf")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,4 +102,8 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         backprop-derive solve examples/sigmoid_2_2_1.yaml --format json --steps 3
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
-    write_output(solution.render(fmt or default_format(output)), output)
+    fmt = fmt or default_format(output)
+    if fmt == "pdf":
+        write_output(compile_pdf(solution.render("tex")), output)
+    else:
+        write_output(solution.render(fmt), output)

@@ -98,7 +98,9 @@ def _loss(network: Network, example: int) -> LossValue:
 
 def _backward(network: Network, example: int, loss: LossValue):
     outputs = set(network.outputs)
-    for neuron in reversed(network.neurons):
+    # NOTE: layer by layer from the top, but unit 1 before unit 2 within a layer, as by hand;
+    # a neuron's consumers are always deeper, so their deltas are ready.
+    for neuron in sorted(network.neurons, key=lambda node: -node.layer):
         dout = Quantity("dout", neuron, example)
         if neuron in outputs:
             output = Quantity("out", neuron, example)
@@ -108,7 +110,7 @@ def _backward(network: Network, example: int, loss: LossValue):
                                       for consumer, weight in network.consumers(neuron)))
         if not neuron.activation.layerwise:
             yield from _local_delta(neuron, example)
-        elif neuron is neuron.group[0]:
+        elif neuron is neuron.group[-1]:
             yield from _softmax_deltas(neuron.group, example)
 
 

@@ -26,8 +26,10 @@ class Name:
             return "".join(self.indices)
         return ",".join(self.indices)
 
-    def tex(self) -> str:
+    def tex(self, mark: str = "") -> str:
+        """LaTeX, e.g. ``W_{11}^{[2]}``; ``mark`` joins the superscript (``\\text{new}``)."""
         sup = self.layer + (f"({self.example + 1})" if self.example is not None else "")
+        sup = f"{sup},{mark}" if sup and mark else sup or mark
         text = self.base[0]
         if self.indices:
             text += "_{" + _tex_escape(self._joined()) + "}"
@@ -200,7 +202,7 @@ class Notation:
         if parts:
             return r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
         if quantity.kind == "new":
-            return self.parameter_name(quantity.parameter).tex() + r"^{\text{new}}"
+            return self.parameter_name(quantity.parameter).tex(r"\text{new}")
         return self.name(quantity).tex()
 
     def text(self, quantity: Quantity) -> str:

@@ -57,7 +57,7 @@ class Activation:
             return None
         if len(inverses) != 1:
             return None
-        in_output = sympy.factor(sympy.simplify(self.derivative.subs(X, inverses[0])))
+        in_output = sympy.simplify(self.derivative.subs(X, inverses[0]))
         if in_output.has(X) or sympy.count_ops(in_output) >= sympy.count_ops(self.derivative):
             return None
         return in_output
