@@ -54,7 +54,8 @@ def derive(network: Network) -> Derivation:
     if network.batched:
         cost = Quantity("cost")
         losses.append(CostValue(cost, tuple(loss.result for loss in losses), _scale(network)))
-    gradients = tuple(_gradient(network, parameter) for parameter in network.parameters)
+    routes = _Routes(network)
+    gradients = tuple(_gradient(network, parameter, routes) for parameter in network.parameters)
     updates = ()
     if network.learning_rate is not None:
         updates = tuple(Update(Quantity("new", parameter=parameter), Quantity("param", parameter=parameter),
@@ -136,34 +137,43 @@ def _softmax_deltas(group: tuple[Node, ...], example: int):
                                  for output in group))
 
 
-def _gradient(network: Network, parameter: Parameter) -> Gradient:
+def _gradient(network: Network, parameter: Parameter, routes: "_Routes") -> Gradient:
     examples = range(len(network.examples))
     if parameter.kind == "weight":
         terms = tuple((Quantity("delta", parameter.target, example), value_of(parameter.source, example))
                       for example in examples)
     else:
         terms = tuple((Quantity("delta", user, example), None) for example in examples for user in parameter.users)
-    paths, count = _paths(network, parameter.target)
-    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), paths, count)
+    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network),
+                    routes.listed(parameter.target), routes.counts[parameter.target])
 
 
-def _paths(network: Network, start: Node) -> tuple[tuple[tuple[Node, ...], ...], int]:
-    """The routes from ``start`` to an output, listed while few, and how many there are."""
-    outputs = set(network.outputs)
-    counts: dict[Node, int] = {}
-    for neuron in reversed(network.neurons):
-        counts[neuron] = (neuron in outputs) + sum(counts[consumer] for consumer, _ in network.consumers(neuron))
-    if counts[start] > MAX_PATHS_SHOWN:
-        return (), counts[start]
+class _Routes:
+    """The routes from each neuron to an output: counted for all at once, listed while few."""
 
-    def walk(node: Node):
-        if node in outputs:
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.outputs = set(network.outputs)
+        self.counts: dict[Node, int] = {}
+        for neuron in sorted(network.neurons, key=lambda node: -node.layer):
+            self.counts[neuron] = (neuron in self.outputs) + sum(
+                self.counts[consumer] for consumer, _ in network.consumers(neuron))
+        self._listed: dict[Node, tuple[tuple[Node, ...], ...]] = {}
+
+    def listed(self, start: Node) -> tuple[tuple[Node, ...], ...]:
+        """Every route from ``start``, or none when there are more than MAX_PATHS_SHOWN."""
+        if self.counts[start] > MAX_PATHS_SHOWN:
+            return ()
+        if start not in self._listed:
+            self._listed[start] = tuple(self._walk(start))
+        return self._listed[start]
+
+    def _walk(self, node: Node):
+        if node in self.outputs:
             yield (node,)
-        for consumer, _ in network.consumers(node):
-            for rest in walk(consumer):
+        for consumer, _ in self.network.consumers(node):
+            for rest in self._walk(consumer):
                 yield (node, *rest)
-
-    return tuple(walk(start)), counts[start]
 
 
 # Both generic variables a Slope's formula may be written in.

@@ -49,6 +49,10 @@ def settle(value: sympy.Expr) -> sympy.Expr:
     """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float."""
     if value.is_Rational:
         return value
+    if value.is_Float:
+        if not value.is_finite:
+            raise ArithmeticError(f"the value {value} is not a finite real number")
+        return value
     number = value.evalf(DIGITS)
     if not number.is_Number or number.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise ArithmeticError(f"the value {value} is not a finite real number")
