@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy
 
@@ -117,15 +118,12 @@ class Network:
         """The neurons ``node`` feeds, each with the weight on that edge."""
         return self._consumers.get(node, [])
 
-    @property
-    def _consumers(self) -> dict:
-        table = self.__dict__.get("_consumer_table")
-        if table is None:
-            table = {}
-            for neuron in self.neurons:
-                for weight in neuron.incoming:
-                    table.setdefault(weight.source, []).append((neuron, weight))
-            object.__setattr__(self, "_consumer_table", table)
+    @cached_property
+    def _consumers(self) -> dict[Node, list[tuple[Node, Parameter]]]:
+        table: dict[Node, list[tuple[Node, Parameter]]] = {}
+        for neuron in self.neurons:
+            for weight in neuron.incoming:
+                table.setdefault(weight.source, []).append((neuron, weight))
         return table
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -256,7 +257,7 @@ def _dense(spec: dict, options: Options):
     input_rows, batched = _rows(spec["inputs"], "inputs", None,
                                 "a list of numbers (one example) or a list of such lists (a batch)")
     layers = _list(spec["layers"], "layers", "a list of layers")
-    counter = iter(range(1, 10**9))
+    counter = itertools.count(1)
     inputs = [Node(str(next(counter)), 0, unit) for unit in range(1, len(input_rows[0]) + 1)]
     previous, neurons = inputs, []
     for number, raw_layer in enumerate(layers):
