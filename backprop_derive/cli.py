@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from .errors import BackpropDeriveError
+from .general import general_solution
 from .pdf import compile_pdf
 from .solution import solve as solve_spec
 
@@ -67,6 +68,7 @@ def default_format(output: str | None) -> str:
 
 SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
 SOLVE_FORMATS = ("md", "tex", "txt", "json", "pdf")
+DERIVE_FORMATS = ("md", "tex", "txt", "json")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,3 +109,29 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         write_output(compile_pdf(solution.render("tex")), output)
     else:
         write_output(solution.render(fmt), output)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(DERIVE_FORMATS),
+              help="Output format (default: txt on a terminal, md in a pipe, or from -o's suffix).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
+              help="Names of the quantities (default: the spec's, else indexed for neurons, ng for layers).")
+@reports_errors
+def derive(spec: str, fmt: str | None, output: str | None, notation: str | None) -> None:
+    """Print the general formulas of SPEC's network, without numbers.
+
+    Every gradient as a product of local derivatives along each path to the loss, and each
+    activation's derivative as SymPy derives it. The spec's numbers are not used.
+
+    \b
+    Examples:
+        backprop-derive derive examples/sigmoid_2_2_1.yaml
+        backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
+    """
+    general = general_solution(spec, notation=notation)
+    fmt = fmt or default_format(output)
+    if fmt not in DERIVE_FORMATS:
+        fmt = "md"
+    write_output(general.render(fmt), output)

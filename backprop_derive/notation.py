@@ -109,13 +109,16 @@ class Notation:
         network: The network, whose form decides whether nodes are named by layer and unit
             (dense layers with a layered notation) or by their own names.
         style: ``indexed``, ``layered`` or ``ng``.
+        per_example: Name the loss of a one-example network as one example's of a batch (L, not
+            J), for formulas that a batch's cost then averages.
     """
 
-    def __init__(self, network: Network, style: str) -> None:
+    def __init__(self, network: Network, style: str, *, per_example: bool = False) -> None:
         self.style = style
         self.letters = NOTATIONS[style]
         self.by_layer = bool(self.letters.layer) and network.form == "dense"
         self.batched = network.batched
+        self.single_cost = self.letters.loss if per_example else self.letters.single_cost
         self.outputs = set(network.outputs)
         self._cache: dict[Quantity, Name] = {}
 
@@ -167,10 +170,10 @@ class Notation:
         if kind == "target":
             return self._node_name(letters.target, node, example).without_layer()
         if kind == "loss":
-            return Name(letters.loss if self.batched else letters.single_cost, "", (),
+            return Name(letters.loss if self.batched else self.single_cost, "", (),
                         example if self.batched else None)
         if kind == "cost":
-            return Name(letters.cost if self.batched else letters.single_cost)
+            return Name(letters.cost if self.batched else self.single_cost)
         if kind == "delta":
             return self._node_name(DELTA, node, example)
         if kind == "param":

@@ -59,6 +59,10 @@ class _TextWithNames(StrPrinter):
     def _print_exp(self, expr):
         return f"e^({self._print(expr.args[0])})"
 
+    def _print_Derivative(self, expr):
+        variables = "".join(self._print(variable) for variable, _ in expr.variable_count)
+        return f"d/d{variables} [{self._print(expr.expr)}]"
+
 
 class Latex:
     """LaTeX typography, for Markdown (GitHub math), LaTeX and PDF."""
