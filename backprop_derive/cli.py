@@ -12,6 +12,7 @@ import click
 
 from .errors import BackpropDeriveError
 from .general import general_solution
+from .matrix import layers_of
 from .pdf import compile_pdf
 from .solution import solve as solve_spec
 
@@ -92,9 +93,12 @@ def main() -> None:
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
               help="Names of the quantities (default: the spec's, else indexed for neurons, ng for layers).")
 @click.option("--precision", type=click.IntRange(1, 30), help="Significant digits for values that are not exact.")
+@click.option("--style", type=click.Choice(["chain", "matrix"]), default="chain", show_default=True,
+              help="chain: every weight's chain rule; matrix: layer by layer with the real matrices "
+                   "(fully connected layers only).")
 @reports_errors
 def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: str | None,
-          precision: int | None) -> None:
+          precision: int | None, style: str) -> None:
     """Print the worked solution of SPEC: forward pass, loss, backward pass, updates.
 
     \b
@@ -102,13 +106,16 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         backprop-derive solve examples/seed_relu.yaml
         backprop-derive solve examples/seed_relu.yaml --format tex -o seed.tex
         backprop-derive solve examples/sigmoid_2_2_1.yaml --format json --steps 3
+        backprop-derive solve examples/mazur_2_2_2.yaml --style matrix
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
+    if style == "matrix":
+        layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     fmt = fmt or default_format(output)
     if fmt == "pdf":
-        write_output(compile_pdf(solution.render("tex")), output)
+        write_output(compile_pdf(solution.render("tex", style=style)), output)
     else:
-        write_output(solution.render(fmt), output)
+        write_output(solution.render(fmt, style=style), output)
 
 
 @main.command()

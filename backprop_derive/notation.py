@@ -17,6 +17,7 @@ class Name:
     indices: tuple[str, ...] = ()
     example: int | None = None
     example_mark: str = "()"  # the brackets around an example's number: "()" or "<>"
+    new: bool = False  # a parameter after the update
 
     def without_layer(self) -> "Name":
         """The same name with no layer superscript (targets, ŷ)."""
@@ -38,6 +39,7 @@ class Name:
 
     def tex(self, mark: str = "") -> str:
         """LaTeX, e.g. ``W_{11}^{[2]}``; ``mark`` joins the superscript (``\\text{new}``)."""
+        mark = mark or (r"\text{new}" if self.new else "")
         sup = self.layer + self._example(0)
         sup = f"{sup},{mark}" if sup and mark else sup or mark
         text = self.base[0]
@@ -54,7 +56,7 @@ class Name:
         if self.indices:
             joined = self._joined()
             text += joined.translate(_SUBSCRIPTS) if joined.isdigit() else "_" + joined
-        return text + self._example(1)
+        return text + self._example(1) + ("ⁿᵉʷ" if self.new else "")
 
     def ascii(self) -> str:
         text = self.base[2] + self.layer
@@ -62,7 +64,7 @@ class Name:
             joined = self._joined()
             plain = not self.layer and all(len(index) == 1 for index in self.indices)
             text += joined if plain else "_" + joined
-        return text + self._example(2)
+        return text + self._example(2) + ("_new" if self.new else "")
 
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -82,7 +84,8 @@ class Letters:
     matrix (W^{[l]}_{jk}); ``edge_weight`` the weight on one edge of a named graph (w_{13}).
     ``hidden_out`` names a hidden neuron's output and ``final_out`` an output neuron's, when
     they differ from ``out``. ``example_mark`` brackets an example's number where the layer
-    already takes parentheses: h^{(1)⟨2⟩}.
+    already takes parentheses: h^{(1)⟨2⟩}. ``matrix`` names a layer's weight matrix in matrix
+    style, and ``matrix_layer`` its layer where ``layer`` is empty.
     """
 
     input: tuple[str, str, str]
@@ -98,6 +101,8 @@ class Letters:
     final_out: tuple[str, str, str] | None = None
     edge_weight: tuple[str, str, str] = ("w", "w", "w")
     example_mark: str = "()"
+    matrix: tuple[str, str, str] = ("W", "W", "W")
+    matrix_layer: str = "({})"
 
 
 DELTA = ("\\delta", "δ", "delta")
@@ -199,6 +204,25 @@ class Notation:
         if kind == "rate":
             return Name(RATE)
         raise ValueError(f"{kind} is written as a derivative, not a name")
+
+    def layer_name(self, kind: str, layer: int, final: bool = False, new: bool = False) -> Name:
+        """A whole layer's vector or matrix in matrix style: z^{[2]}, a^{[1]}, W^{[2]}, δ^{[2]}.
+
+        Args:
+            kind: ``pre``, ``out``, ``delta``, ``weight`` or ``bias``; ``out`` of layer 0 is
+                the input vector x.
+            layer: The layer's number, 1 for the first layer of neurons.
+            final: True for the output layer (ŷ in the layered notation).
+            new: The parameter after the update (W^{[2],new}).
+        """
+        letters = self.letters
+        if kind == "out" and layer == 0:
+            return Name(letters.input)
+        if kind == "out" and final and letters.final_out:
+            return Name(letters.final_out)
+        base = {"pre": letters.pre, "out": letters.out, "delta": DELTA, "weight": letters.matrix,
+                "bias": letters.bias}[kind]
+        return Name(base, (letters.layer or letters.matrix_layer).format(layer), new=new)
 
     # -- whole symbols --
 

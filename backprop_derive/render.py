@@ -59,8 +59,12 @@ class Document:
 # --- the document ------------------------------------------------------------------------
 
 
-def build_document(solution, typography: Latex) -> Document:
-    """Print every part of ``solution`` in ``typography``; the templates only lay it out."""
+def build_document(solution, typography: Latex, step_blocks=None) -> Document:
+    """Print every part of ``solution`` in ``typography``; the templates only lay it out.
+
+    ``step_blocks(solution, context)`` yields one training step's blocks (default: chain style).
+    """
+    step_blocks = step_blocks or _step_blocks
     derivation, notation = solution.derivation, solution.notation
     first = Context(notation, typography, solution.values[0])
     overview = (_network_block(solution, first), _examples_block(solution, first),
@@ -69,7 +73,7 @@ def build_document(solution, typography: Latex) -> Document:
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        steps.append((heading, tuple(_step_blocks(solution, context))))
+        steps.append((heading, tuple(step_blocks(solution, context))))
     closing = ()
     if len(solution.values) > 1:
         rows = tuple((str(index + 1), Math(typography.number(values[derivation.cost])))
@@ -187,7 +191,7 @@ def _tex_escape(text: str) -> str:
     replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                     "δ": r"$\delta$", "η": r"$\eta$", "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$",
-                    "−": "-", "·": r"$\cdot$"}
+                    "−": "-", "·": r"$\cdot$", "⊙": r"$\odot$"}
     return "".join(replacements.get(char, char) for char in text)
 
 
@@ -207,7 +211,8 @@ def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Envi
     return env
 
 
-def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None) -> str:
+def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
+           style: str = "chain") -> str:
     """``solution`` as text in ``fmt``: md, tex, txt or json.
 
     Args:
@@ -215,13 +220,19 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
         fmt: The output format.
         standalone: For tex, a whole document (True) or only its body.
         template_dir: A folder whose templates are used before the built-in ones.
+        style: ``chain`` (weight by weight) or ``matrix`` (layer by layer; JSON is the same).
     """
     if fmt == "json":
         return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     typography = Unicode(solution.precision) if fmt == "txt" else Latex(solution.precision)
-    document = build_document(solution, typography)
+    step_blocks = None
+    if style == "matrix":
+        from .matrix import matrix_step_blocks  # NOTE: deferred: matrix builds on this module's blocks
+
+        step_blocks = matrix_step_blocks
+    document = build_document(solution, typography, step_blocks)
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
     return template.render(document=document, standalone=standalone)
 
