@@ -14,6 +14,7 @@ from .errors import BackpropDeriveError
 from .general import general_solution
 from .matrix import layers_of
 from .pdf import compile_pdf
+from .render import render_with_files
 from .solution import solve as solve_spec
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
@@ -114,8 +115,14 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     fmt = fmt or default_format(output)
     if fmt == "pdf":
         write_output(compile_pdf(solution.render("tex", style=style)), output)
-    else:
-        write_output(solution.render(fmt, style=style), output)
+        return
+    # NOTE: Markdown written to a file links its images as SVG files beside it (GitHub shows
+    # those; it strips inline SVG and data URIs); on standard output it draws them in Mermaid.
+    prefix = Path(output).stem if output else ""
+    text, files = render_with_files(solution, fmt, files_prefix=prefix, style=style)
+    for name, content in files.items():
+        write_output(content, str(Path(output).parent / name))
+    write_output(text, output)
 
 
 @main.command()
