@@ -19,7 +19,7 @@ from .present import Line, chain
 from .rules import OUTPUT
 from .spec import build_network, load_spec
 from .steps import Activate, Delta, Gradient, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
-from .symbolic import ChainSum, Formulas, formulas
+from .symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from .typography import Latex, Unicode
 
 TEXT_FORMATS = ("md", "tex", "txt")
@@ -127,13 +127,17 @@ class _Printer:
                 text += " + " + term
         return text
 
-    def _product(self, factors: tuple[sympy.Expr, ...], names: dict) -> str:
+    def _product(self, factors: tuple[sympy.Expr | ChainSum, ...], names: dict) -> str:
         kept = [factor for factor in factors if factor not in self._unit_slopes]
         sign = ""
         if kept and kept[0] == -1:
             sign, kept = "-", kept[1:]
         printed = []
         for index, factor in enumerate(kept):
+            if isinstance(factor, ChainSum):
+                text = self.chain_sum(factor, names)
+                printed.append(self.typography.group(text) if len(kept) > 1 else text)
+                continue
             text = self.formula(factor, names)
             if factor.is_Add or (index > 0 and text.startswith(("-", "−"))):
                 text = self.typography.group(text)
@@ -172,18 +176,22 @@ def _line(printer: _Printer, names: dict, step) -> Line:
     if isinstance(step, Slope):
         variables = {variable: printer.name(step.variable) for variable in SLOPE_VARIABLES}
         return chain(printer.name(result), printer.slope(step), printer.formula(step.formula, variables))
+    if expanded is None and isinstance(step, (WeightedSum, Update)):
+        return chain(printer.name(result), printer.chain_sum(_flat(local), names))
+    if expanded is None:
+        return chain(printer.name(result), printer.formula(local, names))
+    by_definition = ""
     if isinstance(step, (Delta, SoftmaxDelta)):
         by_definition = typography.partial(printer.name(Quantity("loss", example=result.example)),
                                            printer.name(Quantity("pre", result.node, result.example)))
-        return chain(printer.name(result), by_definition, printer.chain_sum(_flat(local), names),
-                     printer.chain_sum(expanded, names))
-    if expanded is not None:
-        note = f"a sum over {len(expanded.terms)} paths" if len(expanded.terms) > 1 else ""
-        return chain(printer.name(result), printer.chain_sum(_flat(local), names), printer.chain_sum(expanded, names),
-                     note=note)
-    if isinstance(step, (WeightedSum, Update)):
-        return chain(printer.name(result), printer.chain_sum(_flat(local), names))
-    return chain(printer.name(result), printer.formula(local, names))
+    paths = len(expanded.terms)
+    note = f"a sum over {paths} paths" if paths > 1 else ""
+    if paths > MAX_PATHS_EXPANDED:
+        note += ", kept factored"
+        shown = printer.chain_sum(ChainSum((general.formulas.factored(result),)), names)
+    else:
+        shown = printer.chain_sum(expanded, names)
+    return chain(printer.name(result), by_definition, printer.chain_sum(_flat(local), names), shown, note=note)
 
 
 def _flat(formula: sympy.Expr) -> ChainSum:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import singledispatch
+from functools import cached_property, singledispatch
 
 import sympy
 
@@ -14,6 +14,9 @@ from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, Los
 #: Steps whose formula is a product of local derivatives or a sum of such products: the chain
 #: rule itself, expanded by ``expand`` down to the forward quantities.
 CHAIN_STEPS = (BackSum, Delta, SoftmaxDelta, Gradient)
+
+#: A chain rule with more paths than this is written factored, with the sums kept as sums.
+MAX_PATHS_EXPANDED = 4
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,35 @@ class Formulas:
 
     local: dict[Quantity, sympy.Expr]
     chains: dict[Quantity, ChainSum]
+
+    def factored(self, quantity: Quantity) -> tuple[sympy.Expr | ChainSum, ...]:
+        """A chain-rule result as one product: products expanded, each sum over paths one factor.
+
+        The short form of a chain with many paths: ∂L/∂w = (δ_5 w_35 + δ_6 w_36) f'(x_3) x_1,
+        a sum kept as a ChainSum of its own terms (over the named deltas).
+        """
+        formula = self.local[quantity]
+        if formula.is_Add:
+            return (_terms(formula),)
+        factors: list[sympy.Expr | ChainSum] = []
+        for factor in sympy.Mul.make_args(formula) if formula.is_Mul else (formula,):
+            inner = self._by_symbol.get(factor)
+            if inner in self.chains:
+                factors += self.factored(inner)
+            elif inner is not None and not self.local[inner].is_Symbol:
+                factors.append(self.local[inner])
+            else:
+                factors.append(factor)
+        return tuple(factors)
+
+    @cached_property
+    def _by_symbol(self) -> dict[sympy.Symbol, Quantity]:
+        return {quantity.symbol: quantity for quantity in self.local}
+
+
+def _terms(formula: sympy.Expr) -> ChainSum:
+    """A one-level sum of products of symbols, as built by ``symbolic``, as a ChainSum."""
+    return ChainSum(tuple(sympy.Mul.make_args(term) if term.is_Mul else (term,) for term in formula.args))
 
 
 def formulas(derivation: Derivation) -> Formulas:

@@ -13,6 +13,7 @@ from backprop_derive.evaluation import evaluate
 from backprop_derive.formula import X
 from backprop_derive.general import general_solution
 from backprop_derive.steps import Quantity
+from backprop_derive.symbolic import ChainSum
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
@@ -71,6 +72,12 @@ def test_every_gradient_formula_equals_sympys_derivative_of_the_whole_loss(name)
                                   for term in chains.terms)).evalf(40)
             assert abs(derived - oracle) < 1e-25, (name, gradient.parameter)
             assert abs(values[gradient.result] - oracle) < 1e-25, (name, gradient.parameter)
+        for quantity, chains in general.formulas.chains.items():
+            full = sympy.Add(*(sympy.Mul(*(factor.xreplace(numbers) for factor in term)) for term in chains.terms))
+            short = sympy.Mul(*(factor.expr.xreplace(numbers) if isinstance(factor, ChainSum)
+                                else factor.xreplace(numbers) for factor in general.formulas.factored(quantity)))
+            assert abs(full.evalf(40) - values[quantity]) < 1e-25, (name, quantity)
+            assert abs(short.evalf(40) - values[quantity]) < 1e-25, (name, quantity)
 
 
 def test_a_gradient_is_the_product_of_local_derivatives_from_the_loss_down():
