@@ -2,6 +2,7 @@
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from backprop_derive.cli import main
 from backprop_derive.evaluation import evaluate
 from backprop_derive.formula import X
 from backprop_derive.general import general_solution
+from backprop_derive.pdf import compile_pdf
 from backprop_derive.steps import Quantity
 from backprop_derive.symbolic import ChainSum
 
@@ -133,3 +135,9 @@ def test_derive_cli_reports_a_bad_spec_in_one_line(tmp_path):
     result = CliRunner().invoke(main, ["derive", str(spec)])
     assert result.exit_code == 2
     assert result.output.startswith("Error: ") and "layers[0].weights" in result.output
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (TeX Live)")
+@pytest.mark.parametrize("name", ["custom_activation.yaml", "softmax_cross_entropy.yaml", "bce_batch_2_3_1.yaml"])
+def test_derive_latex_compiles(name):
+    assert compile_pdf(general_solution(EXAMPLES / name).render("tex")).startswith(b"%PDF")
