@@ -141,3 +141,11 @@ def test_derive_cli_reports_a_bad_spec_in_one_line(tmp_path):
 @pytest.mark.parametrize("name", ["custom_activation.yaml", "softmax_cross_entropy.yaml", "bce_batch_2_3_1.yaml"])
 def test_derive_latex_compiles(name):
     assert compile_pdf(general_solution(EXAMPLES / name).render("tex")).startswith(b"%PDF")
+
+
+def test_derive_and_style_have_help_with_an_example():
+    runner = CliRunner()
+    derive_help = runner.invoke(main, ["derive", "--help"]).output
+    assert "Example" in derive_help and "--notation" in derive_help
+    solve_help = runner.invoke(main, ["solve", "--help"]).output
+    assert "--style [chain|matrix]" in solve_help and "--style matrix" in solve_help
