@@ -16,12 +16,14 @@ from .formula import X
 from .network import Network
 from .notation import Notation
 from .present import Line, chain
+from .render import Block, Document, environment
 from .rules import OUTPUT
 from .spec import build_network, load_spec
-from .steps import Activate, Delta, Gradient, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from .steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from .symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from .typography import Latex, Unicode
 
+#: Formats rendered through the solution templates (json is built directly).
 TEXT_FORMATS = ("md", "tex", "txt")
 
 
@@ -236,8 +238,6 @@ def _batch_line(printer: _Printer) -> Line:
 
 def build_general_document(general: GeneralSolution, typography: Latex):
     """Print every formula of ``general`` in ``typography``; the templates only lay it out."""
-    from .render import Block, Document  # NOTE: render imports this module's renderer in turn
-
     printer = _Printer(general, typography)
     names = printer.names
     derivation = general.derivation
@@ -275,8 +275,6 @@ def _batch_text(general: GeneralSolution) -> str:
 def render_general(general: GeneralSolution, fmt: str = "md", *, standalone: bool = True,
                    template_dir: str | Path | None = None) -> str:
     """``general`` as text in ``fmt``: md, tex, txt (through the solution templates) or json."""
-    from .render import environment
-
     if fmt == "json":
         return json.dumps(general_json(general), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
