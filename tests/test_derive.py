@@ -138,9 +138,9 @@ def test_derive_cli_reports_a_bad_spec_in_one_line(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (TeX Live)")
-@pytest.mark.parametrize("name", ["custom_activation.yaml", "softmax_cross_entropy.yaml", "bce_batch_2_3_1.yaml"])
-def test_derive_latex_compiles(name):
-    assert compile_pdf(general_solution(EXAMPLES / name).render("tex")).startswith(b"%PDF")
+def test_derive_latex_compiles():
+    # NOTE: softmax's output has the longest formulas (factored sums, Jacobian entries).
+    assert compile_pdf(general_solution(EXAMPLES / "softmax_cross_entropy.yaml").render("tex")).startswith(b"%PDF")
 
 
 def test_derive_and_style_have_help_with_an_example():

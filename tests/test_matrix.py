@@ -113,7 +113,9 @@ def test_a_named_graph_in_full_layers_is_accepted_in_matrix_style():
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (TeX Live)")
-@pytest.mark.parametrize("name", ["bce_batch_2_3_1.yaml", "softmax_cross_entropy.yaml"])
-def test_matrix_style_latex_compiles(name):
-    pdf = compile_pdf(solve(EXAMPLES / name).render("tex", style="matrix"))
-    assert pdf.startswith(b"%PDF")
+def test_matrix_style_with_the_loss_plot_compiles():
+    # NOTE: one document for both (each compile costs seconds): wide batch matrices, a softmax-free
+    # sigmoid net over two steps, and the pgfplots plot of the loss at its end.
+    latex = solve(EXAMPLES / "bce_batch_2_3_1.yaml", steps=2).render("tex", style="matrix")
+    assert r"\begin{bmatrix}" in latex and r"\begin{axis}" in latex
+    assert compile_pdf(latex).startswith(b"%PDF")
