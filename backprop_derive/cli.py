@@ -11,7 +11,10 @@ from pathlib import Path
 import click
 
 from .errors import BackpropDeriveError
+from .general import general_solution
+from .matrix import layers_of
 from .pdf import compile_pdf
+from .render import render_with_files
 from .solution import solve as solve_spec
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
@@ -67,6 +70,7 @@ def default_format(output: str | None) -> str:
 
 SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
 SOLVE_FORMATS = ("md", "tex", "txt", "json", "pdf")
+DERIVE_FORMATS = ("md", "tex", "txt", "json")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,9 +94,12 @@ def main() -> None:
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
               help="Names of the quantities (default: the spec's, else indexed for neurons, ng for layers).")
 @click.option("--precision", type=click.IntRange(1, 30), help="Significant digits for values that are not exact.")
+@click.option("--style", type=click.Choice(["chain", "matrix"]), default="chain", show_default=True,
+              help="chain: every weight's chain rule; matrix: layer by layer with the real matrices "
+                   "(fully connected layers only).")
 @reports_errors
 def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: str | None,
-          precision: int | None) -> None:
+          precision: int | None, style: str) -> None:
     """Print the worked solution of SPEC: forward pass, loss, backward pass, updates.
 
     \b
@@ -100,10 +107,45 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         backprop-derive solve examples/seed_relu.yaml
         backprop-derive solve examples/seed_relu.yaml --format tex -o seed.tex
         backprop-derive solve examples/sigmoid_2_2_1.yaml --format json --steps 3
+        backprop-derive solve examples/mazur_2_2_2.yaml --style matrix
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
+    if style == "matrix":
+        layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     fmt = fmt or default_format(output)
     if fmt == "pdf":
-        write_output(compile_pdf(solution.render("tex")), output)
-    else:
-        write_output(solution.render(fmt), output)
+        write_output(compile_pdf(solution.render("tex", style=style)), output)
+        return
+    # NOTE: Markdown written to a file links its images as SVG files beside it (GitHub shows
+    # those; it strips inline SVG and data URIs); on standard output it draws them in Mermaid.
+    prefix = Path(output).stem if output else ""
+    text, files = render_with_files(solution, fmt, files_prefix=prefix, style=style)
+    for name, content in files.items():
+        write_output(content, str(Path(output).parent / name))
+    write_output(text, output)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(DERIVE_FORMATS),
+              help="Output format (default: txt on a terminal, md in a pipe, or from -o's suffix).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
+              help="Names of the quantities (default: the spec's, else indexed for neurons, ng for layers).")
+@reports_errors
+def derive(spec: str, fmt: str | None, output: str | None, notation: str | None) -> None:
+    """Print the general formulas of SPEC's network, without numbers.
+
+    Every gradient as a product of local derivatives along each path to the loss, and each
+    activation's derivative as SymPy derives it. The spec's numbers are not used.
+
+    \b
+    Examples:
+        backprop-derive derive examples/sigmoid_2_2_1.yaml
+        backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
+    """
+    general = general_solution(spec, notation=notation)
+    fmt = fmt or default_format(output)
+    if fmt not in DERIVE_FORMATS:
+        fmt = "md"
+    write_output(general.render(fmt), output)

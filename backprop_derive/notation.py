@@ -16,10 +16,21 @@ class Name:
     layer: str = ""  # e.g. "[1]" or "(1)"
     indices: tuple[str, ...] = ()
     example: int | None = None
+    example_mark: str = "()"  # the brackets around an example's number: "()" or "<>"
+    new: bool = False  # a parameter after the update
 
     def without_layer(self) -> "Name":
         """The same name with no layer superscript (targets, ŷ)."""
-        return Name(self.base, "", self.indices, self.example)
+        return Name(self.base, "", self.indices, self.example, self.example_mark)
+
+    def _example(self, form: int) -> str:
+        """The example's number in brackets: (tex, text, ascii)[form]."""
+        if self.example is None:
+            return ""
+        number = str(self.example + 1)
+        if self.example_mark == "<>":
+            return (r"\langle " + number + r"\rangle", f"⟨{number}⟩", f"<{number}>")[form]
+        return (f"({number})", f"({number})".translate(_SUPERSCRIPTS), f"({number})")[form]
 
     def _joined(self) -> str:
         if all(len(index) == 1 for index in self.indices):
@@ -28,7 +39,8 @@ class Name:
 
     def tex(self, mark: str = "") -> str:
         """LaTeX, e.g. ``W_{11}^{[2]}``; ``mark`` joins the superscript (``\\text{new}``)."""
-        sup = self.layer + (f"({self.example + 1})" if self.example is not None else "")
+        mark = mark or (r"\text{new}" if self.new else "")
+        sup = self.layer + self._example(0)
         sup = f"{sup},{mark}" if sup and mark else sup or mark
         text = self.base[0]
         if self.indices:
@@ -38,13 +50,13 @@ class Name:
         return text
 
     def text(self) -> str:
-        text = self.base[1] + self.layer
+        # NOTE: Unicode has superscript parentheses but no superscript brackets: W⁽²⁾ but W[2].
+        layer = self.layer.translate(_SUPERSCRIPTS) if self.layer.startswith("(") else self.layer
+        text = self.base[1] + layer
         if self.indices:
             joined = self._joined()
             text += joined.translate(_SUBSCRIPTS) if joined.isdigit() else "_" + joined
-        if self.example is not None:
-            text += f"({self.example + 1})".translate(_SUPERSCRIPTS)
-        return text
+        return text + self._example(1) + ("ⁿᵉʷ" if self.new else "")
 
     def ascii(self) -> str:
         text = self.base[2] + self.layer
@@ -52,9 +64,7 @@ class Name:
             joined = self._joined()
             plain = not self.layer and all(len(index) == 1 for index in self.indices)
             text += joined if plain else "_" + joined
-        if self.example is not None:
-            text += f"({self.example + 1})"
-        return text
+        return text + self._example(2) + ("_new" if self.new else "")
 
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -70,7 +80,12 @@ class Letters:
     """A notation's letters: (tex, text, ascii) for each kind of symbol.
 
     ``layer`` is how the layer number is written as a superscript (``[{}]``, ``({})``) or
-    empty where nodes are named by their index alone.
+    empty where nodes are named by their index alone. ``weight`` names an entry of a layer's
+    matrix (W^{[l]}_{jk}); ``edge_weight`` the weight on one edge of a named graph (w_{13}).
+    ``hidden_out`` names a hidden neuron's output and ``final_out`` an output neuron's, when
+    they differ from ``out``. ``example_mark`` brackets an example's number where the layer
+    already takes parentheses: h^{(1)⟨2⟩}. ``matrix`` names a layer's weight matrix in matrix
+    style, and ``matrix_layer`` its layer where ``layer`` is empty.
     """
 
     input: tuple[str, str, str]
@@ -84,6 +99,10 @@ class Letters:
     single_cost: tuple[str, str, str]
     layer: str
     final_out: tuple[str, str, str] | None = None
+    edge_weight: tuple[str, str, str] = ("w", "w", "w")
+    example_mark: str = "()"
+    matrix: tuple[str, str, str] = ("W", "W", "W")
+    matrix_layer: str = "({})"
 
 
 DELTA = ("\\delta", "δ", "delta")
@@ -96,9 +115,12 @@ NOTATIONS = {
     "ng": Letters(input=("x", "x", "x"), pre=("z", "z", "z"), out=("a", "a", "a"), target=("y", "y", "y"),
                   weight=("W", "W", "W"), bias=("b", "b", "b"), loss=("L", "L", "L"), cost=("J", "J", "J"),
                   single_cost=("J", "J", "J"), layer="[{}]"),
-    "layered": Letters(input=("x", "x", "x"), pre=("h", "h", "h"), out=("o", "o", "o"), target=("y", "y", "y"),
+    # NOTE: h = Wx + b and ŷ = σ(h) as the course writes them; a hidden layer's output is its
+    # activation a, and an example's number takes ⟨⟩ because (k) already marks the layer.
+    "layered": Letters(input=("x", "x", "x"), pre=("h", "h", "h"), out=("a", "a", "a"), target=("y", "y", "y"),
                        weight=("W", "W", "W"), bias=("b", "b", "b"), loss=("E", "E", "E"), cost=("E", "E", "E"),
-                       single_cost=("E", "E", "E"), layer="({})", final_out=("\\hat{y}", "ŷ", "yhat")),
+                       single_cost=("E", "E", "E"), layer="({})", final_out=("\\hat{y}", "ŷ", "yhat"),
+                       example_mark="<>"),
 }
 
 
@@ -109,13 +131,16 @@ class Notation:
         network: The network, whose form decides whether nodes are named by layer and unit
             (dense layers with a layered notation) or by their own names.
         style: ``indexed``, ``layered`` or ``ng``.
+        per_example: Name the loss of a one-example network as one example's of a batch (L, not
+            J), for formulas that a batch's cost then averages.
     """
 
-    def __init__(self, network: Network, style: str) -> None:
+    def __init__(self, network: Network, style: str, *, per_example: bool = False) -> None:
         self.style = style
         self.letters = NOTATIONS[style]
         self.by_layer = bool(self.letters.layer) and network.form == "dense"
         self.batched = network.batched
+        self.single_cost = self.letters.loss if per_example else self.letters.single_cost
         self.outputs = set(network.outputs)
         self._cache: dict[Quantity, Name] = {}
 
@@ -123,11 +148,12 @@ class Notation:
 
     def _node_name(self, letter: tuple[str, str, str], node: Node, example: int | None) -> Name:
         example = example if self.batched else None
+        mark = self.letters.example_mark
         if self.by_layer and node.layer > 0:
-            return Name(letter, self.letters.layer.format(node.layer), (str(node.unit),), example)
+            return Name(letter, self.letters.layer.format(node.layer), (str(node.unit),), example, mark)
         if self.by_layer:
-            return Name(letter, "", (str(node.unit),), example)
-        return Name(letter, "", (node.name,), example)
+            return Name(letter, "", (str(node.unit),), example, mark)
+        return Name(letter, "", (node.name,), example, mark)
 
     def parameter_name(self, parameter: Parameter) -> Name:
         """w_{13}, W^{[1]}_{21}, b_3, b^{[1]} (a bias shared by a layer)."""
@@ -136,7 +162,7 @@ class Notation:
         if parameter.kind == "weight":
             if self.by_layer:
                 return Name(self.letters.weight, layer, (str(target.unit), str(parameter.source.unit)))
-            return Name(self.letters.weight, "", (parameter.source.name, target.name))
+            return Name(self.letters.edge_weight, "", (parameter.source.name, target.name))
         if len(parameter.users) > 1:
             if self.by_layer:
                 return Name(self.letters.bias, layer)
@@ -167,10 +193,10 @@ class Notation:
         if kind == "target":
             return self._node_name(letters.target, node, example).without_layer()
         if kind == "loss":
-            return Name(letters.loss if self.batched else letters.single_cost, "", (),
-                        example if self.batched else None)
+            return Name(letters.loss if self.batched else self.single_cost, "", (),
+                        example if self.batched else None, letters.example_mark)
         if kind == "cost":
-            return Name(letters.cost if self.batched else letters.single_cost)
+            return Name(letters.cost if self.batched else self.single_cost)
         if kind == "delta":
             return self._node_name(DELTA, node, example)
         if kind == "param":
@@ -178,6 +204,25 @@ class Notation:
         if kind == "rate":
             return Name(RATE)
         raise ValueError(f"{kind} is written as a derivative, not a name")
+
+    def layer_name(self, kind: str, layer: int, final: bool = False, new: bool = False) -> Name:
+        """A whole layer's vector or matrix in matrix style: z^{[2]}, a^{[1]}, W^{[2]}, δ^{[2]}.
+
+        Args:
+            kind: ``pre``, ``out``, ``delta``, ``weight`` or ``bias``; ``out`` of layer 0 is
+                the input vector x.
+            layer: The layer's number, 1 for the first layer of neurons.
+            final: True for the output layer (ŷ in the layered notation).
+            new: The parameter after the update (W^{[2],new}).
+        """
+        letters = self.letters
+        if kind == "out" and layer == 0:
+            return Name(letters.input)
+        if kind == "out" and final and letters.final_out:
+            return Name(letters.final_out)
+        base = {"pre": letters.pre, "out": letters.out, "delta": DELTA, "weight": letters.matrix,
+                "bias": letters.bias}[kind]
+        return Name(base, (letters.layer or letters.matrix_layer).format(layer), new=new)
 
     # -- whole symbols --
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import jinja2
 
 from .formula import X
+from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
 from .present import Context, Line, chain, present
 from .rules import OUTPUT
 from .steps import Quantity
@@ -36,14 +38,41 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A plot in every form a template may place, already drawn.
+
+    Attributes:
+        caption: One line saying what it shows.
+        svg: The SVG image's text (Markdown links to it as ``file``; HTML inlines it).
+        tikz: pgfplots code for LaTeX.
+        text: A drawing in Unicode characters.
+        mermaid: A Mermaid chart, for Markdown on standard output (GitHub draws it).
+        file: The SVG's file name beside the Markdown file; empty when there is no such file.
+    """
+
+    caption: str
+    svg: str
+    tikz: str
+    text: str
+    mermaid: str
+    file: str = ""
+
+    @property
+    def link(self) -> str:
+        """``file`` as a Markdown link's target (spaces and the like percent-encoded)."""
+        return quote(self.file)
+
+
+@dataclass(frozen=True)
 class Block:
-    """A headed part of the solution: a sentence, equation chains, a table."""
+    """A headed part of the solution: a sentence, equation chains, a table, a figure."""
 
     heading: str
     text: str = ""
     lines: tuple[Line, ...] = ()
     table: Table | None = None
     level: int = 3
+    figure: Figure | None = None
 
 
 @dataclass(frozen=True)
@@ -54,13 +83,25 @@ class Document:
     overview: tuple[Block, ...]
     steps: tuple[tuple[str, tuple[Block, ...]], ...]
     closing: tuple[Block, ...] = field(default=())
+    files: dict[str, str] = field(default_factory=dict)  # written beside the output: name -> text
+
+    @property
+    def has_plots(self) -> bool:
+        """True when a block holds a figure (LaTeX then loads pgfplots)."""
+        blocks = self.overview + self.closing + tuple(b for _, blocks in self.steps for b in blocks)
+        return any(block.figure for block in blocks)
 
 
 # --- the document ------------------------------------------------------------------------
 
 
-def build_document(solution, typography: Latex) -> Document:
-    """Print every part of ``solution`` in ``typography``; the templates only lay it out."""
+def build_document(solution, typography: Latex, step_blocks=None, files_prefix: str = "") -> Document:
+    """Print every part of ``solution`` in ``typography``; the templates only lay it out.
+
+    ``step_blocks(solution, context)`` yields one training step's blocks (default: chain style).
+    With ``files_prefix``, images are files beside the output named from it (``seed-loss.svg``).
+    """
+    step_blocks = step_blocks or _step_blocks
     derivation, notation = solution.derivation, solution.notation
     first = Context(notation, typography, solution.values[0])
     overview = (_network_block(solution, first), _examples_block(solution, first),
@@ -69,14 +110,29 @@ def build_document(solution, typography: Latex) -> Document:
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        steps.append((heading, tuple(_step_blocks(solution, context))))
-    closing = ()
+        steps.append((heading, tuple(step_blocks(solution, context))))
+    closing, files = (), {}
     if len(solution.values) > 1:
         rows = tuple((str(index + 1), Math(typography.number(values[derivation.cost])))
                      for index, values in enumerate(solution.values))
+        figure = _loss_figure(solution, files_prefix)
+        if figure.file:
+            files[figure.file] = figure.svg
         closing = (Block("Loss per step", "The cost before each step's update.",
-                         table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2),)
-    return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
+                         table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2,
+                         figure=figure),)
+    return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing, files)
+
+
+def _loss_figure(solution, files_prefix: str) -> Figure:
+    """The cost per step, plotted in every form."""
+    notation, cost = solution.notation, solution.derivation.cost
+    points = [(index + 1, float(values[cost])) for index, values in enumerate(solution.values)]
+    caption = "The cost before each step's update"
+    text_name = notation.text(cost)
+    return Figure(caption, svg_line_plot(points, y_label=text_name, title=caption),
+                  pgfplots_plot(points, y_label=f"${notation.tex(cost)}$"), text_plot(points, y_label=text_name),
+                  mermaid_plot(points, y_label=text_name), f"{files_prefix}-loss.svg" if files_prefix else "")
 
 
 def _network_block(solution, context: Context) -> Block:
@@ -187,7 +243,7 @@ def _tex_escape(text: str) -> str:
     replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                     "δ": r"$\delta$", "η": r"$\eta$", "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$",
-                    "−": "-", "·": r"$\cdot$"}
+                    "−": "-", "·": r"$\cdot$", "⊙": r"$\odot$"}
     return "".join(replacements.get(char, char) for char in text)
 
 
@@ -207,7 +263,8 @@ def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Envi
     return env
 
 
-def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None) -> str:
+def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
+           style: str = "chain") -> str:
     """``solution`` as text in ``fmt``: md, tex, txt or json.
 
     Args:
@@ -215,15 +272,32 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
         fmt: The output format.
         standalone: For tex, a whole document (True) or only its body.
         template_dir: A folder whose templates are used before the built-in ones.
+        style: ``chain`` (weight by weight) or ``matrix`` (layer by layer; JSON is the same).
+    """
+    return render_with_files(solution, fmt, standalone=standalone, template_dir=template_dir, style=style)[0]
+
+
+def render_with_files(solution, fmt: str = "md", *, files_prefix: str = "", standalone: bool = True,
+                      template_dir: str | Path | None = None, style: str = "chain") -> tuple[str, dict[str, str]]:
+    """``solution`` in ``fmt``, and the files to write beside it (name -> text).
+
+    With ``files_prefix`` (the output file's stem), Markdown links its images as files named
+    from it (``seed-loss.svg``), returned to be written beside the output; without it, they
+    are drawn inline (a Mermaid chart). Other arguments as for ``render``.
     """
     if fmt == "json":
-        return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n", {}
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     typography = Unicode(solution.precision) if fmt == "txt" else Latex(solution.precision)
-    document = build_document(solution, typography)
+    step_blocks = None
+    if style == "matrix":
+        from .matrix import matrix_step_blocks  # NOTE: deferred: matrix builds on this module's blocks
+
+        step_blocks = matrix_step_blocks
+    document = build_document(solution, typography, step_blocks, files_prefix if fmt == "md" else "")
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
-    return template.render(document=document, standalone=standalone)
+    return template.render(document=document, standalone=standalone), document.files
 
 
 # --- JSON --------------------------------------------------------------------------------

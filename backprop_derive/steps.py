@@ -42,7 +42,8 @@ class Quantity:
 def _symbol_key(quantity: Quantity) -> str:
     # NOTE: keys sort outputs ("out") before targets ("target"), so SymPy prints o − t, not −t + o.
     node = quantity.node.name if quantity.node else ""
-    return f"{quantity.kind}:{node}:{quantity.example}:{id(quantity.parameter) if quantity.parameter else ''}"
+    other = f":{quantity.other.name}" if quantity.other else ""
+    return f"{quantity.kind}:{node}:{quantity.example}:{id(quantity.parameter) if quantity.parameter else ''}{other}"
 
 
 # --- forward -----------------------------------------------------------------------------

@@ -59,6 +59,10 @@ class _TextWithNames(StrPrinter):
     def _print_exp(self, expr):
         return f"e^({self._print(expr.args[0])})"
 
+    def _print_Derivative(self, expr):
+        variables = "".join(self._print(variable) for variable, _ in expr.variable_count)
+        return f"d/d{variables} [{self._print(expr.expr)}]"
+
 
 class Latex:
     """LaTeX typography, for Markdown (GitHub math), LaTeX and PDF."""
@@ -129,6 +133,30 @@ class Latex:
     def text(self, words: str) -> str:
         return r"\text{" + words + "}"
 
+    # -- matrix style --
+
+    hadamard = r" \odot "
+    summation = r"\sum "
+
+    def spelled(self, name) -> str:
+        """A notation's Name (a layer's vector or matrix) in this typography."""
+        return name.tex()
+
+    def matrix(self, rows: list[list[str]]) -> str:
+        """A matrix of printed entries."""
+        return r"\begin{bmatrix} " + r" \\ ".join(" & ".join(row) for row in rows) + r" \end{bmatrix}"
+
+    def transposed(self, text: str) -> str:
+        return "{" + text + r"}^{\top}"
+
+    def beside(self, *pieces: str) -> str:
+        """Pieces written one after the other on a line."""
+        return "".join(pieces)
+
+    def equation(self, parts: list[str]) -> tuple[str, ...]:
+        """The parts of an equation chain, as a Line holds them (the template joins them with =)."""
+        return tuple(parts)
+
 
 class Unicode(Latex):
     """Unicode typography for the terminal: ∂L/∂w₁₃, σ, η, ·, −."""
@@ -183,3 +211,44 @@ class Unicode(Latex):
 
     def text(self, words: str) -> str:
         return words
+
+    hadamard = " ⊙ "
+    summation = "Σ "
+
+    def spelled(self, name) -> str:
+        return name.text()
+
+    def matrix(self, rows: list[list[str]]) -> str:
+        """A matrix drawn over several lines, its columns right-aligned, in tall brackets."""
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+        if len(lines) == 1:
+            return f"[{lines[0]}]"
+        left = ["⎡"] + ["⎢"] * (len(lines) - 2) + ["⎣"]
+        right = ["⎤"] + ["⎥"] * (len(lines) - 2) + ["⎦"]
+        return "\n".join(f"{l}{line}{r}" for l, line, r in zip(left, lines, right))
+
+    def transposed(self, text: str) -> str:
+        lines = text.split("\n")
+        return "\n".join([lines[0] + "ᵀ"] + [line + " " for line in lines[1:]])
+
+    def beside(self, *pieces: str) -> str:
+        """Pieces of several lines side by side, their middle lines level."""
+        blocks = [piece.split("\n") for piece in pieces]
+        above = max((len(block) - 1) // 2 for block in blocks)
+        below = max(len(block) - 1 - (len(block) - 1) // 2 for block in blocks)
+        rows = [""] * (above + below + 1)
+        for block in blocks:
+            width = max(len(line) for line in block)
+            top = above - (len(block) - 1) // 2
+            for index in range(len(rows)):
+                inside = 0 <= index - top < len(block)
+                rows[index] += (block[index - top] if inside else "").ljust(width)
+        return "\n".join(row.rstrip() for row in rows)
+
+    def equation(self, parts: list[str]) -> tuple[str, ...]:
+        # NOTE: parts of several lines cannot be joined by the template, so they are laid out here.
+        if not any("\n" in part for part in parts):
+            return tuple(parts)
+        pieces = [piece for part in parts for piece in (" = ", part)][1:]
+        return (self.beside(*pieces),)

@@ -1,0 +1,66 @@
+"""Notations: every quantity's name unique in every notation, and names that read as each course writes them."""
+
+from pathlib import Path
+
+import pytest
+
+from backprop_derive import solve
+from backprop_derive.notation import NOTATIONS, Notation
+from backprop_derive.steps import Quantity
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("style", sorted(NOTATIONS))
+@pytest.mark.parametrize("name", ALL)
+def test_every_quantity_has_its_own_name_in_every_form(name, style):
+    solution = solve(EXAMPLES / name, notation=style)
+    quantities = list(solution.values[0])
+    for form in (solution.notation.ascii, solution.notation.text, solution.notation.tex):
+        names = [form(quantity) for quantity in quantities]
+        duplicates = {name for name in names if names.count(name) > 1}
+        assert not duplicates, f"{form.__name__} names used twice: {sorted(duplicates)}"
+    assert len(solution.quantities()) == len(quantities)
+
+
+def names(example: str, style: str) -> dict[str, str]:
+    solution = solve(EXAMPLES / example, notation=style)
+    return {solution.notation.ascii(q): solution.notation.text(q) for q in solution.values[0]}
+
+
+def test_layered_notation_reads_h_a_yhat_and_layer_superscripts():
+    text = names("sigmoid_2_2_1.yaml", "layered")
+    assert text["h(1)_1"] == "h⁽¹⁾₁"
+    assert text["a(1)_1"] == "a⁽¹⁾₁", "a hidden layer's output is its activation a"
+    assert text["yhat1"] == "ŷ₁"
+    assert text["dE/dW(2)_11"] == "∂E/∂W⁽²⁾₁₁"
+
+
+def test_layered_batch_marks_examples_apart_from_layers():
+    text = names("bce_batch_2_3_1.yaml", "layered")
+    assert text["h(1)_1<2>"] == "h⁽¹⁾₁⟨2⟩"
+    assert text["E<2>"] == "E⟨2⟩" and text["E"] == "E"
+    ng = names("bce_batch_2_3_1.yaml", "ng")
+    assert ng["z[1]_1(2)"] == "z[1]₁⁽²⁾" and ng["J"] == "J" and ng["L(2)"] == "L⁽²⁾"
+
+
+def test_a_named_graph_keeps_its_node_names_and_lowercase_edge_weights():
+    for style, pre, out, loss in (("indexed", "x", "y", "L"), ("layered", "h", "a", "E"), ("ng", "z", "a", "J")):
+        text = names("seed_relu.yaml", style)
+        assert text[f"{pre}3"] == f"{pre}₃" and text[f"{out}4"] == f"{out}₄"
+        assert text[f"d{loss}/dw13"] == f"∂{loss}/∂w₁₃"
+
+
+def test_each_notation_names_the_loss_and_the_cost_with_its_own_letters():
+    assert "L" in names("seed_relu.yaml", "indexed")
+    assert "J" in names("mazur_2_2_2.yaml", "ng")
+    assert "E" in names("mazur_2_2_2.yaml", "layered")
+    batch = names("bce_batch_2_3_1.yaml", "indexed")
+    assert "J" in batch and "L(1)" in batch
+
+
+def test_a_per_example_notation_names_a_batch_members_loss_l_not_j():
+    solution = solve(EXAMPLES / "mazur_2_2_2.yaml")
+    notation = Notation(solution.network, "ng", per_example=True)
+    assert notation.ascii(Quantity("loss", example=0)) == "L"
