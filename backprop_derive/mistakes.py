@@ -1,0 +1,244 @@
+"""Common mistakes, each a variant of the real derivation: the same steps with one rule changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, replace
+from typing import Callable, Container, Iterable, Iterator, Mapping
+
+import sympy
+
+from .evaluation import Values, compute
+from .numbers import settle
+from .rules import OUTPUT
+from .steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
+
+
+@dataclass(frozen=True)
+class MistakenUpdate:
+    """θ_new = θ + direction · η · g, or θ + direction · g when the learning rate is left out."""
+
+    result: Quantity
+    old: Quantity
+    gradient: Quantity
+    rate: Quantity | None
+    direction: int
+
+
+@compute.register
+def _(step: MistakenUpdate, values: Values) -> sympy.Expr:
+    rate = values[step.rate] if step.rate else 1
+    return values[step.old] + step.direction * rate * values[step.gradient]
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """One mistake, made everywhere it can be made in a derivation.
+
+    Attributes:
+        code: The mistake's code (SPEC §4.2), e.g. ``sign_flip``.
+        detail: What went wrong, as a clause: "the sign of … is flipped (t − o instead of o − t)".
+        changes: The mistaken step that replaces each real step it changes, by the step's result.
+    """
+
+    code: str
+    detail: str
+    changes: Mapping[Quantity, object]
+
+    def steps(self, steps: Iterable) -> list:
+        """``steps`` with this mistake made."""
+        return [self.changes.get(step.result, step) for step in steps]
+
+
+def replay(steps: Iterable, values: Values, keep: Container[Quantity] = ()) -> Values:
+    """Recompute every step in order over a copy of ``values``, leaving the quantities in ``keep``.
+
+    A step that reads a quantity computed later (an updated weight) reads its value in ``values``.
+    A step that has no finite value from these numbers (log of a negative) keeps the one in ``values``.
+    """
+    values = dict(values)
+    for step in steps:
+        if step.result in keep:
+            continue
+        try:
+            values[step.result] = settle(compute(step, values))
+        except (ArithmeticError, ZeroDivisionError, TypeError):
+            pass
+    return values
+
+
+@dataclass(frozen=True)
+class _Exercise:
+    """What the makers of variants look at."""
+
+    solution: object
+
+    @property
+    def network(self):
+        return self.solution.network
+
+    @property
+    def steps(self) -> list:
+        return list(self.solution.derivation.steps())
+
+    def of_type(self, kind: type) -> list:
+        return [step for step in self.steps if isinstance(step, kind)]
+
+    def name(self, quantity: Quantity) -> str:
+        return self.solution.notation.ascii(quantity)
+
+    def slopes(self) -> list[Slope]:
+        """The activation derivatives that can be got wrong (the identity's 1 cannot)."""
+        return [step for step in self.of_type(Slope) if step.activation.name != "identity"]
+
+
+def variants(solution) -> tuple[Variant, ...]:
+    """Every variant of ``solution``'s derivation that one common mistake makes, in ``MISTAKES`` order.
+
+    Only mistakes that can be made in this network are listed (no ``missing_mean`` without a
+    batch, no ``missing_path`` where no neuron feeds several).
+    """
+    exercise = _Exercise(solution)
+    found = []
+    for code, make in MISTAKES.items():
+        for detail, changes in make(exercise):
+            if changes:
+                found.append(Variant(code, detail, changes))
+    return tuple(found)
+
+
+Made = Iterator[tuple[str, dict]]
+
+
+def _sign_flip(exercise: _Exercise) -> Made:
+    yield ("the sign of the loss's derivative is flipped (t − o instead of o − t)",
+           {step.result: replace(step, formula=-step.formula) for step in exercise.of_type(OutputSlope)})
+
+
+_SQUARED_LOSSES = ("half_squared_error", "squared_error", "mse")
+
+
+def _missing_half(exercise: _Exercise) -> Made:
+    if exercise.network.loss.name not in _SQUARED_LOSSES:
+        return
+    for factor, detail in ((2, "the loss's ½ was dropped (a factor 2 too large)"),
+                           (sympy.Rational(1, 2), "a factor ½ too many was taken (a factor 2 too small)")):
+        yield detail, {step.result: replace(step, formula=factor * step.formula)
+                       for step in exercise.of_type((LossValue, OutputSlope))}
+
+
+def _dropped_activation_derivative(exercise: _Exercise) -> Made:
+    yield ("the activation's derivative was left out (taken as 1)",
+           {step.result: replace(step, formula=sympy.Integer(1)) for step in exercise.slopes()})
+
+
+# Derivatives written in the output y that one activation has and a student may give another.
+_OUTPUT_FORMS = ((OUTPUT * (1 - OUTPUT), "y(1 − y), the sigmoid's derivative,"),
+                 (1 - OUTPUT ** 2, "1 − y², tanh's derivative,"))
+
+
+def _wrong_activation_derivative(exercise: _Exercise) -> Made:
+    yield ("the activation f itself was used instead of its derivative f'",
+           {step.result: replace(step, formula=step.activation.formula, variable=_pre(step.result))
+            for step in exercise.slopes()})
+    for form, text in _OUTPUT_FORMS:
+        yield (f"{text} was used instead of the activation's own derivative",
+               {step.result: replace(step, formula=form, variable=_out(step.result)) for step in exercise.slopes()
+                if step.activation.derivative_of_output is not None
+                and sympy.simplify(step.activation.derivative_of_output - form) != 0})
+
+
+def _pre_activation_as_input(exercise: _Exercise) -> Made:
+    letters = exercise.solution.notation.letters
+    where = f"the pre-activation {letters.pre[2]} was used where the output {letters.out[2]} belongs"
+
+    def reads_outputs(step) -> bool:
+        return any(source is not None and source.kind == "out" for _, source in step.terms)
+
+    yield (f"{where}, as the input of the next weighted sum",
+           {step.result: replace(step, terms=tuple((_as_pre(source), weight) for source, weight in step.terms))
+            for step in exercise.of_type(WeightedSum) if any(source.kind == "out" for source, _ in step.terms)})
+    yield (f"{where}, as the input a weight scales in its gradient",
+           {step.result: replace(step, terms=tuple((delta, _as_pre(source)) for delta, source in step.terms))
+            for step in exercise.of_type(Gradient) if reads_outputs(step)})
+    yield (f"{where}, in a derivative written in the output",
+           {step.result: replace(step, variable=_pre(step.result))
+            for step in exercise.slopes() if step.variable.kind == "out"})
+
+
+def _stale_weight(exercise: _Exercise) -> Made:
+    if not exercise.solution.derivation.updates:
+        return
+    yield ("the already-updated weights were used to pass δ back",
+           {step.result: replace(step, terms=tuple((delta, replace(weight, kind="new")) for delta, weight in step.terms))
+            for step in exercise.of_type(BackSum)})
+
+
+def _missing_mean(exercise: _Exercise) -> Made:
+    yield ("the batch mean's 1/m was left out",
+           {step.result: replace(step, scale=sympy.Integer(1))
+            for step in exercise.of_type((CostValue, Gradient)) if step.scale != 1})
+
+
+def _mistaken_updates(exercise: _Exercise, with_rate: bool, direction: int) -> dict:
+    return {step.result: MistakenUpdate(step.result, step.old, step.gradient, step.rate if with_rate else None,
+                                        direction)
+            for step in exercise.of_type(Update) if step.trainable}
+
+
+def _added_gradient(exercise: _Exercise) -> Made:
+    yield "the gradient was added instead of subtracted (θ + η·g)", _mistaken_updates(exercise, True, 1)
+
+
+def _missing_learning_rate(exercise: _Exercise) -> Made:
+    if exercise.network.learning_rate not in (None, 1):
+        yield "the learning rate η was left out (θ − g)", _mistaken_updates(exercise, False, -1)
+
+
+def _relu_derivative_at_zero(exercise: _Exercise) -> Made:
+    kinked = [step for step in exercise.slopes() if step.activation.derivative_at_zero is not None]
+    chosen = exercise.network.options.relu_derivative_at_zero
+    for other in sorted({sympy.Integer(0), sympy.Integer(1), sympy.Rational(1, 2)} - {chosen}):
+        yield (f"relu'(0) was taken as {other} instead of {chosen}",
+               {step.result: replace(step, formula=dataclasses.replace(step.activation,
+                                                                       derivative_at_zero=other).derivative)
+                for step in kinked})
+
+
+def _missing_path(exercise: _Exercise) -> Made:
+    for step in exercise.of_type(BackSum):
+        if step.result.example != 0 or len(step.terms) < 2:
+            continue
+        for _, weight in step.terms:
+            yield (f"the path through {exercise.name(weight)} was left out of the sum over every path",
+                   {other.result: replace(other, terms=tuple(term for term in other.terms if term[1] != weight))
+                    for other in exercise.of_type(BackSum) if other.result.node is step.result.node})
+
+
+def _pre(quantity: Quantity) -> Quantity:
+    return Quantity("pre", quantity.node, quantity.example)
+
+
+def _as_pre(quantity: Quantity | None) -> Quantity | None:
+    """A neuron's pre-activation in place of its output; anything else as it is."""
+    return _pre(quantity) if quantity is not None and quantity.kind == "out" else quantity
+
+
+def _out(quantity: Quantity) -> Quantity:
+    return Quantity("out", quantity.node, quantity.example)
+
+
+#: Each mistake's code and how it changes a derivation, in the order they are tried on a wrong answer.
+MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
+    "sign_flip": _sign_flip,
+    "missing_half": _missing_half,
+    "dropped_activation_derivative": _dropped_activation_derivative,
+    "wrong_activation_derivative": _wrong_activation_derivative,
+    "relu_derivative_at_zero": _relu_derivative_at_zero,
+    "pre_activation_as_input": _pre_activation_as_input,
+    "missing_path": _missing_path,
+    "stale_weight": _stale_weight,
+    "missing_mean": _missing_mean,
+    "added_gradient": _added_gradient,
+    "missing_learning_rate": _missing_learning_rate,
+}
