@@ -25,6 +25,8 @@ VERDICTS = ("right", "wrong", "carried_forward", "unknown")
 #: The sign each verdict is marked with.
 SIGNS = {"right": "✓", "wrong": "✗", "carried_forward": "↪", "unknown": "?"}
 _COLOURS = {"right": "green", "wrong": "red", "carried_forward": "yellow", "unknown": "magenta"}
+#: The most significant digits a value is shown with, however many the student wrote.
+MAX_SHOWN_DIGITS = 20
 #: How many changed steps a "follows from" names before it says "…".
 _ORIGINS_NAMED = 3
 
@@ -228,7 +230,6 @@ class Checker:
         self.position = {quantity: index for index, quantity in enumerate(self.truth)}
         self.aliases = Aliases(solution)
         self.variants = variants(solution)
-        self._evaluated: dict[int, Values] = {}
         self._ancestors: dict[Quantity, frozenset[Quantity]] = {}
 
     def name(self, quantity: Quantity) -> str:
@@ -236,9 +237,8 @@ class Checker:
         return self.solution.notation.ascii(quantity)
 
     def number(self, value: sympy.Expr, answer: Answer | None = None) -> str:
-        """A value in plain ASCII, to at least as many digits as ``answer`` was written with."""
-        digits = max(self.solution.precision, answer.digits if answer else 0)
-        return show(value, digits).plain()
+        """A value in plain ASCII, to as many digits as ``answer`` was written with (at least the solution's)."""
+        return show(value, _shown_digits(self.solution.precision, answer)).plain()
 
     def mark(self, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None) -> Report:
         """Mark ``answers``: each right, wrong (with the mistake that explains it), carried forward or unknown.
@@ -285,8 +285,7 @@ class Checker:
                 return mark
             listed = " and ".join(f"{self.name(source)} = {sheet.given[source].written}" for source in earlier)
             return replace(mark, verdict="carried_forward", follows_from=tuple(map(self.name, earlier)),
-                           explanation=f"{name} follows from your {listed}: from your own numbers, "
-                                       f"{name} = {self.number(recomputed, answer)}.")
+                           explanation=f"{name} is right given your {listed}.")
         mistake, explanation = self._diagnose(quantity, sheet)
         if mistake is None:
             right = self.number(expected, answer)
@@ -306,9 +305,9 @@ class Checker:
         """
         answer, name = sheet.given[quantity], self.name(quantity)
         ancestors = self._ancestors_of(quantity)
-        own_numbers = any(sheet.student[source] != self.truth[source] for source in self.reads[quantity])
+        own_numbers = any(sheet.verdicts[source].verdict != "right" for source in self._sources(quantity, sheet.given))
         worlds = ((sheet.with_mistake, sheet.student, " (working from your own earlier numbers)" if own_numbers else ""),
-                  (self._with_mistake, self.truth, ""))
+                  (lambda index: self.variants[index].values, self.truth, ""))
         for with_mistake, without, remark in worlds:
             for own in (True, False):
                 for index, variant in enumerate(self.variants):
@@ -327,12 +326,6 @@ class Checker:
                     where = " and ".join(map(self.name, origins[:_ORIGINS_NAMED])) + more
                     return variant.code, f"{name}: {variant.detail}, in {where}{remark}."
         return None, None
-
-    def _with_mistake(self, index: int) -> Values:
-        """Every true value with variant ``index``'s mistake made (computed once)."""
-        if index not in self._evaluated:
-            self._evaluated[index] = replay(self.variants[index].steps(self.steps), self.truth)
-        return self._evaluated[index]
 
     def _ancestors_of(self, quantity: Quantity) -> frozenset[Quantity]:
         """Every quantity ``quantity`` is computed from, directly or not."""
@@ -395,6 +388,11 @@ class _Sheet:
         return self._evaluated[index]
 
 
+def _shown_digits(precision: int, answer: Answer | None) -> int:
+    # NOTE: at most MAX_SHOWN_DIGITS: more is noise to a reader (and numbers.show needs <= 28).
+    return min(max(precision, answer.digits if answer else 0), MAX_SHOWN_DIGITS)
+
+
 def _value(step, values: Values) -> sympy.Expr | None:
     """``step``'s value from ``values``; None where it has no finite one (log of a negative number)."""
     try:
@@ -447,7 +445,7 @@ def report_text(report: Report, color: bool = False) -> str:
         if color:
             head = click.style(head, fg=_COLOURS[mark.verdict], bold=mark.verdict == "wrong")
         if mark.verdict in ("wrong", "carried_forward"):
-            head += f"   expected {show(mark.expected, max(report.solution.precision, mark.answer.digits)).plain()}"
+            head += f"   expected {show(mark.expected, _shown_digits(report.solution.precision, mark.answer)).plain()}"
         if mark.verdict == "carried_forward":
             head += "   carried forward"
         if mark.mistake:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .check import REPORT_FORMATS, check as check_answers, read_answers, render_report
-from .errors import BackpropDeriveError
+from .errors import BackpropDeriveError, SpecError
 from .numbers import parse_number
 from .pdf import compile_pdf
 from .solution import solve as solve_spec
@@ -145,7 +145,11 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
         backprop-derive check examples/seed_relu.yaml examples/seed_answers.yaml --format json
         backprop-derive check examples/seed_relu.yaml examples/seed_answers.yaml --format tex -o marked.tex
     """
-    report = check_answers(solve_spec(spec), read_answers(answers), tolerance)
+    solution, sheet = solve_spec(spec), read_answers(answers)
+    try:
+        report = check_answers(solution, sheet, tolerance)
+    except SpecError as error:
+        raise error.with_file(answers) from None
     write_output(render_report(report, fmt, color=output is None and sys.stdout.isatty()), output)
     if not report.all_right:
         sys.exit(EXIT_WRONG_ANSWER)

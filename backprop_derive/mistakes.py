@@ -39,11 +39,13 @@ class Variant:
         code: The mistake's code (SPEC §4.2), e.g. ``sign_flip``.
         detail: What went wrong, as a clause: "the sign of … is flipped (t − o instead of o − t)".
         changes: The mistaken step that replaces each real step it changes, by the step's result.
+        values: Every value of the exercise with this mistake made.
     """
 
     code: str
     detail: str
     changes: Mapping[Quantity, object]
+    values: Values
 
     def steps(self, steps: Iterable) -> list:
         """``steps`` with this mistake made."""
@@ -95,16 +97,23 @@ class _Exercise:
 def variants(solution) -> tuple[Variant, ...]:
     """Every variant of ``solution``'s derivation that one common mistake makes, in ``MISTAKES`` order.
 
-    Only mistakes that can be made in this network are listed (no ``missing_mean`` without a
-    batch, no ``missing_path`` where no neuron feeds several).
+    Only mistakes that change some value of this exercise are listed (no ``missing_mean`` without
+    a batch, no ``relu_derivative_at_zero`` where no pre-activation is 0).
     """
     exercise = _Exercise(solution)
+    truth = solution.values[0]
     found = []
     for code, make in MISTAKES.items():
         for detail, changes in make(exercise):
-            if changes:
-                found.append(Variant(code, detail, changes))
+            values = replay([changes.get(step.result, step) for step in exercise.steps], truth)
+            if any(_differ(values[quantity], truth[quantity]) for quantity in changes):
+                found.append(Variant(code, detail, changes, values))
     return tuple(found)
+
+
+def _differ(value: sympy.Expr, other: sympy.Expr) -> bool:
+    # NOTE: beyond the noise of two 50-digit computations of one number by different formulas.
+    return bool(abs(value - other) > sympy.Float("1e-30") * max(1, abs(other)))
 
 
 Made = Iterator[tuple[str, dict]]
@@ -232,9 +241,10 @@ def _out(quantity: Quantity) -> Quantity:
 MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "sign_flip": _sign_flip,
     "missing_half": _missing_half,
+    # NOTE: at a kink, relu' = 1 is the other convention before it is a dropped derivative.
+    "relu_derivative_at_zero": _relu_derivative_at_zero,
     "dropped_activation_derivative": _dropped_activation_derivative,
     "wrong_activation_derivative": _wrong_activation_derivative,
-    "relu_derivative_at_zero": _relu_derivative_at_zero,
     "pre_activation_as_input": _pre_activation_as_input,
     "missing_path": _missing_path,
     "stale_weight": _stale_weight,
