@@ -104,7 +104,9 @@ def _describe(raw: object) -> str:
         return "an empty map" if not raw else f"a map of {len(raw)}"
     if isinstance(raw, list):
         return f"a list of {len(raw)}"
-    return repr(raw) if isinstance(raw, str) else str(raw).lower() if isinstance(raw, bool) else str(raw)
+    if isinstance(raw, bool):
+        return str(raw).lower()
+    return repr(raw) if isinstance(raw, str) else str(raw)
 
 
 def _exponent(value: sympy.Expr) -> int:
@@ -214,8 +216,8 @@ def reads(step) -> tuple[Quantity, ...]:
 class Checker:
     """Marks answer sheets against one solution (its first training step).
 
-    The variants of the derivation that the common mistakes make are evaluated once, when first
-    needed, and reused for every sheet.
+    The variants of the derivation that the common mistakes make are evaluated once and reused
+    for every sheet.
 
     Args:
         solution: The solved exercise.
@@ -306,25 +308,26 @@ class Checker:
         answer, name = sheet.given[quantity], self.name(quantity)
         ancestors = self._ancestors_of(quantity)
         own_numbers = any(sheet.verdicts[source].verdict != "right" for source in self._sources(quantity, sheet.given))
-        worlds = ((sheet.with_mistake, sheet.student, " (working from your own earlier numbers)" if own_numbers else ""),
-                  (lambda index: self.variants[index].values, self.truth, ""))
+        remark = " (working from your own earlier numbers)" if own_numbers else ""
+        candidates = ([index for index, variant in enumerate(self.variants) if quantity in variant.changes]
+                      + [index for index, variant in enumerate(self.variants)
+                         if quantity not in variant.changes and variant.changes.keys() & ancestors])
+        worlds = ((sheet.with_mistake, sheet.student, remark), (lambda index: self.variants[index].values, self.truth, ""))
         for with_mistake, without, remark in worlds:
-            for own in (True, False):
-                for index, variant in enumerate(self.variants):
-                    if (quantity in variant.changes) != own or not (own or variant.changes.keys() & ancestors):
-                        continue
-                    values = with_mistake(index)
-                    # NOTE: the quantity itself recomputed, never kept: the student's answer is what is in question.
-                    value = _value(variant.changes.get(quantity, self.step_of[quantity]), values)
-                    if not self.agrees(answer, value, sheet.tolerance):
-                        continue
-                    if own:
-                        return variant.code, f"{name}: {variant.detail}{remark}."
-                    origins = [changed for changed in variant.changes
-                               if changed in ancestors and values[changed] != without[changed]]
+            for index in candidates:
+                variant, values = self.variants[index], with_mistake(index)
+                # NOTE: the quantity itself recomputed, never kept: the student's answer is what is in question.
+                value = _value(variant.changes.get(quantity, self.step_of[quantity]), values)
+                if not self.agrees(answer, value, sheet.tolerance):
+                    continue
+                if quantity in variant.changes:
+                    return variant.code, f"{name}: {variant.detail}{remark}."
+                origins = [changed for changed in variant.changes
+                           if changed in ancestors and values[changed] != without[changed]]
+                if origins:
+                    where = " and ".join(map(self.name, origins[:_ORIGINS_NAMED]))
                     more = " and others" if len(origins) > _ORIGINS_NAMED else ""
-                    where = " and ".join(map(self.name, origins[:_ORIGINS_NAMED])) + more
-                    return variant.code, f"{name}: {variant.detail}, in {where}{remark}."
+                    return variant.code, f"{name}: {variant.detail}, in {where}{more}{remark}."
         return None, None
 
     def _ancestors_of(self, quantity: Quantity) -> frozenset[Quantity]:
@@ -479,7 +482,7 @@ def report_sheet(report: Report, fmt: str) -> str:
 
 
 def _sheet_mark(mark: Mark) -> str:
-    words = {"right": "right", "wrong": "wrong", "carried_forward": "right given an earlier error"}[mark.verdict]
+    words = {"right": "right", "wrong": "wrong", "carried_forward": "carried forward"}[mark.verdict]
     text = f"{SIGNS[mark.verdict]} Your answer {mark.answer.written}: {words}"
     text += f" ({mark.mistake})." if mark.mistake else "."
     return f"{text} {mark.explanation}" if mark.explanation else text

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Callable, Container, Iterable, Iterator, Mapping
 
 import sympy
@@ -79,11 +79,11 @@ class _Exercise:
     def network(self):
         return self.solution.network
 
-    @property
+    @cached_property
     def steps(self) -> list:
         return list(self.solution.derivation.steps())
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type | tuple[type, ...]) -> list:
         return [step for step in self.steps if isinstance(step, kind)]
 
     def name(self, quantity: Quantity) -> str:
@@ -106,7 +106,9 @@ def variants(solution) -> tuple[Variant, ...]:
     for code, make in MISTAKES.items():
         for detail, changes in make(exercise):
             values = replay([changes.get(step.result, step) for step in exercise.steps], truth)
-            if any(_differ(values[quantity], truth[quantity]) for quantity in changes):
+            # NOTE: a step the mistake leaves at the same value (σ' at the output, relu' away from 0) is no change.
+            changes = {result: step for result, step in changes.items() if _differ(values[result], truth[result])}
+            if changes:
                 found.append(Variant(code, detail, changes, values))
     return tuple(found)
 
@@ -119,9 +121,14 @@ def _differ(value: sympy.Expr, other: sympy.Expr) -> bool:
 Made = Iterator[tuple[str, dict]]
 
 
+def _changed(steps: Iterable, change: Callable) -> dict:
+    """Each step's mistaken version, by its result, where the mistake changes it."""
+    return {step.result: mistaken for step in steps if (mistaken := change(step)) != step}
+
+
 def _sign_flip(exercise: _Exercise) -> Made:
     yield ("the sign of the loss's derivative is flipped (t − o instead of o − t)",
-           {step.result: replace(step, formula=-step.formula) for step in exercise.of_type(OutputSlope)})
+           _changed(exercise.of_type(OutputSlope), lambda step: replace(step, formula=-step.formula)))
 
 
 _SQUARED_LOSSES = ("half_squared_error", "squared_error", "mse")
@@ -132,61 +139,53 @@ def _missing_half(exercise: _Exercise) -> Made:
         return
     for factor, detail in ((2, "the loss's ½ was dropped (a factor 2 too large)"),
                            (sympy.Rational(1, 2), "a factor ½ too many was taken (a factor 2 too small)")):
-        yield detail, {step.result: replace(step, formula=factor * step.formula)
-                       for step in exercise.of_type((LossValue, OutputSlope))}
+        yield detail, _changed(exercise.of_type((LossValue, OutputSlope)),
+                               lambda step: replace(step, formula=factor * step.formula))
 
 
 def _dropped_activation_derivative(exercise: _Exercise) -> Made:
     yield ("the activation's derivative was left out (taken as 1)",
-           {step.result: replace(step, formula=sympy.Integer(1)) for step in exercise.slopes()})
+           _changed(exercise.slopes(), lambda step: replace(step, formula=sympy.Integer(1))))
 
 
-# Derivatives written in the output y that one activation has and a student may give another.
+# Derivatives written in the output y that one squashing activation has and a student may give another.
 _OUTPUT_FORMS = ((OUTPUT * (1 - OUTPUT), "y(1 − y), the sigmoid's derivative,"),
                  (1 - OUTPUT ** 2, "1 − y², tanh's derivative,"))
 
 
 def _wrong_activation_derivative(exercise: _Exercise) -> Made:
     yield ("the activation f itself was used instead of its derivative f'",
-           {step.result: replace(step, formula=step.activation.formula, variable=_pre(step.result))
-            for step in exercise.slopes()})
+           _changed(exercise.slopes(),
+                    lambda step: replace(step, formula=step.activation.formula, variable=_pre(step.result))))
+    squashing = [step for step in exercise.slopes() if step.activation.formula.has(sympy.exp, sympy.tanh)]
     for form, text in _OUTPUT_FORMS:
         yield (f"{text} was used instead of the activation's own derivative",
-               {step.result: replace(step, formula=form, variable=_out(step.result)) for step in exercise.slopes()
-                if step.activation.derivative_of_output is not None
-                and sympy.simplify(step.activation.derivative_of_output - form) != 0})
+               _changed(squashing, lambda step: replace(step, formula=form, variable=_out(step.result))))
 
 
 def _pre_activation_as_input(exercise: _Exercise) -> Made:
     letters = exercise.solution.notation.letters
     where = f"the pre-activation {letters.pre[2]} was used where the output {letters.out[2]} belongs"
-
-    def reads_outputs(step) -> bool:
-        return any(source is not None and source.kind == "out" for _, source in step.terms)
-
     yield (f"{where}, as the input of the next weighted sum",
-           {step.result: replace(step, terms=tuple((_as_pre(source), weight) for source, weight in step.terms))
-            for step in exercise.of_type(WeightedSum) if any(source.kind == "out" for source, _ in step.terms)})
+           _changed(exercise.of_type(WeightedSum), lambda step: replace(
+               step, terms=tuple((_as_pre(source), weight) for source, weight in step.terms))))
     yield (f"{where}, as the input a weight scales in its gradient",
-           {step.result: replace(step, terms=tuple((delta, _as_pre(source)) for delta, source in step.terms))
-            for step in exercise.of_type(Gradient) if reads_outputs(step)})
+           _changed(exercise.of_type(Gradient), lambda step: replace(
+               step, terms=tuple((delta, _as_pre(source)) for delta, source in step.terms))))
     yield (f"{where}, in a derivative written in the output",
-           {step.result: replace(step, variable=_pre(step.result))
-            for step in exercise.slopes() if step.variable.kind == "out"})
+           _changed(exercise.slopes(), lambda step: replace(step, variable=_as_pre(step.variable))))
 
 
 def _stale_weight(exercise: _Exercise) -> Made:
-    if not exercise.solution.derivation.updates:
-        return
-    yield ("the already-updated weights were used to pass δ back",
-           {step.result: replace(step, terms=tuple((delta, replace(weight, kind="new")) for delta, weight in step.terms))
-            for step in exercise.of_type(BackSum)})
+    if exercise.solution.derivation.updates:
+        yield ("the already-updated weights were used to pass δ back",
+               _changed(exercise.of_type(BackSum), lambda step: replace(
+                   step, terms=tuple((delta, replace(weight, kind="new")) for delta, weight in step.terms))))
 
 
 def _missing_mean(exercise: _Exercise) -> Made:
     yield ("the batch mean's 1/m was left out",
-           {step.result: replace(step, scale=sympy.Integer(1))
-            for step in exercise.of_type((CostValue, Gradient)) if step.scale != 1})
+           _changed(exercise.of_type((CostValue, Gradient)), lambda step: replace(step, scale=sympy.Integer(1))))
 
 
 def _mistaken_updates(exercise: _Exercise, with_rate: bool, direction: int) -> dict:
@@ -200,8 +199,7 @@ def _added_gradient(exercise: _Exercise) -> Made:
 
 
 def _missing_learning_rate(exercise: _Exercise) -> Made:
-    if exercise.network.learning_rate not in (None, 1):
-        yield "the learning rate η was left out (θ − g)", _mistaken_updates(exercise, False, -1)
+    yield "the learning rate η was left out (θ − g)", _mistaken_updates(exercise, False, -1)
 
 
 def _relu_derivative_at_zero(exercise: _Exercise) -> Made:
@@ -209,9 +207,8 @@ def _relu_derivative_at_zero(exercise: _Exercise) -> Made:
     chosen = exercise.network.options.relu_derivative_at_zero
     for other in sorted({sympy.Integer(0), sympy.Integer(1), sympy.Rational(1, 2)} - {chosen}):
         yield (f"relu'(0) was taken as {other} instead of {chosen}",
-               {step.result: replace(step, formula=dataclasses.replace(step.activation,
-                                                                       derivative_at_zero=other).derivative)
-                for step in kinked})
+               _changed(kinked, lambda step: replace(
+                   step, formula=replace(step.activation, derivative_at_zero=other).derivative)))
 
 
 def _missing_path(exercise: _Exercise) -> Made:
@@ -220,8 +217,9 @@ def _missing_path(exercise: _Exercise) -> Made:
             continue
         for _, weight in step.terms:
             yield (f"the path through {exercise.name(weight)} was left out of the sum over every path",
-                   {other.result: replace(other, terms=tuple(term for term in other.terms if term[1] != weight))
-                    for other in exercise.of_type(BackSum) if other.result.node is step.result.node})
+                   _changed([other for other in exercise.of_type(BackSum) if other.result.node is step.result.node],
+                            lambda other: replace(other, terms=tuple(term for term in other.terms
+                                                                     if term[1] != weight))))
 
 
 def _pre(quantity: Quantity) -> Quantity:
