@@ -381,14 +381,14 @@ class _Sheet:
         seed = {**checker.truth, **{quantity: answer.value for quantity, answer in given.items()}}
         self.student: Values = replay(checker.steps, seed, keep=given)
         self.verdicts: dict[Quantity, Mark] = {}
-        self._evaluated: dict[int, Values] = {}
+        self._worlds: dict[int, Values] = {}
 
     def with_mistake(self, index: int) -> Values:
         """The student's world with variant ``index``'s mistake made in every step the student did not write."""
-        if index not in self._evaluated:
+        if index not in self._worlds:
             variant = self.checker.variants[index]
-            self._evaluated[index] = replay(variant.steps(self.checker.steps), self.student, keep=self.given)
-        return self._evaluated[index]
+            self._worlds[index] = replay(variant.steps(self.checker.steps), self.student, keep=self.given)
+        return self._worlds[index]
 
 
 def _shown_digits(precision: int, answer: Answer | None) -> int:
