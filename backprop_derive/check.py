@@ -306,7 +306,7 @@ class Checker:
         quantity's own step is preferred to one whose effect reaches it.
         """
         answer, name = sheet.given[quantity], self.name(quantity)
-        ancestors = self._ancestors_of(quantity)
+        ancestors = self.ancestors(quantity)
         own_numbers = any(sheet.verdicts[source].verdict != "right" for source in self._sources(quantity, sheet.given))
         remark = " (working from your own earlier numbers)" if own_numbers else ""
         candidates = ([index for index, variant in enumerate(self.variants) if quantity in variant.changes]
@@ -330,7 +330,7 @@ class Checker:
                     return variant.code, f"{name}: {variant.detail}, in {where}{more}{remark}."
         return None, None
 
-    def _ancestors_of(self, quantity: Quantity) -> frozenset[Quantity]:
+    def ancestors(self, quantity: Quantity) -> frozenset[Quantity]:
         """Every quantity ``quantity`` is computed from, directly or not."""
         if quantity not in self._ancestors:
             found: set[Quantity] = set()

@@ -231,7 +231,7 @@ def test_answers_worked_on_from_a_moved_one_are_carried_forward(case):
         if name != moved:
             assert mark.verdict in ("right", "carried_forward"), (name, mark.verdict, mark.explanation)
         if mark.verdict == "carried_forward":
-            assert moved_quantity in marker._ancestors_of(mark.quantity)
+            assert moved_quantity in marker.ancestors(mark.quantity)
             assert mark.follows_from and all(earlier in sheet for earlier in mark.follows_from)
 
 
