@@ -10,9 +10,11 @@ from pathlib import Path
 
 import click
 
-from .errors import BackpropDeriveError
+from .check import REPORT_FORMATS, check as check_answers, read_answers, render_report
+from .errors import BackpropDeriveError, SpecError
 from .general import general_solution
 from .matrix import layers_of
+from .numbers import parse_number
 from .pdf import compile_pdf
 from .render import render_with_files
 from .solution import solve as solve_spec
@@ -125,6 +127,18 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     write_output(text, output)
 
 
+def _tolerance(context: click.Context, parameter: click.Parameter, raw: str | None):
+    if raw is None:
+        return None
+    try:
+        value = parse_number(raw)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    if value < 0:
+        raise click.BadParameter("expected a tolerance of 0 or more")
+    return value
+
+
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(DERIVE_FORMATS),
@@ -149,3 +163,35 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
     if fmt not in DERIVE_FORMATS:
         fmt = "md"
     write_output(general.render(fmt), output)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("answers", type=click.Path(dir_okay=False))
+@click.option("--tolerance", callback=_tolerance,
+              help="Accept an answer within this absolute difference (default: by the digits written).")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="txt", show_default=True,
+              help="txt: a line per answer; md/tex: the worked solution with the answers marked; json.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@reports_errors
+def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> None:
+    """Check a student's ANSWERS (YAML: quantity name -> number) against the solution of SPEC.
+
+    Each answer is right, wrong (with the right value and the common mistake that explains it),
+    carried forward (right from the student's own earlier wrong numbers) or unknown. Exit code 0
+    when all are right, 1 when any is wrong or carried forward, 2 for a bad spec or answers file.
+
+    \b
+    Examples:
+        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml
+        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
+        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format tex -o marked.tex
+    """
+    solution, sheet = solve_spec(spec), read_answers(answers)
+    try:
+        report = check_answers(solution, sheet, tolerance)
+    except SpecError as error:
+        raise error.with_file(answers) from None
+    write_output(render_report(report, fmt, color=output is None and sys.stdout.isatty()), output)
+    if not report.all_right:
+        sys.exit(EXIT_WRONG_ANSWER)

@@ -17,11 +17,12 @@ from .typography import Latex
 
 @dataclass(frozen=True)
 class Line:
-    """One equation chain, its parts joined by '=', and an optional remark beside it."""
+    """One equation chain, its parts joined by '=', an optional remark beside it, and a marker's mark."""
 
     parts: tuple[str, ...]
     note: str = ""
     route: str = ""
+    mark: str = ""
 
 
 @dataclass(frozen=True)

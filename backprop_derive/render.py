@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -95,11 +95,13 @@ class Document:
 # --- the document ------------------------------------------------------------------------
 
 
-def build_document(solution, typography: Latex, step_blocks=None, files_prefix: str = "") -> Document:
+def build_document(solution, typography: Latex, step_blocks=None, files_prefix: str = "",
+                   marks: dict[Quantity, str] | None = None) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out.
 
     ``step_blocks(solution, context)`` yields one training step's blocks (default: chain style).
     With ``files_prefix``, images are files beside the output named from it (``seed-loss.svg``).
+    ``marks`` puts a short text beside the line of each quantity of the first step (``check``).
     """
     step_blocks = step_blocks or _step_blocks
     derivation, notation = solution.derivation, solution.notation
@@ -110,7 +112,8 @@ def build_document(solution, typography: Latex, step_blocks=None, files_prefix: 
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        steps.append((heading, tuple(step_blocks(solution, context))))
+        extra = {"marks": marks} if marks and index == 0 else {}
+        steps.append((heading, tuple(step_blocks(solution, context, **extra))))
     closing, files = (), {}
     if len(solution.values) > 1:
         rows = tuple((str(index + 1), Math(typography.number(values[derivation.cost])))
@@ -194,34 +197,39 @@ def _derivatives_block(solution, context: Context) -> Block:
                  lines=tuple(lines), level=2)
 
 
-def _step_blocks(solution, context: Context):
+def _step_blocks(solution, context: Context, marks: dict[Quantity, str] | None = None):
+    marks = marks or {}
     derivation = solution.derivation
     batched = solution.network.batched
 
+    def marked(step) -> Line:
+        line = present(step, context)
+        return replace(line, mark=marks[step.result]) if step.result in marks else line
+
     def per_example(heading: str, text: str, groups) -> list[Block]:
         if not batched:
-            return [Block(heading, text, tuple(present(step, context) for step in groups[0]))]
+            return [Block(heading, text, tuple(marked(step) for step in groups[0]))]
         blocks = [Block(heading, text)]
-        blocks += [Block(f"Example {index + 1}", "", tuple(present(step, context) for step in group), level=4)
+        blocks += [Block(f"Example {index + 1}", "", tuple(marked(step) for step in group), level=4)
                    for index, group in enumerate(groups)]
         return blocks
 
     yield from per_example("Forward pass", "Each neuron's weighted sum, then its activation.", derivation.forward)
-    yield Block("Loss", "", tuple(present(step, context) for step in derivation.losses))
+    yield Block("Loss", "", tuple(marked(step) for step in derivation.losses))
     yield from per_example(
         "Backward pass",
         "From the outputs back: each neuron's δ (the derivative of the loss by its pre-activation) "
         "is computed once and reused by every weight into that neuron.",
         derivation.backward)
     yield Block("Gradients", "Each parameter's gradient: the δ of the neuron it feeds times the input it scales.",
-                tuple(present(step, context) for step in derivation.gradients))
+                tuple(marked(step) for step in derivation.gradients))
     if derivation.updates:
         typography = context.typography
         rows = tuple((Math(context.name(update.old)), Math(typography.number(context.values[update.old])),
                       Math(typography.number(context.values[update.gradient])),
                       Math(typography.number(context.values[update.result]))) for update in derivation.updates)
         yield Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
-                    tuple(present(update, context) for update in derivation.updates),
+                    tuple(marked(update) for update in derivation.updates),
                     Table(("parameter", "old", "gradient", "new"), rows))
 
 
@@ -243,7 +251,8 @@ def _tex_escape(text: str) -> str:
     replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                     "δ": r"$\delta$", "η": r"$\eta$", "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$",
-                    "−": "-", "·": r"$\cdot$", "⊙": r"$\odot$"}
+                    "−": "-", "·": r"$\cdot$", "⊙": r"$\odot$", "θ": r"$\theta$", "½": r"$\frac{1}{2}$",
+                    "²": r"$^2$", "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$"}
     return "".join(replacements.get(char, char) for char in text)
 
 
