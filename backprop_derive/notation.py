@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 
 from .network import Network, Node, Parameter
@@ -46,6 +48,19 @@ class Name:
             text += f"({self.example + 1})".translate(_SUPERSCRIPTS)
         return text
 
+    def mathml(self, mark: str = "") -> str:
+        """MathML Core, e.g. ``<msubsup><mi>W</mi><mn>11</mn>…</msubsup>``; ``mark`` joins the superscript."""
+        example = f"({self.example + 1})" if self.example is not None else ""
+        sup = [part for part in (_mathml_tokens(self.layer + example), mark) if part]
+        sup_row = "<mrow>" + "<mo>,</mo>".join(sup) + "</mrow>"
+        base = f"<mi>{html.escape(self.base[1])}</mi>"
+        if not self.indices:
+            return f"<msup>{base}{sup_row}</msup>" if sup else base
+        groups = [self._joined()] if all(len(index) == 1 for index in self.indices) else self.indices
+        sub = "<mrow>" + "<mo>,</mo>".join(
+            f"<mn>{index}</mn>" if index.isdigit() else f"<mi>{html.escape(index)}</mi>" for index in groups) + "</mrow>"
+        return f"<msubsup>{base}{sub}{sup_row}</msubsup>" if sup else f"<msub>{base}{sub}</msub>"
+
     def ascii(self) -> str:
         text = self.base[2] + self.layer
         if self.indices:
@@ -59,6 +74,12 @@ class Name:
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUPERSCRIPTS = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
+
+def _mathml_tokens(text: str) -> str:
+    """A short superscript such as ``[1](2)`` as MathML tokens: digits as numbers, brackets as fences."""
+    return "".join(f"<mn>{token}</mn>" if token.isdigit() else f'<mo stretchy="false">{html.escape(token)}</mo>'
+                   for token in re.findall(r"\d+|\D", text))
 
 
 def _tex_escape(text: str) -> str:
@@ -213,6 +234,16 @@ class Notation:
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).text() + "ⁿᵉʷ"
         return self.name(quantity).text()
+
+    def mathml(self, quantity: Quantity) -> str:
+        """The quantity's symbol in MathML Core, e.g. ``<mfrac><mrow><mi>∂</mi><mi>L</mi></mrow>…</mfrac>``."""
+        parts = self._derivative_parts(quantity)
+        if parts:
+            return (f"<mfrac><mrow><mi>∂</mi>{parts[0].mathml()}</mrow>"
+                    f"<mrow><mi>∂</mi>{parts[1].mathml()}</mrow></mfrac>")
+        if quantity.kind == "new":
+            return self.parameter_name(quantity.parameter).mathml("<mtext>new</mtext>")
+        return self.name(quantity).mathml()
 
     def ascii(self, quantity: Quantity) -> str:
         """The quantity's ASCII name, as in JSON ``quantities`` and ``check`` answers: ``dL/dw13``."""

@@ -92,7 +92,7 @@ def _network_block(solution, context: Context) -> Block:
                      Math(weights), Math(bias)))
     text = f"Loss: {network.loss.description} ({network.loss.name})"
     if network.learning_rate is not None:
-        text += f"; learning rate {context.typography.number(network.learning_rate)}"
+        text += f"; learning rate {Unicode(context.typography.precision).number(network.learning_rate)}"
     if not network.options.update_biases:
         text += "; biases are kept fixed"
     return Block("The network", text + ".",
@@ -101,7 +101,8 @@ def _network_block(solution, context: Context) -> Block:
 
 
 def _given(context: Context, parameter) -> str:
-    return f"{context.name(Quantity('param', parameter=parameter))} = {context.typography.number(parameter.value)}"
+    return context.typography.equals(context.name(Quantity("param", parameter=parameter)),
+                                     context.typography.number(parameter.value))
 
 
 def _examples_block(solution, context: Context) -> Block:
@@ -129,10 +130,11 @@ def _derivatives_block(solution, context: Context) -> Block:
         if activation.name in seen or activation.layerwise:
             continue
         seen.add(activation.name)
-        function = typography.function(activation) or "f"
-        parts = [typography.apply(function + typography.prime, "x"), typography.formula(activation.derivative, {X: "x"})]
+        function = typography.function(activation) or typography.variable("f")
+        x = typography.variable("x")
+        parts = [typography.apply(function + typography.prime, x), typography.formula(activation.derivative, {X: x})]
         if activation.derivative_of_output is not None:
-            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, "x")}))
+            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, x)}))
         lines.append(chain(*parts, note=activation.name))
     return Block("Local derivatives", "Each activation's derivative, as SymPy differentiates it.",
                  lines=tuple(lines), level=2)

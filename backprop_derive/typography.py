@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
+
 import sympy
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
 from .numbers import Shown, show
@@ -26,6 +30,9 @@ class _LatexWithNames(LatexPrinter):
                 + r" = 0 \\ 0 & " + argument + r" < 0 \end{cases}")
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 class _TextWithNames(StrPrinter):
     """SymPy's string printer, writing each symbol as the solution names it, with ^ and ·."""
 
@@ -39,6 +46,8 @@ class _TextWithNames(StrPrinter):
     def _print_Pow(self, expr, rational=False):
         if expr.exp == sympy.Rational(1, 2):
             return f"√({self._print(expr.base)})"
+        if expr.exp.is_Integer and 1 < expr.exp < 10:
+            return self.parenthesize(expr.base, precedence(expr), strict=False) + str(expr.exp).translate(_SUPERSCRIPTS)
         return super()._print_Pow(expr, rational).replace("**", "^")
 
     def _print_Mul(self, expr):
@@ -60,6 +69,55 @@ class _TextWithNames(StrPrinter):
         return f"e^({self._print(expr.args[0])})"
 
 
+class _MathMLWithNames(MathMLPresentationPrinter):
+    """SymPy's MathML printer (MathML Core markup), writing each symbol as the solution names it."""
+
+    def __init__(self, names: dict, **settings) -> None:
+        super().__init__(settings)
+        self.names = names
+
+    def _markup(self, markup: str):
+        """An element holding ready markup (SymPy's printer writes text nodes unescaped)."""
+        row = self.dom.createElement("mrow")
+        row.appendChild(self.dom.createTextNode(markup))
+        return row
+
+    def _print_Symbol(self, sym, style="plain"):
+        name = self.names.get(sym)
+        return self._markup(name) if name else super()._print_Symbol(sym, style)
+
+    def _print_exp(self, expr):
+        return self._markup(f"<msup><mi>e</mi>{self._print(expr.args[0]).toxml()}</msup>")
+
+    def _print_Max(self, expr):
+        arguments = "<mo>,</mo>".join(self._print(argument).toxml() for argument in expr.args)
+        return self._markup(f"<mi>max</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{arguments}<mo>)</mo></mrow>")
+
+    def _print_Relational(self, expr):
+        relation = self.mathml_tag(expr).replace("<", "&lt;").replace(">", "&gt;")
+        return self._markup(f"{self._print(expr.lhs).toxml()}<mo>{relation}</mo>{self._print(expr.rhs).toxml()}")
+
+    def _print_Heaviside(self, expr):
+        argument = self._print(expr.args[0]).toxml()
+        at_zero = self._print(expr.args[1] if len(expr.args) > 1 else sympy.Rational(1, 2)).toxml()
+        return self._cases([("<mn>1</mn>", f"{argument}<mo>&gt;</mo><mn>0</mn>"),
+                            (at_zero, f"{argument}<mo>=</mo><mn>0</mn>"),
+                            ("<mn>0</mn>", f"{argument}<mo>&lt;</mo><mn>0</mn>")])
+
+    def _print_Piecewise(self, expr):
+        pieces = [(self._print(value).toxml(), self._print(condition).toxml()) for value, condition in expr.args[:-1]]
+        pieces.append((self._print(expr.args[-1][0]).toxml(), "<mtext>otherwise</mtext>"))
+        return self._cases(pieces)
+
+    def _cases(self, pieces):
+        rows = "".join(f"<mtr><mtd>{value}</mtd><mtd>{condition}</mtd></mtr>" for value, condition in pieces)
+        return self._markup(f"<mo>{{</mo><mtable>{rows}</mtable>")
+
+    def doprint(self, expr) -> str:
+        # NOTE: SymPy writes the minus as a hyphen; MathML Core draws what the <mo> holds.
+        return super().doprint(expr).replace("<mo>-</mo>", "<mo>&#x2212;</mo>")
+
+
 class Latex:
     """LaTeX typography, for Markdown (GitHub math), LaTeX and PDF."""
 
@@ -78,10 +136,6 @@ class Latex:
     def function(self, activation) -> str:
         """An activation's symbol (``\\sigma``); empty for the identity."""
         return activation.tex
-
-    def minus(self, text: str) -> str:
-        """Minus signs as this typography writes them."""
-        return text
 
     def number(self, value: sympy.Expr) -> str:
         """A value as it reads in a formula: ``-0.5``, ``\\frac{1}{3}``, ``1.5 \\times 10^{-7}``."""
@@ -129,6 +183,27 @@ class Latex:
     def text(self, words: str) -> str:
         return r"\text{" + words + "}"
 
+    def variable(self, letter: str) -> str:
+        """A plain variable of a general formula, such as the x of f'(x)."""
+        return letter
+
+    def sum(self, terms) -> str:
+        """Terms joined by plus signs."""
+        return " + ".join(terms)
+
+    def difference(self, left: str, right: str) -> str:
+        return f"{left} - {right}"
+
+    def negative(self, text: str) -> str:
+        return "-" + text
+
+    def juxtaposed(self, left: str, right: str) -> str:
+        """A product written without a sign, as in x_1 w_{13}."""
+        return f"{left} {right}"
+
+    def equals(self, left: str, right: str) -> str:
+        return f"{left} = {right}"
+
 
 class Unicode(Latex):
     """Unicode typography for the terminal: ∂L/∂w₁₃, σ, η, ·, −."""
@@ -142,9 +217,6 @@ class Unicode(Latex):
 
     def function(self, activation) -> str:
         return activation.text
-
-    def minus(self, text: str) -> str:
-        return text.replace("-", "−")
 
     def written(self, shown: Shown) -> str:
         sign = "−" if shown.negative else ""
@@ -173,7 +245,11 @@ class Unicode(Latex):
         return f"{function}({argument})" if function else argument
 
     def fraction(self, numerator: str, denominator: str) -> str:
-        return f"{numerator}/{denominator}"
+        return f"{self._operand(numerator)}/{self._operand(denominator)}"
+
+    def _operand(self, text: str) -> str:
+        """``text`` in parentheses when it has several terms (``(1 + e^(−x))``)."""
+        return self.group(text) if " " in text else text
 
     def partial(self, numerator: str, denominator: str) -> str:
         return f"∂{numerator}/∂{denominator}"
@@ -183,3 +259,80 @@ class Unicode(Latex):
 
     def text(self, words: str) -> str:
         return words
+
+    def difference(self, left: str, right: str) -> str:
+        return f"{left} − {right}"
+
+    def negative(self, text: str) -> str:
+        return "−" + text
+
+
+def _row(markup: str) -> str:
+    return f"<mrow>{markup}</mrow>"
+
+
+class MathML(Latex):
+    """MathML Core typography, for HTML: every piece is markup that goes inside ``<math>``."""
+
+    times = "<mo>·</mo>"
+    arrow = "<mo>→</mo>"
+    separator = "<mo>,</mo>"
+    prime = "<mo>′</mo>"
+
+    def name(self, notation, quantity) -> str:
+        return notation.mathml(quantity)
+
+    def function(self, activation) -> str:
+        return f"<mi>{html.escape(activation.text)}</mi>" if activation.text else ""
+
+    def written(self, shown: Shown) -> str:
+        sign = "<mo>−</mo>" if shown.negative else ""
+        if shown.fraction:
+            return _row(f"{sign}<mfrac><mn>{shown.fraction[0]}</mn><mn>{shown.fraction[1]}</mn></mfrac>")
+        if shown.exponent is not None:
+            exponent = f"<mo>−</mo><mn>{-shown.exponent}</mn>" if shown.exponent < 0 else f"<mn>{shown.exponent}</mn>"
+            return _row(f"{sign}<mn>{shown.digits}</mn><mo>×</mo><msup><mn>10</mn>{_row(exponent)}</msup>")
+        return _row(f"{sign}<mn>{shown.digits}</mn>") if sign else f"<mn>{shown.digits}</mn>"
+
+    def group(self, text: str) -> str:
+        return _row(f"<mo>(</mo>{text}<mo>)</mo>")
+
+    def formula(self, expr: sympy.Expr, names: dict) -> str:
+        return _MathMLWithNames(names).doprint(expr)
+
+    def substituted(self, expr: sympy.Expr, values: dict) -> str:
+        return _MathMLWithNames({symbol: self.factor(value) for symbol, value in values.items()},
+                                mul_symbol="dot").doprint(expr)
+
+    def apply(self, function: str, argument: str) -> str:
+        return _row(f"{function}<mo>&#x2061;</mo>{self.group(argument)}") if function else argument
+
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return f"<mfrac>{_row(numerator)}{_row(denominator)}</mfrac>"
+
+    def partial(self, numerator: str, denominator: str) -> str:
+        return f"<mfrac><mrow><mi>∂</mi>{numerator}</mrow><mrow><mi>∂</mi>{denominator}</mrow></mfrac>"
+
+    def exp(self, argument: str) -> str:
+        return f"<msup><mi>e</mi>{_row(argument)}</msup>"
+
+    def text(self, words: str) -> str:
+        return f"<mtext>{html.escape(words)}</mtext>"
+
+    def variable(self, letter: str) -> str:
+        return f"<mi>{html.escape(letter)}</mi>"
+
+    def sum(self, terms) -> str:
+        return "<mo>+</mo>".join(terms)
+
+    def difference(self, left: str, right: str) -> str:
+        return f"{left}<mo>−</mo>{right}"
+
+    def negative(self, text: str) -> str:
+        return _row(f"<mo>−</mo>{text}")
+
+    def juxtaposed(self, left: str, right: str) -> str:
+        return f"{left}<mo>&#x2062;</mo>{right}"
+
+    def equals(self, left: str, right: str) -> str:
+        return f"{left}<mo>=</mo>{right}"
