@@ -8,14 +8,19 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
+from .diagram import Diagram, mermaid, solution_diagrams, svg, tikz
 from .formula import X
+from .plaintext import equations, table_lines
 from .present import Context, Line, chain, present
 from .rules import OUTPUT
 from .steps import Quantity
-from .typography import Latex, Unicode
+from .typography import Latex, MathML, Unicode
 
-TEXT_FORMATS = ("md", "tex", "txt")
+TEXT_FORMATS = ("md", "tex", "txt", "html")
+#: The typography of each format (LaTeX for the others).
+TYPOGRAPHIES = {"txt": Unicode, "html": MathML}
 
 
 class Math(str):
@@ -44,6 +49,7 @@ class Block:
     lines: tuple[Line, ...] = ()
     table: Table | None = None
     level: int = 3
+    figure: Diagram | None = None
 
 
 @dataclass(frozen=True)
@@ -63,13 +69,16 @@ def build_document(solution, typography: Latex) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out."""
     derivation, notation = solution.derivation, solution.notation
     first = Context(notation, typography, solution.values[0])
-    overview = (_network_block(solution, first), _examples_block(solution, first),
+    figures = solution_diagrams(solution)
+    overview = (_network_block(solution, first, figures["network"]), _examples_block(solution, first),
                 _derivatives_block(solution, first))
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        steps.append((heading, tuple(_step_blocks(solution, context))))
+        # NOTE: the chain rule's paths are the same in every step; one figure, in the first, is enough.
+        figure = figures.get("chain") if index == 0 else None
+        steps.append((heading, tuple(_step_blocks(solution, context, figure))))
     closing = ()
     if len(solution.values) > 1:
         rows = tuple((str(index + 1), Math(typography.number(values[derivation.cost])))
@@ -79,16 +88,17 @@ def build_document(solution, typography: Latex) -> Document:
     return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
 
 
-def _network_block(solution, context: Context) -> Block:
+def _network_block(solution, context: Context, figure: Diagram) -> Block:
     network = solution.network
     rows = []
     for neuron in network.neurons:
         activation = neuron.activation
-        pre = context.name(Quantity("pre", neuron, 0))
+        # NOTE: no example index: the table describes the network, whichever example runs through it.
+        pre = context.name(Quantity("pre", neuron))
         formula = context.typography.formula(activation.formula, {X: pre})
         weights = context.typography.separator.join(_given(context, weight) for weight in neuron.incoming)
         bias = _given(context, neuron.bias) if neuron.bias else ""
-        rows.append((Math(context.name(Quantity("out", neuron, 0))), Math(pre), activation.name, Math(formula),
+        rows.append((Math(context.name(Quantity("out", neuron))), Math(pre), activation.name, Math(formula),
                      Math(weights), Math(bias)))
     text = f"Loss: {network.loss.description} ({network.loss.name})"
     if network.learning_rate is not None:
@@ -97,7 +107,7 @@ def _network_block(solution, context: Context) -> Block:
         text += "; biases are kept fixed"
     return Block("The network", text + ".",
                  table=Table(("output", "pre-activation", "activation", "formula", "weights", "bias"), tuple(rows)),
-                 level=2)
+                 level=2, figure=figure)
 
 
 def _given(context: Context, parameter) -> str:
@@ -107,8 +117,8 @@ def _given(context: Context, parameter) -> str:
 
 def _examples_block(solution, context: Context) -> Block:
     network = solution.network
-    header = tuple(Math(context.name(Quantity("input", node, 0))) for node in network.inputs) + tuple(
-        Math(context.name(Quantity("target", node, 0))) for node in network.outputs)
+    header = tuple(Math(context.name(Quantity("input", node))) for node in network.inputs) + tuple(
+        Math(context.name(Quantity("target", node))) for node in network.outputs)
     rows = tuple(
         tuple(Math(context.typography.number(example.inputs[node])) for node in network.inputs)
         + tuple(Math(context.typography.number(example.targets[node])) for node in network.outputs)
@@ -140,14 +150,14 @@ def _derivatives_block(solution, context: Context) -> Block:
                  lines=tuple(lines), level=2)
 
 
-def _step_blocks(solution, context: Context):
+def _step_blocks(solution, context: Context, chain_figure: Diagram | None):
     derivation = solution.derivation
     batched = solution.network.batched
 
-    def per_example(heading: str, text: str, groups) -> list[Block]:
+    def per_example(heading: str, text: str, groups, figure: Diagram | None = None) -> list[Block]:
         if not batched:
-            return [Block(heading, text, tuple(present(step, context) for step in groups[0]))]
-        blocks = [Block(heading, text)]
+            return [Block(heading, text, tuple(present(step, context) for step in groups[0]), figure=figure)]
+        blocks = [Block(heading, text, figure=figure)]
         blocks += [Block(f"Example {index + 1}", "", tuple(present(step, context) for step in group), level=4)
                    for index, group in enumerate(groups)]
         return blocks
@@ -158,7 +168,7 @@ def _step_blocks(solution, context: Context):
         "Backward pass",
         "From the outputs back: each neuron's δ (the derivative of the loss by its pre-activation) "
         "is computed once and reused by every weight into that neuron.",
-        derivation.backward)
+        derivation.backward, chain_figure)
     yield Block("Gradients", "Each parameter's gradient: the δ of the neuron it feeds times the input it scales.",
                 tuple(present(step, context) for step in derivation.gradients))
     if derivation.updates:
@@ -194,7 +204,12 @@ def _tex_escape(text: str) -> str:
 
 
 def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Environment:
-    """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, StrictUndefined always."""
+    """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, HTML escaping for html, StrictUndefined.
+
+    Args:
+        fmt: The output format.
+        template_dir: A folder searched before the built-in templates, so that any of them can be overridden.
+    """
     folders = [str(template_dir)] if template_dir else []
     folders.append(str(_template_folder()))
     options = {}
@@ -202,30 +217,55 @@ def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Envi
         options = dict(block_start_string="((*", block_end_string="*))", variable_start_string="(((",
                        variable_end_string=")))", comment_start_string="((=", comment_end_string="=))")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False,
-                             **options)
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             autoescape=fmt == "html", **options)
     env.filters["tex_escape"] = _tex_escape
+    env.filters["tikz"] = tikz
+    env.filters["mermaid"] = mermaid
+    # NOTE: the SVG emitter escapes every text it writes, so its markup is safe to insert.
+    env.filters["svg"] = lambda diagram: markupsafe.Markup(svg(diagram))
+    env.filters["equations"] = equations
+    env.filters["table_lines"] = table_lines
+    env.globals["figure_file"] = figure_file
     env.tests["math"] = lambda value: isinstance(value, Math)
     return env
 
 
-def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None) -> str:
-    """``solution`` as text in ``fmt``: md, tex, txt or json.
+def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
+           figure_stem: str | None = None) -> str:
+    """``solution`` as text in ``fmt``: md, tex, txt, html or json.
 
     Args:
         solution: From ``solve``.
         fmt: The output format.
         standalone: For tex, a whole document (True) or only its body.
         template_dir: A folder whose templates are used before the built-in ones.
+        figure_stem: For md, the figures are SVG files named ``<stem>.<figure>.svg`` beside the
+            document (see ``render_files``); without it, they are Mermaid blocks.
     """
     if fmt == "json":
         return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    typography = Unicode(solution.precision) if fmt == "txt" else Latex(solution.precision)
-    document = build_document(solution, typography)
+    document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision))
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
-    return template.render(document=document, standalone=standalone)
+    return template.render(document=document, standalone=standalone, figure_stem=figure_stem)
+
+
+def figure_file(stem: str, name: str) -> str:
+    """The file name of figure ``name`` beside a document called ``stem``: ``seed.network.svg``."""
+    return f"{stem}.{name}.svg"
+
+
+def render_files(solution, fmt: str, output: str | Path, **options) -> dict[Path, str]:
+    """Every file ``-o output`` writes: the document, and for md its figures as SVG files beside it."""
+    output = Path(output)
+    if fmt != "md":
+        return {output: render(solution, fmt, **options)}
+    files = {output: render(solution, fmt, figure_stem=output.stem, **options)}
+    for name, diagram in solution_diagrams(solution).items():
+        files[output.with_name(figure_file(output.stem, name))] = svg(diagram) + "\n"
+    return files
 
 
 # --- JSON --------------------------------------------------------------------------------

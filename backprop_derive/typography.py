@@ -7,7 +7,7 @@ import html
 import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
-from sympy.printing.precedence import precedence
+from sympy.printing.precedence import precedence, precedence_traditional
 from sympy.printing.str import StrPrinter
 
 from .numbers import Shown, show
@@ -86,12 +86,20 @@ class _MathMLWithNames(MathMLPresentationPrinter):
         name = self.names.get(sym)
         return self._markup(name) if name else super()._print_Symbol(sym, style)
 
+    def parenthesize(self, item, level, strict=False):
+        precedence = precedence_traditional(item)
+        if precedence < level or (not strict and precedence <= level):
+            return self._markup(_fenced(self._print(item).toxml()))
+        return self._print(item)
+
+    def _paren_comma_separated(self, *args):
+        return self._markup(_fenced("<mo>,</mo>".join(self._print(argument).toxml() for argument in args)))
+
     def _print_exp(self, expr):
         return self._markup(f"<msup><mi>e</mi>{self._print(expr.args[0]).toxml()}</msup>")
 
     def _print_Max(self, expr):
-        arguments = "<mo>,</mo>".join(self._print(argument).toxml() for argument in expr.args)
-        return self._markup(f"<mi>max</mi><mo>&#x2061;</mo><mrow><mo>(</mo>{arguments}<mo>)</mo></mrow>")
+        return self._markup(f"<mi>max</mi><mo>&#x2061;</mo>{self._paren_comma_separated(*expr.args).toxml()}")
 
     def _print_Relational(self, expr):
         relation = self.mathml_tag(expr).replace("<", "&lt;").replace(">", "&gt;")
@@ -116,6 +124,17 @@ class _MathMLWithNames(MathMLPresentationPrinter):
     def doprint(self, expr) -> str:
         # NOTE: SymPy writes the minus as a hyphen; MathML Core draws what the <mo> holds.
         return super().doprint(expr).replace("<mo>-</mo>", "<mo>&#x2212;</mo>")
+
+
+def _fenced(markup: str) -> str:
+    """``markup`` in parentheses that stretch only around something tall (a fraction, cases, a root).
+
+    NOTE: browsers draw a stretchy parenthesis around a plain number with a size variant whose side
+    bearings read as spaces, "( 1 )"; a fixed one hugs it.
+    """
+    tall = any(tag in markup for tag in ("<mfrac", "<mtable", "<msqrt", "<mroot"))
+    fence = "<mo>{}</mo>" if tall else '<mo stretchy="false">{}</mo>'
+    return f"<mrow>{fence.format('(')}{markup}{fence.format(')')}</mrow>"
 
 
 class Latex:
@@ -295,10 +314,10 @@ class MathML(Latex):
         return _row(f"{sign}<mn>{shown.digits}</mn>") if sign else f"<mn>{shown.digits}</mn>"
 
     def group(self, text: str) -> str:
-        return _row(f"<mo>(</mo>{text}<mo>)</mo>")
+        return _fenced(text)
 
     def formula(self, expr: sympy.Expr, names: dict) -> str:
-        return _MathMLWithNames(names).doprint(expr)
+        return _MathMLWithNames(names, mul_symbol="&#x2062;").doprint(expr)
 
     def substituted(self, expr: sympy.Expr, values: dict) -> str:
         return _MathMLWithNames({symbol: self.factor(value) for symbol, value in values.items()},
