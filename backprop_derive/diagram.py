@@ -296,7 +296,7 @@ _HOT = "#b03a2e"
 def svg(diagram: Diagram) -> str:
     """An ``<svg>`` element, usable inline in HTML or as a file of its own."""
     def px(value: float) -> str:
-        return f"{value * PIXELS:.1f}"
+        return f"{round(value * PIXELS, 1) + 0.0:.1f}"  # NOTE: + 0.0 turns a rounded -0.0 into 0.0
 
     left, top, right, bottom = diagram.bounds
     width, height = px(right - left), px(bottom - top)

@@ -238,7 +238,7 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
     Args:
         solution: From ``solve``.
         fmt: The output format.
-        standalone: For tex, a whole document (True) or only its body.
+        standalone: For tex and html, a whole document (True) or only its body (for Jupyter).
         template_dir: A folder whose templates are used before the built-in ones.
         figure_stem: For md, the figures are SVG files named ``<stem>.<figure>.svg`` beside the
             document (see ``render_files``); without it, they are Mermaid blocks.

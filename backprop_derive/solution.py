@@ -63,7 +63,7 @@ class Solution:
         return self.render("tex", standalone=False)
 
     def _repr_html_(self) -> str:
-        return self.render("html")
+        return self.render("html", standalone=False)
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
