@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .network import Network, Node, Parameter
@@ -53,7 +54,7 @@ class Name:
         example = f"({self.example + 1})" if self.example is not None else ""
         sup = [part for part in (_mathml_tokens(self.layer + example), mark) if part]
         sup_row = "<mrow>" + "<mo>,</mo>".join(sup) + "</mrow>"
-        base = f"<mi>{html.escape(self.base[1])}</mi>"
+        base = _mathml_letter(self.base[1])
         if not self.indices:
             return f"<msup>{base}{sup_row}</msup>" if sup else base
         groups = [self._joined()] if all(len(index) == 1 for index in self.indices) else self.indices
@@ -74,6 +75,18 @@ class Name:
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUPERSCRIPTS = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
+
+#: Combining accents and the spacing accent MathML puts over a letter for them (ŷ = y with ^).
+_ACCENTS = {"\u0302": "^", "\u0304": "\u00af", "\u0303": "~", "\u0307": "\u02d9"}
+
+
+def _mathml_letter(letter: str) -> str:
+    """A base letter as MathML: ``ŷ`` as y under an accent, so it is italic like the other letters."""
+    parts = unicodedata.normalize("NFD", letter)
+    if len(parts) == 2 and parts[1] in _ACCENTS:
+        return f'<mover accent="true"><mi>{html.escape(parts[0])}</mi><mo>{_ACCENTS[parts[1]]}</mo></mover>'
+    return f"<mi>{html.escape(letter)}</mi>"
 
 
 def _mathml_tokens(text: str) -> str:

@@ -7,7 +7,8 @@ import html
 import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
-from sympy.printing.precedence import precedence, precedence_traditional
+from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditional
+from sympy.simplify import fraction
 from sympy.printing.str import StrPrinter
 
 from .numbers import Shown, show
@@ -85,6 +86,19 @@ class _MathMLWithNames(MathMLPresentationPrinter):
     def _print_Symbol(self, sym, style="plain"):
         name = self.names.get(sym)
         return self._markup(name) if name else super()._print_Symbol(sym, style)
+
+    def _print_Mul(self, expr):
+        # NOTE: SymPy's MathML printer moves e^{-x} into the denominator as 1/e^x; like the LaTeX
+        # printer, keep each factor where it is written (fraction(exact=True)).
+        if expr.could_extract_minus_sign():
+            return self._markup(f"<mo>-</mo>{self._print(-expr).toxml()}")
+        numerator, denominator = fraction(expr, exact=True)
+        if denominator != 1:
+            return self._markup(f"<mfrac>{self._print(numerator).toxml()}{self._print(denominator).toxml()}</mfrac>")
+        coefficient, factors = expr.as_coeff_mul()
+        factors = ((coefficient,) if coefficient != 1 else ()) + tuple(sympy.Mul(*factors).as_ordered_factors())
+        times = f"<mo>{self.mathml_tag(expr)}</mo>"
+        return self._markup(times.join(self.parenthesize(factor, PRECEDENCE["Mul"]).toxml() for factor in factors))
 
     def parenthesize(self, item, level, strict=False):
         precedence = precedence_traditional(item)
@@ -295,7 +309,7 @@ class MathML(Latex):
 
     times = "<mo>·</mo>"
     arrow = "<mo>→</mo>"
-    separator = "<mo>,</mo>"
+    separator = '<mo>,</mo><mspace width="0.5em"></mspace>'
     prime = "<mo>′</mo>"
 
     def name(self, notation, quantity) -> str:
