@@ -24,6 +24,9 @@ LABEL_POSITIONS = (0.5, 0.35, 0.65, 0.25, 0.75, 0.2, 0.8)
 LABEL_SHIFTS = (0.0, -0.24, 0.24)
 #: Pixels per centimetre in SVG.
 PIXELS = 40
+#: Beyond this many weights the edges carry no labels: a thicket of numbers helps no one, the
+#: network's table lists them.
+MAX_LABELLED = 36
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
 
     obstacles = [_box(place.x, place.y, 2 * RADIUS, 2 * RADIUS) for place in places.values()]
     obstacles += [_note_box(place) for place in places.values() if place.note]
+    labelled = sum(len(neuron.incoming) for neuron in network.neurons) <= MAX_LABELLED
     drafts = []
     for neuron in network.neurons:
         for weight in neuron.incoming:
@@ -138,12 +142,12 @@ def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
             source, target = places[weight.source], places[neuron]
             controls = _bend(source, target, [place for node, place in places.items()
                                               if node is not None and source.x < place.x < target.x])
-            drafts.append(Edge(source, target, controls, label(quantity, values[quantity]), (0, 0),
-                               weight in hot_weights))
+            drafts.append(Edge(source, target, controls, label(quantity, values[quantity]) if labelled else None,
+                               (0, 0), weight in hot_weights))
     drafts += [Edge(places[output], places[None], None, None, (0, 0), output in hot_nodes)
                for output in network.outputs]
     # NOTE: each label goes where it hides the fewest other edges, labels and nodes, in edge order.
-    tracks = [[edge.point(step / 24) for step in range(25)] for edge in drafts]
+    tracks = [_track(edge) for edge in drafts]
     edges, curves = [], []
     for index, edge in enumerate(drafts):
         at = edge.label_at
@@ -153,7 +157,8 @@ def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
         curves += [_box(x, y, 0, 0) for x, y in edge.controls or ()]
         edges.append(Edge(edge.source, edge.target, edge.controls, edge.label, at, edge.highlighted))
 
-    words = "The network: each weight on its edge, each bias at its neuron."
+    words = ("The network: each weight on its edge, each bias at its neuron." if labelled
+             else "The network; its weights are listed in the table.")
     caption = Label(words, words)
     if highlight is not None:
         caption = _chain_caption(solution, highlight, latex, unicode)
@@ -243,6 +248,13 @@ def _note_box(place: Place) -> tuple[float, float, float, float]:
     return _box(place.x, place.y + RADIUS + height / 2, width, height)
 
 
+def _track(edge: Edge) -> tuple[tuple[float, float, float, float], list]:
+    """Points along an edge, and the box around them, to tell which labels would hide it."""
+    points = [edge.point(step / 24) for step in range(25)]
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return (min(xs), min(ys), max(xs), max(ys)), points
+
+
 def _label_place(edge: Edge, obstacles: list, tracks: list) -> tuple[float, float]:
     """The first spot along the edge where its label covers the least: boxes first, then other edges."""
     width, height = _label_size(edge.label)
@@ -251,7 +263,9 @@ def _label_place(edge: Edge, obstacles: list, tracks: list) -> tuple[float, floa
         left, top, right, bottom = _box(*point, width, height)
         area = sum(max(0.0, min(right, box[2]) - max(left, box[0])) * max(0.0, min(bottom, box[3]) - max(top, box[1]))
                    for box in obstacles)
-        crossed = sum(any(left <= x <= right and top <= y <= bottom for x, y in track) for track in tracks)
+        crossed = sum(any(left <= x <= right and top <= y <= bottom for x, y in points)
+                      for (low_x, low_y, high_x, high_y), points in tracks
+                      if low_x <= right and left <= high_x and low_y <= bottom and top <= high_y)
         return round(area, 2), crossed
 
     candidates = [(x, y + shift) for shift in LABEL_SHIFTS for x, y in map(edge.point, LABEL_POSITIONS)]

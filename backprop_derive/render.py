@@ -65,12 +65,18 @@ class Document:
 # --- the document ------------------------------------------------------------------------
 
 
-def build_document(solution, typography: Latex) -> Document:
-    """Print every part of ``solution`` in ``typography``; the templates only lay it out."""
+def build_document(solution, typography: Latex, figures: bool = True) -> Document:
+    """Print every part of ``solution`` in ``typography``; the templates only lay it out.
+
+    Args:
+        solution: From ``solve``.
+        typography: How names, numbers and formulas are written.
+        figures: Whether to draw the network's diagrams (not for plain text).
+    """
     derivation, notation = solution.derivation, solution.notation
     first = Context(notation, typography, solution.values[0])
-    figures = solution_diagrams(solution)
-    overview = (_network_block(solution, first, figures["network"]), _examples_block(solution, first),
+    figures = solution_diagrams(solution) if figures else {}
+    overview = (_network_block(solution, first, figures.get("network")), _examples_block(solution, first),
                 _derivatives_block(solution, first))
     steps = []
     for index, values in enumerate(solution.values):
@@ -88,7 +94,7 @@ def build_document(solution, typography: Latex) -> Document:
     return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
 
 
-def _network_block(solution, context: Context, figure: Diagram) -> Block:
+def _network_block(solution, context: Context, figure: Diagram | None) -> Block:
     network = solution.network
     rows = []
     for neuron in network.neurons:
@@ -247,7 +253,7 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
         return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision))
+    document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision), figures=fmt != "txt")
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
     return template.render(document=document, standalone=standalone, figure_stem=figure_stem)
 
