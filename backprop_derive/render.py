@@ -65,17 +65,17 @@ class Document:
 # --- the document ------------------------------------------------------------------------
 
 
-def build_document(solution, typography: Latex, figures: bool = True) -> Document:
+def build_document(solution, typography: Latex, with_figures: bool = True) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out.
 
     Args:
         solution: From ``solve``.
         typography: How names, numbers and formulas are written.
-        figures: Whether to draw the network's diagrams (not for plain text).
+        with_figures: Whether to draw the network's diagrams (not for plain text).
     """
     derivation, notation = solution.derivation, solution.notation
     first = Context(notation, typography, solution.values[0])
-    figures = solution_diagrams(solution) if figures else {}
+    figures = solution_diagrams(solution) if with_figures else {}
     overview = (_network_block(solution, first, figures.get("network")), _examples_block(solution, first),
                 _derivatives_block(solution, first))
     steps = []
@@ -108,6 +108,7 @@ def _network_block(solution, context: Context, figure: Diagram | None) -> Block:
                      Math(weights), Math(bias)))
     text = f"Loss: {network.loss.description} ({network.loss.name})"
     if network.learning_rate is not None:
+        # NOTE: a number inside words is plain text (each template escapes words), not math.
         text += f"; learning rate {Unicode(context.typography.precision).number(network.learning_rate)}"
     if not network.options.update_biases:
         text += "; biases are kept fixed"
@@ -253,7 +254,7 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
         return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision), figures=fmt != "txt")
+    document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision), with_figures=fmt != "txt")
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
     return template.render(document=document, standalone=standalone, figure_stem=figure_stem)
 

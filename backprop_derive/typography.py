@@ -1,4 +1,4 @@
-"""Typography: how names, numbers and SymPy formulas are written in LaTeX or in Unicode text."""
+"""Typography: how names, numbers and SymPy formulas are written in LaTeX, MathML or Unicode text."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditional
-from sympy.simplify import fraction
 from sympy.printing.str import StrPrinter
+from sympy.simplify import fraction
 
 from .numbers import Shown, show
 
@@ -69,6 +69,9 @@ class _TextWithNames(StrPrinter):
     def _print_exp(self, expr):
         return f"e^({self._print(expr.args[0])})"
 
+    def _print_Abs(self, expr):
+        return f"|{self._print(expr.args[0])}|"
+
 
 class _MathMLWithNames(MathMLPresentationPrinter):
     """SymPy's MathML printer (MathML Core markup), writing each symbol as the solution names it."""
@@ -101,8 +104,8 @@ class _MathMLWithNames(MathMLPresentationPrinter):
         return self._markup(times.join(self.parenthesize(factor, PRECEDENCE["Mul"]).toxml() for factor in factors))
 
     def parenthesize(self, item, level, strict=False):
-        precedence = precedence_traditional(item)
-        if precedence < level or (not strict and precedence <= level):
+        binding = precedence_traditional(item)
+        if binding < level or (not strict and binding <= level):
             return self._markup(_fenced(self._print(item).toxml()))
         return self._print(item)
 

@@ -112,3 +112,14 @@ def test_cli_writes_html_by_suffix_or_by_format(tmp_path):
     assert (tmp_path / "solution.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     result = runner.invoke(main, ["solve", str(SEED), "--format", "html"])
     assert result.exit_code == 0 and "<math" in result.output
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", {"name": "leaky_relu", "alpha": 0.2}, "elu",
+                                        "softplus", "identity", {"expr": "sqrt(x**2 + 1) - abs(x)/2"}])
+def test_every_activations_formulas_print_as_mathml_core(activation):
+    spec = {"inputs": [1, -2], "targets": [0.5],
+            "layers": [{"activation": activation, "weights": [[0.5, 0.25]], "biases": [0.1]}]}
+    html = solve(spec).render("html")
+    for fragment in math_fragments(html):
+        assert {element.tag for element in ElementTree.fromstring(fragment).iter()} <= MATHML_CORE
+    assert "<mo>-</mo>" not in html, "minus signs are U+2212"
