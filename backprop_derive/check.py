@@ -478,7 +478,8 @@ def report_sheet(report: Report, fmt: str) -> str:
     overview = (answers,) + ((Block("Names not in this solution", " ".join(map(_capital, unknown)), level=3),)
                              if unknown else ()) + document.overview
     document = replace(document, title=f"{document.title}: your answers, marked", overview=overview)
-    return environment(fmt).get_template(f"solution.{fmt}.j2").render(document=document, standalone=True)
+    return environment(fmt).get_template(f"solution.{fmt}.j2").render(document=document, standalone=True,
+                                                                       figure_stem=None)
 
 
 def _sheet_mark(mark: Mark) -> str:

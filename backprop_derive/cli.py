@@ -16,7 +16,7 @@ from .general import general_solution
 from .matrix import layers_of
 from .numbers import parse_number
 from .pdf import compile_pdf
-from .render import render_with_files
+from .render import render_files
 from .solution import solve as solve_spec
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
@@ -46,19 +46,40 @@ def write_output(text: str | bytes, path: str | None) -> None:
         else:
             click.echo(text, nl=False)
         return
-    target = Path(path)
+    write_files({Path(path): text})
+
+
+def write_files(files: dict[Path, str | bytes]) -> None:
+    """Write several files all whole or none at all: each to a temporary file beside it, then all
+    renamed into place; on any error the temporaries and the files already placed are removed.
+    """
+    temporaries: dict[Path, Path] = {}
+    placed: list[Path] = []
+    target = next(iter(files))
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    except OSError as error:
-        raise BackpropDeriveError(f"{path}: cannot write there ({error.strerror})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        for target, content in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+            temporaries[target] = Path(temporary)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+            # NOTE: mkstemp makes the file private (0600); an output file gets the usual permissions.
+            os.chmod(temporary, 0o666 & ~_umask())
+        for target, temporary in temporaries.items():
+            os.replace(temporary, target)
+            placed.append(target)
+    except BaseException as error:
+        for leftover in list(temporaries.values()) + placed:
+            leftover.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise BackpropDeriveError(f"{target}: cannot write there ({error.strerror})") from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def default_format(output: str | None) -> str:
@@ -71,7 +92,7 @@ def default_format(output: str | None) -> str:
 
 
 SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
-SOLVE_FORMATS = ("md", "tex", "txt", "json", "pdf")
+SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
 DERIVE_FORMATS = ("md", "tex", "txt", "json")
 
 
@@ -99,32 +120,35 @@ def main() -> None:
 @click.option("--style", type=click.Choice(["chain", "matrix"]), default="chain", show_default=True,
               help="chain: every weight's chain rule; matrix: layer by layer with the real matrices "
                    "(fully connected layers only).")
+@click.option("--template-dir", type=click.Path(exists=True, file_okay=False),
+              help="A folder of templates used before the built-in ones (e.g. your own solution.md.j2).")
 @reports_errors
 def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: str | None,
-          precision: int | None, style: str) -> None:
+          precision: int | None, style: str, template_dir: str | None) -> None:
     """Print the worked solution of SPEC: forward pass, loss, backward pass, updates.
+
+    With -o and Markdown, the network's diagrams are written beside the file as SVG
+    (seed.md, seed.network.svg, seed.chain.svg); on standard output they are Mermaid.
 
     \b
     Examples:
         backprop-derive solve examples/seed_relu.yaml
-        backprop-derive solve examples/seed_relu.yaml --format tex -o seed.tex
+        backprop-derive solve examples/seed_relu.yaml --format html -o seed.html
+        backprop-derive solve examples/seed_relu.yaml -o seed.md
         backprop-derive solve examples/sigmoid_2_2_1.yaml --format json --steps 3
         backprop-derive solve examples/mazur_2_2_2.yaml --style matrix
+        backprop-derive solve examples/seed_relu.yaml --template-dir my_templates/
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
     if style == "matrix":
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     fmt = fmt or default_format(output)
     if fmt == "pdf":
-        write_output(compile_pdf(solution.render("tex", style=style)), output)
-        return
-    # NOTE: Markdown written to a file links its images as SVG files beside it (GitHub shows
-    # those; it strips inline SVG and data URIs); on standard output it draws them in Mermaid.
-    prefix = Path(output).stem if output else ""
-    text, files = render_with_files(solution, fmt, files_prefix=prefix, style=style)
-    for name, content in files.items():
-        write_output(content, str(Path(output).parent / name))
-    write_output(text, output)
+        write_output(compile_pdf(solution.render("tex", style=style, template_dir=template_dir)), output)
+    elif output:
+        write_files(render_files(solution, fmt, output, style=style, template_dir=template_dir))
+    else:
+        write_output(solution.render(fmt, style=style, template_dir=template_dir), None)
 
 
 def _tolerance(context: click.Context, parameter: click.Parameter, raw: str | None):

@@ -125,7 +125,7 @@ class _Printer:
             if not text:
                 text = term
             elif term.startswith(("-", "−")):
-                text += self.typography.minus(" - ") + term[1:]
+                text = self.typography.difference(text, term[1:])
             else:
                 text += " + " + term
         return text

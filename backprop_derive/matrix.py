@@ -255,9 +255,9 @@ def _updates(printer: _Printer, layers: tuple[Layer, ...], cost_name: str):
                 yield printer.line(name, old, note="kept fixed (update_biases: false)")
                 continue
             yield printer.line(printer.name(kind, layer, new=True),
-                               typography.beside(name, typography.minus(" - "), rate, " ",
+                               typography.beside(name, typography.minus_sign, rate, " ",
                                                  typography.partial(cost_name, name)),
-                               typography.beside(old, typography.minus(" - "), eta, " ", gradient), new)
+                               typography.beside(old, typography.minus_sign, eta, " ", gradient), new)
 
 
 def _trainable(layer: Layer) -> bool:
@@ -265,11 +265,12 @@ def _trainable(layer: Layer) -> bool:
     return all(bias.trainable for bias in biases)
 
 
-def matrix_step_blocks(solution, context: Context):
+def matrix_step_blocks(solution, context: Context, chain_figure=None):
     """One training step in matrix style: the blocks of its forward pass, loss, backward pass, updates.
 
     Every matrix entry is a value of the solution (``context.values``), the same objects
-    chain style prints.
+    chain style prints. ``chain_figure`` (a Diagram of the chain rule's paths) goes with the
+    backward pass.
     """
     from .render import Block  # NOTE: render builds on this module for --style matrix
 
@@ -284,7 +285,7 @@ def matrix_step_blocks(solution, context: Context):
                 tuple(_forward(printer, layers)))
     yield Block("Loss", "", tuple(present(step, context) for step in derivation.losses))
     yield Block("Backward pass", "From the output layer back: δ of a layer from the δ of the layer above "
-                "(⊙ multiplies entry by entry).", tuple(_backward(printer, layers, loss_name)))
+                "(⊙ multiplies entry by entry).", tuple(_backward(printer, layers, loss_name)), figure=chain_figure)
     how = (" averaged over the batch" if derivation.gradients[0].scale != 1 else " summed over the batch") \
         if network.batched else ""
     yield Block("Gradients", f"Each layer's gradients from its δ and the layer below{how}.",

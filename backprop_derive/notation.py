@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from .network import Network, Node, Parameter
@@ -58,6 +61,19 @@ class Name:
             text += joined.translate(_SUBSCRIPTS) if joined.isdigit() else "_" + joined
         return text + self._example(1) + ("ⁿᵉʷ" if self.new else "")
 
+    def mathml(self, mark: str = "") -> str:
+        """MathML Core, e.g. ``<msubsup><mi>W</mi><mn>11</mn>…</msubsup>``; ``mark`` joins the superscript."""
+        example = f"({self.example + 1})" if self.example is not None else ""
+        sup = [part for part in (_mathml_tokens(self.layer + example), mark) if part]
+        sup_row = "<mrow>" + "<mo>,</mo>".join(sup) + "</mrow>"
+        base = _mathml_letter(self.base[1])
+        if not self.indices:
+            return f"<msup>{base}{sup_row}</msup>" if sup else base
+        groups = [self._joined()] if all(len(index) == 1 for index in self.indices) else self.indices
+        sub = "<mrow>" + "<mo>,</mo>".join(
+            f"<mn>{index}</mn>" if index.isdigit() else f"<mi>{html.escape(index)}</mi>" for index in groups) + "</mrow>"
+        return f"<msubsup>{base}{sub}{sup_row}</msubsup>" if sup else f"<msub>{base}{sub}</msub>"
+
     def ascii(self) -> str:
         text = self.base[2] + self.layer
         if self.indices:
@@ -69,6 +85,24 @@ class Name:
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUPERSCRIPTS = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
+
+#: Combining accents and the spacing accent MathML puts over a letter for them (ŷ = y with ^).
+_ACCENTS = {"\u0302": "^", "\u0304": "\u00af", "\u0303": "~", "\u0307": "\u02d9"}
+
+
+def _mathml_letter(letter: str) -> str:
+    """A base letter as MathML: ``ŷ`` as y under an accent, so it is italic like the other letters."""
+    parts = unicodedata.normalize("NFD", letter)
+    if len(parts) == 2 and parts[1] in _ACCENTS:
+        return f'<mover accent="true"><mi>{html.escape(parts[0])}</mi><mo>{_ACCENTS[parts[1]]}</mo></mover>'
+    return f"<mi>{html.escape(letter)}</mi>"
+
+
+def _mathml_tokens(text: str) -> str:
+    """A short superscript such as ``[1](2)`` as MathML tokens: digits as numbers, brackets as fences."""
+    return "".join(f"<mn>{token}</mn>" if token.isdigit() else f'<mo stretchy="false">{html.escape(token)}</mo>'
+                   for token in re.findall(r"\d+|\D", text))
 
 
 def _tex_escape(text: str) -> str:
@@ -258,6 +292,16 @@ class Notation:
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).text() + "ⁿᵉʷ"
         return self.name(quantity).text()
+
+    def mathml(self, quantity: Quantity) -> str:
+        """The quantity's symbol in MathML Core, e.g. ``<mfrac><mrow><mi>∂</mi><mi>L</mi></mrow>…</mfrac>``."""
+        parts = self._derivative_parts(quantity)
+        if parts:
+            return (f"<mfrac><mrow><mi>∂</mi>{parts[0].mathml()}</mrow>"
+                    f"<mrow><mi>∂</mi>{parts[1].mathml()}</mrow></mfrac>")
+        if quantity.kind == "new":
+            return self.parameter_name(quantity.parameter).mathml("<mtext>new</mtext>")
+        return self.name(quantity).mathml()
 
     def ascii(self, quantity: Quantity) -> str:
         """The quantity's ASCII name, as in JSON ``quantities`` and ``check`` answers: ``dL/dw13``."""

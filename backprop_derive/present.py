@@ -66,12 +66,14 @@ def present(step, context: Context) -> Line:
 
 @present.register
 def _(step: WeightedSum, context: Context) -> Line:
-    symbols = [f"{context.name(source)} {context.name(weight)}" for source, weight in step.terms]
+    typography = context.typography
+    symbols = [typography.juxtaposed(context.name(source), context.name(weight)) for source, weight in step.terms]
     numbers = [context.product(context.factor(source), context.factor(weight)) for source, weight in step.terms]
     if step.bias:
         symbols.append(context.name(step.bias))
         numbers.append(context.factor(step.bias))
-    return chain(context.name(step.result), " + ".join(symbols), " + ".join(numbers), context.value(step.result))
+    return chain(context.name(step.result), typography.sum(symbols), typography.sum(numbers),
+                 context.value(step.result))
 
 
 @present.register
@@ -82,6 +84,8 @@ def _(step: Activate, context: Context) -> Line:
     applied = typography.apply(function, argument)
     formula = typography.formula(activation.formula, {_x(): argument})
     numbers = typography.substituted(activation.formula, {_x(): context.values[step.argument]})
+    if activation.formula == _x():
+        numbers = ""  # NOTE: the identity's "numbers substituted" is the value itself, in parentheses.
     return chain(context.name(step.result), applied, formula, numbers, context.value(step.result))
 
 
@@ -95,9 +99,9 @@ def _(step: SoftmaxActivate, context: Context) -> Line:
     exponent = typography.exp
     mine = step.arguments[step.index]
     formula = typography.fraction(exponent(context.name(mine)),
-                                  " + ".join(exponent(context.name(argument)) for argument in step.arguments))
+                                  typography.sum(exponent(context.name(argument)) for argument in step.arguments))
     numbers = typography.fraction(exponent(context.value(mine)),
-                                  " + ".join(exponent(context.value(argument)) for argument in step.arguments))
+                                  typography.sum(exponent(context.value(argument)) for argument in step.arguments))
     return chain(context.name(step.result), formula, numbers, context.value(step.result))
 
 
@@ -121,8 +125,8 @@ def _(step: CostValue, context: Context) -> Line:
     numbers = [context.factor(loss) for loss in step.losses]
     scale = "" if step.scale == 1 else typography.number(step.scale)
     return chain(context.name(step.result),
-                 _scaled(scale, " + ".join(losses), typography),
-                 _scaled(scale, " + ".join(numbers), typography),
+                 _scaled(scale, typography.sum(losses), typography),
+                 _scaled(scale, typography.sum(numbers), typography),
                  context.value(step.result))
 
 
@@ -146,14 +150,15 @@ def _(step: BackSum, context: Context) -> Line:
                 for delta, _ in step.terms]
     symbols = [context.product(context.name(delta), context.name(weight)) for delta, weight in step.terms]
     numbers = [context.product(context.factor(delta), context.factor(weight)) for delta, weight in step.terms]
-    return chain(context.name(step.result), " + ".join(partials), " + ".join(symbols), " + ".join(numbers),
-                 context.value(step.result))
+    typography = context.typography
+    return chain(context.name(step.result), typography.sum(partials), typography.sum(symbols),
+                 typography.sum(numbers), context.value(step.result))
 
 
 @present.register
 def _(step: Slope, context: Context) -> Line:
     typography, activation = context.typography, step.activation
-    function = typography.function(activation) or "f"
+    function = typography.function(activation) or typography.variable("f")
     pre = Quantity("pre", step.result.node, step.result.example)
     applied = typography.apply(function + typography.prime, context.name(pre))
     names = {variable: context.name(step.variable) for variable in SLOPE_VARIABLES}
@@ -180,12 +185,14 @@ def _(step: Delta, context: Context) -> Line:
 def _(step: Jacobian, context: Context) -> Line:
     typography = context.typography
     mine, other = context.name(step.output), context.name(step.other)
+    one = typography.number(sympy.Integer(1))
     if step.diagonal:
-        formula = mine + typography.group(f"1 - {mine}")
-        numbers = context.product(context.factor(step.output), typography.group(f"1 - {context.factor(step.output)}"))
+        formula = typography.juxtaposed(mine, typography.group(typography.difference(one, mine)))
+        numbers = context.product(context.factor(step.output),
+                                  typography.group(typography.difference(one, context.factor(step.output))))
     else:
-        formula = "-" + context.product(mine, other)
-        numbers = "-" + context.product(context.factor(step.output), context.factor(step.other))
+        formula = typography.negative(context.product(mine, other))
+        numbers = typography.negative(context.product(context.factor(step.output), context.factor(step.other)))
     return chain(context.name(step.result), formula, numbers, context.value(step.result))
 
 
@@ -195,7 +202,8 @@ def _(step: SoftmaxDelta, context: Context) -> Line:
     by_definition = context.partial(Quantity("loss", example=example), Quantity("pre", node, example))
     symbols = [context.product(context.name(dout), context.name(jacobian)) for dout, jacobian in step.terms]
     numbers = [context.product(context.factor(dout), context.factor(jacobian)) for dout, jacobian in step.terms]
-    return chain(context.name(step.result), by_definition, " + ".join(symbols), " + ".join(numbers),
+    typography = context.typography
+    return chain(context.name(step.result), by_definition, typography.sum(symbols), typography.sum(numbers),
                  context.value(step.result))
 
 
@@ -205,7 +213,9 @@ def _(step: Gradient, context: Context) -> Line:
     parameter = Quantity("param", parameter=step.parameter)
     symbols = [context.product(context.name(delta), context.name(source)) if source else context.name(delta)
                for delta, source in step.terms]
-    numbers = [context.product(context.factor(delta), context.factor(source)) if source else context.factor(delta)
+    # NOTE: a bias's lone δ is its value, not a factor in parentheses.
+    lone = context.factor if len(step.terms) > 1 else context.value
+    numbers = [context.product(context.factor(delta), context.factor(source)) if source else lone(delta)
                for delta, source in step.terms]
     scale = "" if step.scale == 1 else typography.number(step.scale)
     if len(step.terms) == 1:
@@ -215,8 +225,8 @@ def _(step: Gradient, context: Context) -> Line:
                                 context.partial(pre, parameter))
         parts = [context.name(step.result), _expanded_chain(step, context), local, symbols[0], numbers[0]]
     else:
-        parts = [context.name(step.result), _scaled(scale, " + ".join(symbols), typography),
-                 _scaled(scale, " + ".join(numbers), typography)]
+        parts = [context.name(step.result), _scaled(scale, typography.sum(symbols), typography),
+                 _scaled(scale, typography.sum(numbers), typography)]
     note, route = _path_note(step, context)
     return chain(*parts, context.value(step.result), note=note, route=route)
 
@@ -248,7 +258,7 @@ def _path_note(step: Gradient, context: Context) -> tuple[str, str]:
             names += [context.name(Quantity("pre", node, example)), context.name(Quantity("out", node, example))]
         names.append(context.name(Quantity("loss", example=example)))
         routes.append(typography.arrow.join(names))
-    return ("path" if len(routes) == 1 else "paths"), ", ".join(routes)
+    return ("path" if len(routes) == 1 else "paths"), typography.separator.join(routes)
 
 
 @present.register
@@ -257,8 +267,8 @@ def _(step: Update, context: Context) -> Line:
     if not step.trainable:
         return chain(context.name(step.result), context.name(step.old), context.value(step.result),
                      note="kept fixed (update_biases: false)")
-    formula = typography.minus(" - ").join(
-        [context.name(step.old), context.product(context.name(step.rate), context.name(step.gradient))])
-    numbers = typography.minus(" - ").join(
-        [context.value(step.old), context.product(context.factor(step.rate), context.factor(step.gradient))])
+    formula = typography.difference(context.name(step.old),
+                                    context.product(context.name(step.rate), context.name(step.gradient)))
+    numbers = typography.difference(context.value(step.old),
+                                    context.product(context.factor(step.rate), context.factor(step.gradient)))
     return chain(context.name(step.result), formula, numbers, context.value(step.result))

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from urllib.parse import quote
+from functools import singledispatch
 from importlib import resources
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
+from .diagram import Diagram, Label, mermaid, solution_diagrams, svg, tikz
 from .formula import X
+from .plaintext import equations, table_lines
 from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
 from .present import Context, Line, chain, present
 from .rules import OUTPUT
 from .steps import Quantity
-from .typography import Latex, Unicode
+from .typography import Latex, MathML, Unicode
 
-TEXT_FORMATS = ("md", "tex", "txt")
+TEXT_FORMATS = ("md", "tex", "txt", "html")
+#: The typography of each format (LaTeX for the others).
+TYPOGRAPHIES = {"txt": Unicode, "html": MathML}
 
 
 class Math(str):
@@ -38,29 +43,24 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Figure:
-    """A plot in every form a template may place, already drawn.
+class Plot:
+    """A plot already drawn in every form a template may place (a network Diagram is the other figure).
 
     Attributes:
+        name: Names the figure's file beside a Markdown document (``seed.loss.svg``).
         caption: One line saying what it shows.
-        svg: The SVG image's text (Markdown links to it as ``file``; HTML inlines it).
+        svg: The SVG image (Markdown links to it as a file; HTML inlines it).
         tikz: pgfplots code for LaTeX.
         text: A drawing in Unicode characters.
         mermaid: A Mermaid chart, for Markdown on standard output (GitHub draws it).
-        file: The SVG's file name beside the Markdown file; empty when there is no such file.
     """
 
-    caption: str
+    name: str
+    caption: Label
     svg: str
     tikz: str
     text: str
     mermaid: str
-    file: str = ""
-
-    @property
-    def link(self) -> str:
-        """``file`` as a Markdown link's target (spaces and the like percent-encoded)."""
-        return quote(self.file)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Block:
     lines: tuple[Line, ...] = ()
     table: Table | None = None
     level: int = 3
-    figure: Figure | None = None
+    figure: Diagram | Plot | None = None
 
 
 @dataclass(frozen=True)
@@ -83,90 +83,101 @@ class Document:
     overview: tuple[Block, ...]
     steps: tuple[tuple[str, tuple[Block, ...]], ...]
     closing: tuple[Block, ...] = field(default=())
-    files: dict[str, str] = field(default_factory=dict)  # written beside the output: name -> text
+
+    def figures(self) -> list[Diagram | Plot]:
+        """Every figure placed in the document, in order."""
+        blocks = self.overview + tuple(b for _, blocks in self.steps for b in blocks) + self.closing
+        return [block.figure for block in blocks if block.figure]
 
     @property
     def has_plots(self) -> bool:
-        """True when a block holds a figure (LaTeX then loads pgfplots)."""
-        blocks = self.overview + self.closing + tuple(b for _, blocks in self.steps for b in blocks)
-        return any(block.figure for block in blocks)
+        """True when a block holds a plot (LaTeX then loads pgfplots)."""
+        return any(isinstance(figure, Plot) for figure in self.figures())
 
 
 # --- the document ------------------------------------------------------------------------
 
 
-def build_document(solution, typography: Latex, step_blocks=None, files_prefix: str = "",
+def build_document(solution, typography: Latex, step_blocks=None, with_figures: bool = True,
                    marks: dict[Quantity, str] | None = None) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out.
 
-    ``step_blocks(solution, context)`` yields one training step's blocks (default: chain style).
-    With ``files_prefix``, images are files beside the output named from it (``seed-loss.svg``).
-    ``marks`` puts a short text beside the line of each quantity of the first step (``check``).
+    Args:
+        solution: From ``solve``.
+        typography: How names, numbers and formulas are written.
+        step_blocks: ``step_blocks(solution, context, **extra)`` yields one training step's blocks
+            (default: chain style).
+        with_figures: Whether to draw the network's diagrams (not for plain text).
+        marks: A short text beside the line of each quantity of the first step (``check``).
     """
     step_blocks = step_blocks or _step_blocks
     derivation, notation = solution.derivation, solution.notation
     first = Context(notation, typography, solution.values[0])
-    overview = (_network_block(solution, first), _examples_block(solution, first),
+    figures = solution_diagrams(solution) if with_figures else {}
+    overview = (_network_block(solution, first, figures.get("network")), _examples_block(solution, first),
                 _derivatives_block(solution, first))
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        extra = {"marks": marks} if marks and index == 0 else {}
+        extra = {}
+        if index == 0:
+            # NOTE: the chain rule's paths are the same in every step; one figure, in the first, is enough.
+            extra = {"chain_figure": figures.get("chain")} | ({"marks": marks} if marks else {})
         steps.append((heading, tuple(step_blocks(solution, context, **extra))))
-    closing, files = (), {}
+    closing = ()
     if len(solution.values) > 1:
         rows = tuple((str(index + 1), Math(typography.number(values[derivation.cost])))
                      for index, values in enumerate(solution.values))
-        figure = _loss_figure(solution, files_prefix)
-        if figure.file:
-            files[figure.file] = figure.svg
         closing = (Block("Loss per step", "The cost before each step's update.",
                          table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2,
-                         figure=figure),)
-    return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing, files)
+                         figure=_loss_plot(solution)),)
+    return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
 
 
-def _loss_figure(solution, files_prefix: str) -> Figure:
+def _loss_plot(solution) -> Plot:
     """The cost per step, plotted in every form."""
     notation, cost = solution.notation, solution.derivation.cost
     points = [(index + 1, float(values[cost])) for index, values in enumerate(solution.values)]
     caption = "The cost before each step's update"
     text_name = notation.text(cost)
-    return Figure(caption, svg_line_plot(points, y_label=text_name, title=caption),
-                  pgfplots_plot(points, y_label=f"${notation.tex(cost)}$"), text_plot(points, y_label=text_name),
-                  mermaid_plot(points, y_label=text_name), f"{files_prefix}-loss.svg" if files_prefix else "")
+    return Plot("loss", Label(caption, caption), svg_line_plot(points, y_label=text_name, title=caption),
+                pgfplots_plot(points, y_label=f"${notation.tex(cost)}$"), text_plot(points, y_label=text_name),
+                mermaid_plot(points, y_label=text_name))
 
 
-def _network_block(solution, context: Context) -> Block:
+def _network_block(solution, context: Context, figure: Diagram | None) -> Block:
     network = solution.network
     rows = []
     for neuron in network.neurons:
         activation = neuron.activation
-        pre = context.name(Quantity("pre", neuron, 0))
+        # NOTE: no example index: the table describes the network, whichever example runs through it.
+        pre = context.name(Quantity("pre", neuron))
         formula = context.typography.formula(activation.formula, {X: pre})
         weights = context.typography.separator.join(_given(context, weight) for weight in neuron.incoming)
         bias = _given(context, neuron.bias) if neuron.bias else ""
-        rows.append((Math(context.name(Quantity("out", neuron, 0))), Math(pre), activation.name, Math(formula),
+        rows.append((Math(context.name(Quantity("out", neuron))), Math(pre), activation.name, Math(formula),
                      Math(weights), Math(bias)))
     text = f"Loss: {network.loss.description} ({network.loss.name})"
     if network.learning_rate is not None:
-        text += f"; learning rate {context.typography.number(network.learning_rate)}"
+        # NOTE: a number inside words is plain text (each template escapes words), not math.
+        text += f"; learning rate {Unicode(context.typography.precision).number(network.learning_rate)}"
     if not network.options.update_biases:
         text += "; biases are kept fixed"
     return Block("The network", text + ".",
                  table=Table(("output", "pre-activation", "activation", "formula", "weights", "bias"), tuple(rows)),
-                 level=2)
+                 level=2, figure=figure)
 
 
 def _given(context: Context, parameter) -> str:
-    return f"{context.name(Quantity('param', parameter=parameter))} = {context.typography.number(parameter.value)}"
+    return context.typography.equals(context.name(Quantity("param", parameter=parameter)),
+                                     context.typography.number(parameter.value))
 
 
 def _examples_block(solution, context: Context) -> Block:
     network = solution.network
-    header = tuple(Math(context.name(Quantity("input", node, 0))) for node in network.inputs) + tuple(
-        Math(context.name(Quantity("target", node, 0))) for node in network.outputs)
+    header = tuple(Math(context.name(Quantity("input", node))) for node in network.inputs) + tuple(
+        Math(context.name(Quantity("target", node))) for node in network.outputs)
     rows = tuple(
         tuple(Math(context.typography.number(example.inputs[node])) for node in network.inputs)
         + tuple(Math(context.typography.number(example.targets[node])) for node in network.outputs)
@@ -188,16 +199,18 @@ def _derivatives_block(solution, context: Context) -> Block:
         if activation.name in seen or activation.layerwise:
             continue
         seen.add(activation.name)
-        function = typography.function(activation) or "f"
-        parts = [typography.apply(function + typography.prime, "x"), typography.formula(activation.derivative, {X: "x"})]
+        function = typography.function(activation) or typography.variable("f")
+        x = typography.variable("x")
+        parts = [typography.apply(function + typography.prime, x), typography.formula(activation.derivative, {X: x})]
         if activation.derivative_of_output is not None:
-            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, "x")}))
+            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, x)}))
         lines.append(chain(*parts, note=activation.name))
     return Block("Local derivatives", "Each activation's derivative, as SymPy differentiates it.",
                  lines=tuple(lines), level=2)
 
 
-def _step_blocks(solution, context: Context, marks: dict[Quantity, str] | None = None):
+def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None,
+                 marks: dict[Quantity, str] | None = None):
     marks = marks or {}
     derivation = solution.derivation
     batched = solution.network.batched
@@ -206,10 +219,10 @@ def _step_blocks(solution, context: Context, marks: dict[Quantity, str] | None =
         line = present(step, context)
         return replace(line, mark=marks[step.result]) if step.result in marks else line
 
-    def per_example(heading: str, text: str, groups) -> list[Block]:
+    def per_example(heading: str, text: str, groups, figure: Diagram | None = None) -> list[Block]:
         if not batched:
-            return [Block(heading, text, tuple(marked(step) for step in groups[0]))]
-        blocks = [Block(heading, text)]
+            return [Block(heading, text, tuple(marked(step) for step in groups[0]), figure=figure)]
+        blocks = [Block(heading, text, figure=figure)]
         blocks += [Block(f"Example {index + 1}", "", tuple(marked(step) for step in group), level=4)
                    for index, group in enumerate(groups)]
         return blocks
@@ -220,7 +233,7 @@ def _step_blocks(solution, context: Context, marks: dict[Quantity, str] | None =
         "Backward pass",
         "From the outputs back: each neuron's δ (the derivative of the loss by its pre-activation) "
         "is computed once and reused by every weight into that neuron.",
-        derivation.backward)
+        derivation.backward, chain_figure)
     yield Block("Gradients", "Each parameter's gradient: the δ of the neuron it feeds times the input it scales.",
                 tuple(marked(step) for step in derivation.gradients))
     if derivation.updates:
@@ -257,7 +270,12 @@ def _tex_escape(text: str) -> str:
 
 
 def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Environment:
-    """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, StrictUndefined always."""
+    """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, HTML escaping for html, StrictUndefined.
+
+    Args:
+        fmt: The output format.
+        template_dir: A folder searched before the built-in templates, so that any of them can be overridden.
+    """
     folders = [str(template_dir)] if template_dir else []
     folders.append(str(_template_folder()))
     options = {}
@@ -265,48 +283,95 @@ def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Envi
         options = dict(block_start_string="((*", block_end_string="*))", variable_start_string="(((",
                        variable_end_string=")))", comment_start_string="((=", comment_end_string="=))")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False,
-                             **options)
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             autoescape=fmt == "html", **options)
     env.filters["tex_escape"] = _tex_escape
+    env.filters["tikz"] = figure_tikz
+    env.filters["mermaid"] = figure_mermaid
+    # NOTE: the SVG emitters escape every text they write, so their markup is safe to insert.
+    env.filters["svg"] = lambda figure: markupsafe.Markup(figure_svg(figure))
+    env.filters["equations"] = equations
+    env.filters["table_lines"] = table_lines
+    env.globals["figure_file"] = figure_file
     env.tests["math"] = lambda value: isinstance(value, Math)
     return env
 
 
+@singledispatch
+def figure_svg(figure) -> str:
+    """A figure (network Diagram or Plot) as SVG."""
+    raise TypeError(f"no SVG for {type(figure).__name__}")
+
+
+@singledispatch
+def figure_tikz(figure) -> str:
+    """A figure as TikZ/pgfplots code."""
+    raise TypeError(f"no TikZ for {type(figure).__name__}")
+
+
+@singledispatch
+def figure_mermaid(figure) -> str:
+    """A figure as a Mermaid block's body."""
+    raise TypeError(f"no Mermaid for {type(figure).__name__}")
+
+
+figure_svg.register(Diagram, svg)
+figure_tikz.register(Diagram, tikz)
+figure_mermaid.register(Diagram, mermaid)
+figure_svg.register(Plot, lambda plot: plot.svg)
+figure_tikz.register(Plot, lambda plot: plot.tikz)
+figure_mermaid.register(Plot, lambda plot: plot.mermaid)
+
+
 def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
-           style: str = "chain") -> str:
-    """``solution`` as text in ``fmt``: md, tex, txt or json.
+           style: str = "chain", figure_stem: str | None = None) -> str:
+    """``solution`` as text in ``fmt``: md, tex, txt, html or json.
 
     Args:
         solution: From ``solve``.
         fmt: The output format.
-        standalone: For tex, a whole document (True) or only its body.
+        standalone: For tex and html, a whole document (True) or only its body (for Jupyter).
         template_dir: A folder whose templates are used before the built-in ones.
         style: ``chain`` (weight by weight) or ``matrix`` (layer by layer; JSON is the same).
+        figure_stem: For md, the figures are SVG files named ``<stem>.<figure>.svg`` beside the
+            document (see ``render_files``); without it, they are Mermaid blocks.
     """
-    return render_with_files(solution, fmt, standalone=standalone, template_dir=template_dir, style=style)[0]
+    return _render(solution, fmt, standalone, template_dir, style, figure_stem)[0]
 
 
-def render_with_files(solution, fmt: str = "md", *, files_prefix: str = "", standalone: bool = True,
-                      template_dir: str | Path | None = None, style: str = "chain") -> tuple[str, dict[str, str]]:
-    """``solution`` in ``fmt``, and the files to write beside it (name -> text).
-
-    With ``files_prefix`` (the output file's stem), Markdown links its images as files named
-    from it (``seed-loss.svg``), returned to be written beside the output; without it, they
-    are drawn inline (a Mermaid chart). Other arguments as for ``render``.
-    """
+def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
+            figure_stem: str | None) -> tuple[str, Document | None]:
     if fmt == "json":
-        return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n", {}
+        return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n", None
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    typography = Unicode(solution.precision) if fmt == "txt" else Latex(solution.precision)
     step_blocks = None
     if style == "matrix":
         from .matrix import matrix_step_blocks  # NOTE: deferred: matrix builds on this module's blocks
 
         step_blocks = matrix_step_blocks
-    document = build_document(solution, typography, step_blocks, files_prefix if fmt == "md" else "")
+    document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision), step_blocks,
+                              with_figures=fmt != "txt")
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
-    return template.render(document=document, standalone=standalone), document.files
+    return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document
+
+
+def figure_file(stem: str, name: str) -> str:
+    """The file name of figure ``name`` beside a document called ``stem``: ``seed.network.svg``."""
+    return f"{stem}.{name}.svg"
+
+
+def render_files(solution, fmt: str, output: str | Path, *, standalone: bool = True,
+                 template_dir: str | Path | None = None, style: str = "chain") -> dict[Path, str]:
+    """Every file ``-o output`` writes: the document, and for md its figures as SVG files beside it."""
+    output = Path(output)
+    stem = output.stem if fmt == "md" else None
+    text, document = _render(solution, fmt, standalone, template_dir, style, stem)
+    files = {output: text}
+    if fmt == "md":
+        for figure in document.figures():
+            files[output.with_name(figure_file(stem, figure.name))] = figure_svg(figure) + "\n"
+    return files
 
 
 # --- JSON --------------------------------------------------------------------------------

@@ -45,7 +45,13 @@ class Solution:
         return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}
 
     def render(self, fmt: str = "md", **options: Any) -> str:
-        """The solution as text in ``fmt`` (md, tex, txt, html or json)."""
+        """The solution as text in ``fmt`` (md, tex, txt, html or json).
+
+        Args:
+            fmt: The format.
+            **options: For ``render.render``: ``standalone`` (tex), ``template_dir`` (a folder whose
+                templates are used before the built-in ones), ``figure_stem`` (md).
+        """
         from .render import render  # NOTE: deferred so that `import backprop_derive` stays light
 
         return render(self, fmt, **options)
@@ -55,6 +61,9 @@ class Solution:
 
     def _repr_latex_(self) -> str:
         return self.render("tex", standalone=False)
+
+    def _repr_html_(self) -> str:
+        return self.render("html", standalone=False)
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,

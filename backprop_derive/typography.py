@@ -1,10 +1,15 @@
-"""Typography: how names, numbers and SymPy formulas are written in LaTeX or in Unicode text."""
+"""Typography: how names, numbers and SymPy formulas are written in LaTeX, MathML or Unicode text."""
 
 from __future__ import annotations
 
+import html
+
 import sympy
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditional
 from sympy.printing.str import StrPrinter
+from sympy.simplify import fraction
 
 from .numbers import Shown, show
 
@@ -26,6 +31,9 @@ class _LatexWithNames(LatexPrinter):
                 + r" = 0 \\ 0 & " + argument + r" < 0 \end{cases}")
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 class _TextWithNames(StrPrinter):
     """SymPy's string printer, writing each symbol as the solution names it, with ^ and ·."""
 
@@ -39,6 +47,8 @@ class _TextWithNames(StrPrinter):
     def _print_Pow(self, expr, rational=False):
         if expr.exp == sympy.Rational(1, 2):
             return f"√({self._print(expr.base)})"
+        if expr.exp.is_Integer and 1 < expr.exp < 10:
+            return self.parenthesize(expr.base, precedence(expr), strict=False) + str(expr.exp).translate(_SUPERSCRIPTS)
         return super()._print_Pow(expr, rational).replace("**", "^")
 
     def _print_Mul(self, expr):
@@ -63,6 +73,90 @@ class _TextWithNames(StrPrinter):
         variables = "".join(self._print(variable) for variable, _ in expr.variable_count)
         return f"d/d{variables} [{self._print(expr.expr)}]"
 
+    def _print_Abs(self, expr):
+        return f"|{self._print(expr.args[0])}|"
+
+
+class _MathMLWithNames(MathMLPresentationPrinter):
+    """SymPy's MathML printer (MathML Core markup), writing each symbol as the solution names it."""
+
+    def __init__(self, names: dict, **settings) -> None:
+        super().__init__(settings)
+        self.names = names
+
+    def _markup(self, markup: str):
+        """An element holding ready markup (SymPy's printer writes text nodes unescaped)."""
+        row = self.dom.createElement("mrow")
+        row.appendChild(self.dom.createTextNode(markup))
+        return row
+
+    def _print_Symbol(self, sym, style="plain"):
+        name = self.names.get(sym)
+        return self._markup(name) if name else super()._print_Symbol(sym, style)
+
+    def _print_Mul(self, expr):
+        # NOTE: SymPy's MathML printer moves e^{-x} into the denominator as 1/e^x; like the LaTeX
+        # printer, keep each factor where it is written (fraction(exact=True)).
+        if expr.could_extract_minus_sign():
+            return self._markup(f"<mo>-</mo>{self._print(-expr).toxml()}")
+        numerator, denominator = fraction(expr, exact=True)
+        if denominator != 1:
+            return self._markup(f"<mfrac>{self._print(numerator).toxml()}{self._print(denominator).toxml()}</mfrac>")
+        coefficient, factors = expr.as_coeff_mul()
+        factors = ((coefficient,) if coefficient != 1 else ()) + tuple(sympy.Mul(*factors).as_ordered_factors())
+        times = f"<mo>{self.mathml_tag(expr)}</mo>"
+        return self._markup(times.join(self.parenthesize(factor, PRECEDENCE["Mul"]).toxml() for factor in factors))
+
+    def parenthesize(self, item, level, strict=False):
+        binding = precedence_traditional(item)
+        if binding < level or (not strict and binding <= level):
+            return self._markup(_fenced(self._print(item).toxml()))
+        return self._print(item)
+
+    def _paren_comma_separated(self, *args):
+        return self._markup(_fenced("<mo>,</mo>".join(self._print(argument).toxml() for argument in args)))
+
+    def _print_exp(self, expr):
+        return self._markup(f"<msup><mi>e</mi>{self._print(expr.args[0]).toxml()}</msup>")
+
+    def _print_Max(self, expr):
+        return self._markup(f"<mi>max</mi><mo>&#x2061;</mo>{self._paren_comma_separated(*expr.args).toxml()}")
+
+    def _print_Relational(self, expr):
+        relation = self.mathml_tag(expr).replace("<", "&lt;").replace(">", "&gt;")
+        return self._markup(f"{self._print(expr.lhs).toxml()}<mo>{relation}</mo>{self._print(expr.rhs).toxml()}")
+
+    def _print_Heaviside(self, expr):
+        argument = self._print(expr.args[0]).toxml()
+        at_zero = self._print(expr.args[1] if len(expr.args) > 1 else sympy.Rational(1, 2)).toxml()
+        return self._cases([("<mn>1</mn>", f"{argument}<mo>&gt;</mo><mn>0</mn>"),
+                            (at_zero, f"{argument}<mo>=</mo><mn>0</mn>"),
+                            ("<mn>0</mn>", f"{argument}<mo>&lt;</mo><mn>0</mn>")])
+
+    def _print_Piecewise(self, expr):
+        pieces = [(self._print(value).toxml(), self._print(condition).toxml()) for value, condition in expr.args[:-1]]
+        pieces.append((self._print(expr.args[-1][0]).toxml(), "<mtext>otherwise</mtext>"))
+        return self._cases(pieces)
+
+    def _cases(self, pieces):
+        rows = "".join(f"<mtr><mtd>{value}</mtd><mtd>{condition}</mtd></mtr>" for value, condition in pieces)
+        return self._markup(f"<mo>{{</mo><mtable>{rows}</mtable>")
+
+    def doprint(self, expr) -> str:
+        # NOTE: SymPy writes the minus as a hyphen; MathML Core draws what the <mo> holds.
+        return super().doprint(expr).replace("<mo>-</mo>", "<mo>&#x2212;</mo>")
+
+
+def _fenced(markup: str) -> str:
+    """``markup`` in parentheses that stretch only around something tall (a fraction, cases, a root).
+
+    NOTE: browsers draw a stretchy parenthesis around a plain number with a size variant whose side
+    bearings read as spaces, "( 1 )"; a fixed one hugs it.
+    """
+    tall = any(tag in markup for tag in ("<mfrac", "<mtable", "<msqrt", "<mroot"))
+    fence = "<mo>{}</mo>" if tall else '<mo stretchy="false">{}</mo>'
+    return f"<mrow>{fence.format('(')}{markup}{fence.format(')')}</mrow>"
+
 
 class Latex:
     """LaTeX typography, for Markdown (GitHub math), LaTeX and PDF."""
@@ -70,6 +164,7 @@ class Latex:
     times = r" \cdot "
     arrow = r" \to "
     separator = r",\; "
+    minus_sign = " - "
     prime = "'"
 
     def __init__(self, precision: int) -> None:
@@ -82,10 +177,6 @@ class Latex:
     def function(self, activation) -> str:
         """An activation's symbol (``\\sigma``); empty for the identity."""
         return activation.tex
-
-    def minus(self, text: str) -> str:
-        """Minus signs as this typography writes them."""
-        return text
 
     def number(self, value: sympy.Expr) -> str:
         """A value as it reads in a formula: ``-0.5``, ``\\frac{1}{3}``, ``1.5 \\times 10^{-7}``."""
@@ -157,6 +248,27 @@ class Latex:
         """The parts of an equation chain, as a Line holds them (the template joins them with =)."""
         return tuple(parts)
 
+    def variable(self, letter: str) -> str:
+        """A plain variable of a general formula, such as the x of f'(x)."""
+        return letter
+
+    def sum(self, terms) -> str:
+        """Terms joined by plus signs."""
+        return " + ".join(terms)
+
+    def difference(self, left: str, right: str) -> str:
+        return f"{left} - {right}"
+
+    def negative(self, text: str) -> str:
+        return "-" + text
+
+    def juxtaposed(self, left: str, right: str) -> str:
+        """A product written without a sign, as in x_1 w_{13}."""
+        return f"{left} {right}"
+
+    def equals(self, left: str, right: str) -> str:
+        return f"{left} = {right}"
+
 
 class Unicode(Latex):
     """Unicode typography for the terminal: ∂L/∂w₁₃, σ, η, ·, −."""
@@ -164,15 +276,13 @@ class Unicode(Latex):
     times = " · "
     arrow = " → "
     separator = ", "
+    minus_sign = " − "
 
     def name(self, notation, quantity) -> str:
         return notation.text(quantity)
 
     def function(self, activation) -> str:
         return activation.text
-
-    def minus(self, text: str) -> str:
-        return text.replace("-", "−")
 
     def written(self, shown: Shown) -> str:
         sign = "−" if shown.negative else ""
@@ -201,7 +311,11 @@ class Unicode(Latex):
         return f"{function}({argument})" if function else argument
 
     def fraction(self, numerator: str, denominator: str) -> str:
-        return f"{numerator}/{denominator}"
+        return f"{self._operand(numerator)}/{self._operand(denominator)}"
+
+    def _operand(self, text: str) -> str:
+        """``text`` in parentheses when it has several terms (``(1 + e^(−x))``)."""
+        return self.group(text) if " " in text else text
 
     def partial(self, numerator: str, denominator: str) -> str:
         return f"∂{numerator}/∂{denominator}"
@@ -252,3 +366,102 @@ class Unicode(Latex):
             return tuple(parts)
         pieces = [piece for part in parts for piece in (" = ", part)][1:]
         return (self.beside(*pieces),)
+
+    def difference(self, left: str, right: str) -> str:
+        return f"{left} − {right}"
+
+    def negative(self, text: str) -> str:
+        return "−" + text
+
+
+def _row(markup: str) -> str:
+    return f"<mrow>{markup}</mrow>"
+
+
+class MathML(Latex):
+    """MathML Core typography, for HTML: every piece is markup that goes inside ``<math>``."""
+
+    times = "<mo>·</mo>"
+    minus_sign = "<mo>−</mo>"
+    arrow = "<mo>→</mo>"
+    separator = '<mo>,</mo><mspace width="0.5em"></mspace>'
+    prime = "<mo>′</mo>"
+
+    def name(self, notation, quantity) -> str:
+        return notation.mathml(quantity)
+
+    def function(self, activation) -> str:
+        return f"<mi>{html.escape(activation.text)}</mi>" if activation.text else ""
+
+    def written(self, shown: Shown) -> str:
+        sign = "<mo>−</mo>" if shown.negative else ""
+        if shown.fraction:
+            return _row(f"{sign}<mfrac><mn>{shown.fraction[0]}</mn><mn>{shown.fraction[1]}</mn></mfrac>")
+        if shown.exponent is not None:
+            exponent = f"<mo>−</mo><mn>{-shown.exponent}</mn>" if shown.exponent < 0 else f"<mn>{shown.exponent}</mn>"
+            return _row(f"{sign}<mn>{shown.digits}</mn><mo>×</mo><msup><mn>10</mn>{_row(exponent)}</msup>")
+        return _row(f"{sign}<mn>{shown.digits}</mn>") if sign else f"<mn>{shown.digits}</mn>"
+
+    def group(self, text: str) -> str:
+        return _fenced(text)
+
+    def formula(self, expr: sympy.Expr, names: dict) -> str:
+        return _MathMLWithNames(names, mul_symbol="&#x2062;").doprint(expr)
+
+    def substituted(self, expr: sympy.Expr, values: dict) -> str:
+        return _MathMLWithNames({symbol: self.factor(value) for symbol, value in values.items()},
+                                mul_symbol="dot").doprint(expr)
+
+    def apply(self, function: str, argument: str) -> str:
+        return _row(f"{function}<mo>&#x2061;</mo>{self.group(argument)}") if function else argument
+
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return f"<mfrac>{_row(numerator)}{_row(denominator)}</mfrac>"
+
+    def partial(self, numerator: str, denominator: str) -> str:
+        return f"<mfrac><mrow><mi>∂</mi>{numerator}</mrow><mrow><mi>∂</mi>{denominator}</mrow></mfrac>"
+
+    def exp(self, argument: str) -> str:
+        return f"<msup><mi>e</mi>{_row(argument)}</msup>"
+
+    def text(self, words: str) -> str:
+        return f"<mtext>{html.escape(words)}</mtext>"
+
+    def variable(self, letter: str) -> str:
+        return f"<mi>{html.escape(letter)}</mi>"
+
+    def sum(self, terms) -> str:
+        return "<mo>+</mo>".join(terms)
+
+    def difference(self, left: str, right: str) -> str:
+        return f"{left}<mo>−</mo>{right}"
+
+    def negative(self, text: str) -> str:
+        return _row(f"<mo>−</mo>{text}")
+
+    def juxtaposed(self, left: str, right: str) -> str:
+        return f"{left}<mo>&#x2062;</mo>{right}"
+
+    def equals(self, left: str, right: str) -> str:
+        return f"{left}<mo>=</mo>{right}"
+
+    # -- matrix style --
+
+    hadamard = "<mo>⊙</mo>"
+    summation = "<mo>∑</mo>"
+
+    def spelled(self, name) -> str:
+        return name.mathml()
+
+    def matrix(self, rows: list[list[str]]) -> str:
+        cells = "".join("<mtr>" + "".join(f"<mtd>{cell}</mtd>" for cell in row) + "</mtr>" for row in rows)
+        return _row(f"<mo>[</mo><mtable>{cells}</mtable><mo>]</mo>")
+
+    def transposed(self, text: str) -> str:
+        return f"<msup>{_row(text)}<mi>⊤</mi></msup>"
+
+    def beside(self, *pieces: str) -> str:
+        return "".join(pieces)
+
+    def equation(self, parts: list[str]) -> tuple[str, ...]:
+        return tuple(parts)

@@ -53,9 +53,9 @@ def test_markdown_to_a_file_links_an_svg_written_beside_it(tmp_path):
     target = tmp_path / "seed run.md"
     result = CliRunner().invoke(main, ["solve", str(EXAMPLES / "seed_relu.yaml"), "--steps", "3", "-o", str(target)])
     assert result.exit_code == 0, result.output
-    svg = tmp_path / "seed run-loss.svg"
+    svg = tmp_path / "seed run.loss.svg"
     assert svg.exists() and ElementTree.fromstring(svg.read_text(encoding="utf-8")).tag == f"{SVG}svg"
-    assert "](seed%20run-loss.svg)" in target.read_text(encoding="utf-8")
+    assert "](seed%20run.loss.svg)" in target.read_text(encoding="utf-8")
 
 
 def test_markdown_on_standard_output_draws_the_plot_in_mermaid():
@@ -65,7 +65,7 @@ def test_markdown_on_standard_output_draws_the_plot_in_mermaid():
 
 
 def test_one_step_has_no_plot():
-    assert "mermaid" not in solve(EXAMPLES / "seed_relu.yaml").render("md")
+    assert "xychart" not in solve(EXAMPLES / "seed_relu.yaml").render("md")
 
 
 def test_text_ends_with_the_loss_table_and_a_drawn_plot():

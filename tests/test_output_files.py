@@ -1,0 +1,92 @@
+"""Writing output: Markdown with its SVG figures beside it, all files or none, and --template-dir."""
+
+import os
+import stat
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from backprop_derive import cli, solve
+from backprop_derive.cli import main
+
+SEED = Path(__file__).resolve().parent.parent / "examples" / "seed_relu.yaml"
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["solve", str(SEED), *args])
+
+
+def test_markdown_with_o_writes_the_figures_as_svg_files_beside_it(tmp_path):
+    result = run("-o", str(tmp_path / "seed.md"))
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["seed.chain.svg", "seed.md", "seed.network.svg"]
+    markdown = (tmp_path / "seed.md").read_text(encoding="utf-8")
+    assert "](seed.network.svg)" in markdown and "](seed.chain.svg)" in markdown
+    assert "```mermaid" not in markdown
+    for name in ("seed.network.svg", "seed.chain.svg"):
+        ElementTree.parse(tmp_path / name)
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) & 0o044, "readable by others, as any new file"
+
+
+def test_figure_file_names_with_spaces_are_linked_url_encoded(tmp_path):
+    assert run("-o", str(tmp_path / "my seed.md")).exit_code == 0
+    assert "](my%20seed.network.svg)" in (tmp_path / "my seed.md").read_text(encoding="utf-8")
+    assert (tmp_path / "my seed.network.svg").exists()
+
+
+def test_markdown_on_standard_output_draws_the_figures_in_mermaid():
+    result = run("--format", "md")
+    assert result.exit_code == 0
+    assert result.output.count("```mermaid\nflowchart LR") == 2
+
+
+def test_an_error_while_rendering_leaves_no_file(tmp_path, monkeypatch):
+    def broken(diagram):
+        raise RuntimeError("emitter failed")
+
+    monkeypatch.setattr("backprop_derive.render.figure_svg", broken)
+    result = run("-o", str(tmp_path / "seed.md"))
+    assert isinstance(result.exception, RuntimeError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_after_the_first_file_is_in_place_removes_it_too(tmp_path, monkeypatch):
+    real_replace = os.replace
+    calls = []
+
+    def replace_once(source, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(cli.os, "replace", replace_once)
+    result = run("-o", str(tmp_path / "seed.md"))
+    assert result.exit_code == 2
+    assert "cannot write there (No space left on device)" in result.output
+    assert list(tmp_path.iterdir()) == [], "neither the document nor a figure, nor a temporary file, is left"
+
+
+def test_template_dir_overrides_a_template_and_falls_back_for_the_others(tmp_path):
+    (tmp_path / "solution.md.j2").write_text(
+        "Custom sheet: {{ document.title }}\n{% for b in document.overview %}- {{ b.heading }}\n{% endfor %}",
+        encoding="utf-8")
+    result = run("--format", "md", "--template-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.output == ("Custom sheet: The seed exercise — a 2-2-1 ReLU network\n"
+                             "- The network\n- Inputs and targets\n- Local derivatives\n")
+    result = run("--format", "txt", "--template-dir", str(tmp_path))
+    assert result.exit_code == 0 and result.output.startswith("The seed exercise")
+    assert solve(SEED).render("md", template_dir=tmp_path).startswith("Custom sheet")
+
+
+def test_template_dir_overrides_the_tex_template_of_a_pdf_too(tmp_path):
+    (tmp_path / "solution.tex.j2").write_text("not LaTeX at all (((document.title)))", encoding="utf-8")
+    result = run("--format", "tex", "--template-dir", str(tmp_path))
+    assert result.output == "not LaTeX at all The seed exercise — a 2-2-1 ReLU network"
+
+
+def test_template_dir_must_be_an_existing_folder(tmp_path):
+    result = run("--template-dir", str(tmp_path / "missing"))
+    assert result.exit_code == 2 and "does not exist" in result.output
