@@ -144,8 +144,11 @@ def _gradient(network: Network, parameter: Parameter, routes: "_Routes") -> Grad
                       for example in examples)
     else:
         terms = tuple((Quantity("delta", user, example), None) for example in examples for user in parameter.users)
-    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network),
-                    routes.listed(parameter.target), routes.counts[parameter.target])
+    # NOTE: a bias shared by a layer reaches the loss through every neuron it is added to.
+    starts = parameter.users if parameter.kind == "bias" else (parameter.target,)
+    count = sum(routes.counts[start] for start in starts)
+    listed = () if count > MAX_PATHS_SHOWN else tuple(path for start in starts for path in routes.listed(start))
+    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), listed, count)
 
 
 class _Routes:

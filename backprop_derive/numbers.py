@@ -117,7 +117,10 @@ def _rounded(number: decimal.Decimal, precision: int) -> Shown:
         return Shown(False, "0")
     magnitude = abs(number)
     exponent = magnitude.adjusted()
-    rounded = magnitude.quantize(decimal.Decimal(1).scaleb(exponent - precision + 1), decimal.ROUND_HALF_UP)
+    with decimal.localcontext() as context:
+        # NOTE: the default context holds 28 digits; quantize needs room for every digit shown.
+        context.prec = DIGITS + 10
+        rounded = magnitude.quantize(decimal.Decimal(1).scaleb(exponent - precision + 1), decimal.ROUND_HALF_UP)
     if rounded.is_zero():
         return Shown(False, "0")
     if _moderate(rounded):

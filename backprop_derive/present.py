@@ -250,7 +250,9 @@ def _path_note(step: Gradient, context: Context) -> tuple[str, str]:
     typography = context.typography
     if not step.paths:
         return f"{step.path_count} paths to the loss, all summed inside the deltas", ""
-    example = step.terms[0][0].example
+    # NOTE: a route is the same in every example: over a batch it is written without an example's mark.
+    examples = {delta.example for delta, _ in step.terms}
+    example = examples.pop() if len(examples) == 1 else None
     routes = []
     for path in step.paths:
         names = [context.name(Quantity("param", parameter=step.parameter))]
