@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -191,6 +192,9 @@ def _tex_escape(text: str) -> str:
     return "".join(replacements.get(char, char) for char in text)
 
 
+# NOTE: cached so that each template is compiled once per process, not once per render
+# (compiling is most of the cost of rendering a small solution; generate renders thousands).
+@functools.lru_cache(maxsize=None)
 def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Environment:
     """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, StrictUndefined always."""
     folders = [str(template_dir)] if template_dir else []
