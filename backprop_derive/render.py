@@ -63,9 +63,7 @@ class Document:
 def build_document(solution, typography: Latex) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out."""
     derivation, notation = solution.derivation, solution.notation
-    first = Context(notation, typography, solution.values[0])
-    overview = (_network_block(solution, first), _examples_block(solution, first),
-                _derivatives_block(solution, first))
+    overview = overview_blocks(solution, typography)
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
@@ -78,6 +76,12 @@ def build_document(solution, typography: Latex) -> Document:
         closing = (Block("Loss per step", "The cost before each step's update.",
                          table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2),)
     return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
+
+
+def overview_blocks(solution, typography: Latex) -> tuple[Block, ...]:
+    """The parts before the working: the network, the inputs and targets, the local derivatives."""
+    first = Context(solution.notation, typography, solution.values[0])
+    return (_network_block(solution, first), _examples_block(solution, first), _derivatives_block(solution, first))
 
 
 def _network_block(solution, context: Context) -> Block:
