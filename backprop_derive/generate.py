@@ -15,7 +15,7 @@ from typing import Any, Callable
 import sympy
 import yaml
 
-from .derivation import derive
+from .derivation import Derivation, derive
 from .errors import BackpropDeriveError, OutputError, SpecError
 from .evaluation import Values, compute, evaluate
 from .network import Example, Parameter
@@ -43,7 +43,7 @@ DYING = {"relu"}
 #: The values an output unit can take, for drawing targets it can reach (None: unbounded).
 OUTPUT_RANGES = {"sigmoid": (0, 1), "softmax": (0, 1), "tanh": (-1, 1), "relu": (0, None), "softplus": (0, None)}
 #: Draws tried per variant before giving up, and redraws of a variant that repeats an earlier one.
-MAX_DRAWS = 5000
+MAX_DRAWS = 20000
 MAX_REDRAWS = 100
 
 
@@ -224,6 +224,7 @@ class Drawer:
         # from the grid would leave a long loss ½(o − t)²; a target a grid step or so from the output keeps
         # o − t on the grid (errors up to 1), so far fewer draws are wasted.
         self.aimed = self.exact and plan.grid.decimals > 0
+        self.forward = replace(self.derivation, losses=(), backward=(), gradients=(), updates=())
         self.errors = plan.grid.values(-1, 1)
 
     def _target_values(self, node) -> tuple:
@@ -293,16 +294,15 @@ class Drawer:
     def _aimed_targets(self, generator: random.Random, parameters: dict, examples: list) -> list | None:
         """The examples with each target an error from the grid away from the output (None: no such target
         is short, or within the output's range)."""
-        values = self._values(parameters, examples)
-        if values is None:
+        values = self._values(parameters, examples, self.forward)
+        if values is None or not all(self._short(value) for quantity, value in values.items()
+                                     if quantity.kind in ("pre", "out")):
             return None
         aimed = []
         for example, (inputs, _) in enumerate(examples):
             targets = {}
             for node in self.network.outputs:
                 output = values[Quantity("out", node, example)]
-                if not self._short(output):
-                    return None
                 target = _plain(_decimal(output) - generator.choice(self.errors))
                 low, high = OUTPUT_RANGES.get(node.activation.name, (None, None))
                 if (low is not None and target < low) or (high is not None and target > high):
@@ -311,14 +311,15 @@ class Drawer:
             aimed.append((inputs, targets))
         return aimed
 
-    def _values(self, parameters: dict, examples: list) -> Values | None:
-        """Every quantity for these numbers, by the same engine that solves (None: no finite solution)."""
+    def _values(self, parameters: dict, examples: list, derivation: Derivation | None = None) -> Values | None:
+        """Every quantity of ``derivation`` (default: all) for these numbers, by the same engine that solves
+        (None: no finite solution)."""
         network = replace(self.network, examples=tuple(
             Example({node: _exact(value) for node, value in inputs.items()},
                     {node: _exact(value) for node, value in targets.items()}) for inputs, targets in examples),
             learning_rate=sympy.Integer(1) if self.network.learning_rate is not None else None)
         try:
-            return evaluate(replace(self.derivation, network=network),
+            return evaluate(replace(derivation or self.derivation, network=network),
                             {parameter: _exact(value) for parameter, value in parameters.items()})
         except (ArithmeticError, ZeroDivisionError):
             return None

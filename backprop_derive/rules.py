@@ -53,7 +53,8 @@ class Activation:
 
     def value(self, argument: sympy.Expr) -> sympy.Expr:
         """f at a number."""
-        return self.formula.subs(X, argument)
+        # NOTE: xreplace, not subs: the same for a formula in X alone, and ~20 times faster (Max, exp).
+        return self.formula.xreplace({X: argument})
 
     def slope(self, argument: sympy.Expr) -> sympy.Expr:
         """f' at a number."""
