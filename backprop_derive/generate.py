@@ -225,7 +225,7 @@ class Drawer:
         # o − t on the grid (errors up to 1), so far fewer draws are wasted.
         self.aimed = self.exact and plan.grid.decimals > 0
         self.forward = replace(self.derivation, losses=(), backward=(), gradients=(), updates=())
-        self.errors = plan.grid.values(-1, 1)
+        self.errors = Grid(decimal.Decimal(-1), decimal.Decimal(1), plan.grid.decimals).values()
 
     def _target_values(self, node) -> tuple:
         if self.network.loss.name in ("binary_cross_entropy", "cross_entropy"):
