@@ -13,10 +13,14 @@ import click
 from .check import REPORT_FORMATS, check as check_answers, read_answers, render_report
 from .errors import BackpropDeriveError, SpecError
 from .general import general_solution
+from .generate import FORMATS as GENERATE_FORMATS
+from .generate import generate as generate_variants
+from .generate import make_plan
 from .matrix import layers_of
 from .numbers import parse_number
 from .pdf import compile_pdf
 from .render import render_files
+from .rules import ACTIVATIONS, LOSSES
 from .solution import solve as solve_spec
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
@@ -219,3 +223,73 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
     write_output(render_report(report, fmt, color=output is None and sys.stdout.isatty()), output)
     if not report.all_right:
         sys.exit(EXIT_WRONG_ANSWER)
+
+
+
+UNIT_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")
+#: generate's options that build a network, which --from replaces.
+BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "batch")
+
+
+@main.command()
+@click.option("--arch", default="2-2-1", show_default=True,
+              help="Units per layer, inputs first: 2-2-1 is two inputs, two hidden units, one output.")
+@click.option("--activation", type=click.Choice(UNIT_ACTIVATIONS), default="relu", show_default=True,
+              help="Activation of the hidden layers (and of the output unless --output-activation).")
+@click.option("--output-activation", type=click.Choice(sorted(ACTIVATIONS)),
+              help="Activation of the output layer (default: --activation; sigmoid for binary_cross_entropy, "
+                   "softmax for cross_entropy).")
+@click.option("--loss", type=click.Choice(list(LOSSES)), default="half_squared_error", show_default=True,
+              help="The loss function.")
+@click.option("--bias/--no-bias", default=False, show_default=True, help="Give every neuron a bias.")
+@click.option("--batch", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Examples per variant (more than one: a batch, the cost is their mean loss).")
+@click.option("--from", "structure", type=click.Path(dir_okay=False),
+              help="Keep this spec's network (dense or named, activations, loss, options) and draw new numbers.")
+@click.option("--count", type=click.IntRange(1, 100000), default=10, show_default=True, help="How many variants.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The same options and seed give byte-identical files.")
+@click.option("--weights", "weight_range", metavar="LOW..HIGH",
+              help="Range of the weights, biases and inputs drawn (default -3..3 for ReLU/identity networks, "
+                   "-1..1 otherwise).")
+@click.option("--decimals", type=click.IntRange(0, 2),
+              help="Decimal places of the numbers drawn (default 0 for ReLU/identity networks, 1 otherwise).")
+@click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
+              help="Names of the quantities (default: the spec's, else ng for layers, indexed for neurons).")
+@click.option("--allow-dead-layer", is_flag=True, help="Accept a hidden ReLU layer whose units all output 0.")
+@click.option("-o", "--output", "directory", type=click.Path(file_okay=False), default="variants",
+              show_default=True, help="The folder to write into (created if missing).")
+@click.option("--format", "fmt", type=click.Choice(GENERATE_FORMATS), default="md", show_default=True,
+              help="Format of the problem sheets, solutions and key (pdf needs pdflatex).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes to spread the work over (the files are the same whatever the number).")
+@click.option("--force", is_flag=True, help="Overwrite files that exist (without it, nothing is written then).")
+@click.pass_context
+@reports_errors
+def generate(context: click.Context, arch: str, activation: str, output_activation: str | None, loss: str,
+             bias: bool, batch: int, structure: str | None, count: int, seed: int, weight_range: str | None,
+             decimals: int | None, notation: str | None, allow_dead_layer: bool, directory: str, fmt: str,
+             jobs: int, force: bool) -> None:
+    """Make homework variants with nice numbers: a problem sheet, a worked solution and a spec each,
+    plus the class set (problems) and its answer key (answers).
+
+    \b
+    Examples:
+        backprop-derive generate --arch 2-2-1 --activation relu --count 30 --seed 7 -o hw/
+        backprop-derive generate --from examples/mazur_2_2_2.yaml --count 30 -o hw/ --format pdf
+        backprop-derive generate --arch 2-3-2 --activation sigmoid --bias --weights -1..1 --decimals 2
+    """
+    if structure is not None:
+        given = [f"--{name.replace('_', '-')}" for name in BUILDING_OPTIONS
+                 if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
+    plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
+                     loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,
+                     count=count, seed=seed, allow_dead=allow_dead_layer)
+    if sys.stderr.isatty():
+        with click.progressbar(length=count, label="Generating", file=sys.stderr) as bar:
+            files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1))
+    else:
+        files = generate_variants(plan, directory, fmt, jobs=jobs, force=force)
+    click.echo(f"Wrote {count} variants and their key: {len(files)} files in {directory}", err=True)

@@ -99,12 +99,17 @@ def solution_diagrams(solution) -> dict[str, Diagram]:
     first weight into the first layer), the second only when the network has a weight.
     """
     network = solution.network
-    diagrams = {"network": _diagram(solution, "network", None)}
+    diagrams = {"network": network_diagram(solution)}
     weight = next((parameter for parameter in network.parameters
                    if parameter.kind == "weight" and parameter.target.layer == 1), None)
     if weight is not None:
         diagrams["chain"] = _diagram(solution, "chain", weight)
     return diagrams
+
+
+def network_diagram(solution) -> Diagram:
+    """The exercise's network: nodes, weights with their values, biases."""
+    return _diagram(solution, "network", None)
 
 
 def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:

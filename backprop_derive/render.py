@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
@@ -112,10 +113,8 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
     """
     step_blocks = step_blocks or _step_blocks
     derivation, notation = solution.derivation, solution.notation
-    first = Context(notation, typography, solution.values[0])
     figures = solution_diagrams(solution) if with_figures else {}
-    overview = (_network_block(solution, first, figures.get("network")), _examples_block(solution, first),
-                _derivatives_block(solution, first))
+    overview = overview_blocks(solution, typography, figures.get("network"))
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
@@ -144,6 +143,13 @@ def _loss_plot(solution) -> Plot:
     return Plot("loss", Label(caption, caption), svg_line_plot(points, y_label=text_name, title=caption),
                 pgfplots_plot(points, y_label=f"${notation.tex(cost)}$"), text_plot(points, y_label=text_name),
                 mermaid_plot(points, y_label=text_name))
+
+
+def overview_blocks(solution, typography: Latex, network_figure: Diagram | None = None) -> tuple[Block, ...]:
+    """The parts before the working: the network (and its diagram), the inputs and targets, the local derivatives."""
+    first = Context(solution.notation, typography, solution.values[0])
+    return (_network_block(solution, first, network_figure), _examples_block(solution, first),
+            _derivatives_block(solution, first))
 
 
 def _network_block(solution, context: Context, figure: Diagram | None) -> Block:
@@ -269,6 +275,9 @@ def _tex_escape(text: str) -> str:
     return "".join(replacements.get(char, char) for char in text)
 
 
+# NOTE: cached so that each template is compiled once per process, not once per render
+# (compiling is most of the cost of rendering a small solution; generate renders thousands).
+@functools.lru_cache(maxsize=None)
 def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Environment:
     """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, HTML escaping for html, StrictUndefined.
 

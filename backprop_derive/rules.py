@@ -53,7 +53,8 @@ class Activation:
 
     def value(self, argument: sympy.Expr) -> sympy.Expr:
         """f at a number."""
-        return self.formula.subs(X, argument)
+        # NOTE: xreplace, not subs: the same for a formula in X alone, and ~20 times faster (Max, exp).
+        return self.formula.xreplace({X: argument})
 
     def slope(self, argument: sympy.Expr) -> sympy.Expr:
         """f' at a number."""
@@ -64,9 +65,11 @@ class Activation:
 OUTPUT = sympy.Symbol("y", real=True)
 
 
+# NOTE: cached by formula: solving y = f(x) takes SymPy about 0.1 s, and every layer of every
+# network builds its own Activation (generate solves thousands of networks).
 @lru_cache(maxsize=None)
 def _in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None:
-    # NOTE: cached by formula: every layer has its own Activation, and solve() is the slow part.
+    """``derivative`` written in the output y = ``formula``, or None (see Activation.derivative_of_output)."""
     if not formula.has(sympy.exp, sympy.tanh) or formula.has(sympy.Piecewise):
         return None
     try:
