@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import sympy
@@ -49,18 +49,7 @@ class Activation:
         Found by SymPy: solve y = f(x) for x, substitute, simplify. None when there is no
         such form (relu, custom formulas SymPy cannot invert) or it is no shorter.
         """
-        if not self.formula.has(sympy.exp, sympy.tanh) or self.formula.has(sympy.Piecewise):
-            return None
-        try:
-            inverses = sympy.solve(sympy.Eq(OUTPUT, self.formula), X)
-        except NotImplementedError:
-            return None
-        if len(inverses) != 1:
-            return None
-        in_output = sympy.simplify(self.derivative.subs(X, inverses[0]))
-        if in_output.has(X) or sympy.count_ops(in_output) >= sympy.count_ops(self.derivative):
-            return None
-        return in_output
+        return _derivative_in_output(self.formula, self.derivative)
 
     def value(self, argument: sympy.Expr) -> sympy.Expr:
         """f at a number."""
@@ -73,6 +62,24 @@ class Activation:
 
 #: The symbol that stands for an activation's output y = f(x) in ``derivative_of_output``.
 OUTPUT = sympy.Symbol("y", real=True)
+
+
+# NOTE: cached by formula because sympy.solve takes about 0.5 s, and every layer of every spec
+# makes its own Activation; a sigmoid network would otherwise pay it once per layer.
+@lru_cache(maxsize=None)
+def _derivative_in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None:
+    if not formula.has(sympy.exp, sympy.tanh) or formula.has(sympy.Piecewise):
+        return None
+    try:
+        inverses = sympy.solve(sympy.Eq(OUTPUT, formula), X)
+    except NotImplementedError:
+        return None
+    if len(inverses) != 1:
+        return None
+    in_output = sympy.simplify(derivative.subs(X, inverses[0]))
+    if in_output.has(X) or sympy.count_ops(in_output) >= sympy.count_ops(derivative):
+        return None
+    return in_output
 
 _HALF = sympy.Rational(1, 2)
 
