@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from . import __version__
 from .errors import BackpropDeriveError
 from .pdf import compile_pdf
 from .solution import solve as solve_spec
@@ -70,7 +71,7 @@ SOLVE_FORMATS = ("md", "tex", "txt", "json", "pdf")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="backprop-derive")
+@click.version_option(__version__, package_name="backprop-derive")  # NOTE: works without pip install too
 def main() -> None:
     """Backpropagation, worked step by step: from a small network's spec to the full solution.
 
