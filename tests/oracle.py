@@ -13,9 +13,11 @@ from typing import Any, Callable
 
 import mpmath
 
-DIGITS = 60
+# NOTE: 80 digits rather than 60: where a log-loss amplifies the round-off of 1 − o (by up to
+# 1e12, see `saturation`), the central difference still keeps ~30 digits.
+DIGITS = 80
 #: The central-difference step: its truncation error (~STEP²) and round-off (~10^-DIGITS / STEP)
-#: both stay below 1e-34 of the cost's scale.
+#: both stay far below the tolerance the tests use.
 STEP = Fraction(1, 10**25)
 
 #: The custom formulas the random specs may use, each with its own mpmath implementation.
@@ -207,26 +209,29 @@ class Forward:
 
 def forward(model: Model, parameters: dict[tuple, Fraction] | None = None) -> Forward:
     """The forward pass at DIGITS digits, with ``parameters`` in place of the spec's if given."""
-    all_pre, all_out, losses = [], [], []
     with mpmath.workdps(DIGITS):
-        theta = {location: mp(value) for location, value in (parameters or model.parameters).items()}
-        for inputs, targets in model.examples:
-            out = {name: mp(value) for name, value in inputs.items()}
-            pre = {}
-            for unit in model.units:
-                z = sum((out[source] * theta[location] for source, location in unit.incoming), mpmath.mpf(0))
-                pre[unit.name] = z + theta[unit.bias] if unit.bias else z
-                if unit.activation != "softmax":
-                    out[unit.name] = _apply(unit, pre[unit.name])
-                elif unit.name == unit.group[-1]:
-                    exponentials = [mpmath.exp(pre[member]) for member in unit.group]
-                    for member, exponential in zip(unit.group, exponentials):
-                        out[member] = exponential / sum(exponentials)
-            all_pre.append(pre)
-            all_out.append(out)
-            losses.append(_loss(model.loss, [out[name] for name in model.outputs],
-                                [mp(targets[name]) for name in model.outputs]))
-        cost = sum(losses) / (len(losses) if model.reduction == "mean" else 1)
+        return _forward(model, {location: mp(value) for location, value in (parameters or model.parameters).items()})
+
+
+def _forward(model: Model, theta: dict[tuple, mpmath.mpf]) -> Forward:
+    all_pre, all_out, losses = [], [], []
+    for inputs, targets in model.examples:
+        out = {name: mp(value) for name, value in inputs.items()}
+        pre = {}
+        for unit in model.units:
+            z = mpmath.fdot((out[source], theta[location]) for source, location in unit.incoming)
+            pre[unit.name] = z + theta[unit.bias] if unit.bias else z
+            if unit.activation != "softmax":
+                out[unit.name] = _apply(unit, pre[unit.name])
+            elif unit.name == unit.group[-1]:
+                exponentials = [mpmath.exp(pre[member]) for member in unit.group]
+                for member, exponential in zip(unit.group, exponentials):
+                    out[member] = exponential / mpmath.fsum(exponentials)
+        all_pre.append(pre)
+        all_out.append(out)
+        losses.append(_loss(model.loss, [out[name] for name in model.outputs],
+                            [mp(targets[name]) for name in model.outputs]))
+    cost = mpmath.fsum(losses) / (len(losses) if model.reduction == "mean" else 1)
     return Forward(all_pre, all_out, losses, cost)
 
 
@@ -237,15 +242,29 @@ def kink_distance(model: Model) -> mpmath.mpf:
     return min(distances, default=mpmath.inf)
 
 
+def saturation(model: Model) -> mpmath.mpf:
+    """How close a log-loss comes to log 0: the least o (and 1 − o for binary cross-entropy) over outputs."""
+    if model.loss not in ("binary_cross_entropy", "cross_entropy"):
+        return mpmath.inf
+    result = forward(model)
+    with mpmath.workdps(DIGITS):
+        outputs = [out[name] for out in result.out for name in model.outputs]
+        if model.loss == "binary_cross_entropy":
+            outputs += [1 - output for output in outputs]
+        return min(outputs)
+
+
 def gradients(model: Model) -> dict[tuple, mpmath.mpf]:
     """∂J/∂θ for every parameter by central differences: (J(θ + h) − J(θ − h)) / 2h."""
-    result = {}
-    for location, value in model.parameters.items():
-        up = forward(model, {**model.parameters, location: value + STEP}).cost
-        down = forward(model, {**model.parameters, location: value - STEP}).cost
-        with mpmath.workdps(DIGITS):
-            result[location] = (up - down) / (2 * mp(STEP))
-    return result
+    with mpmath.workdps(DIGITS):
+        theta = {location: mp(value) for location, value in model.parameters.items()}
+        step = mp(STEP)
+        result = {}
+        for location, value in theta.items():
+            up = _forward(model, {**theta, location: value + step}).cost
+            down = _forward(model, {**theta, location: value - step}).cost
+            result[location] = (up - down) / (2 * step)
+        return result
 
 
 def updated(model: Model, gradient: dict[tuple, mpmath.mpf]) -> dict[tuple, mpmath.mpf]:

@@ -13,6 +13,8 @@ LOSSES = SQUARED_LOSSES + ("binary_cross_entropy", "cross_entropy")
 #: Activations whose values stay rational: with a squared loss, every value is exact.
 EXACT_ACTIVATIONS = ("identity", "linear", "relu", "leaky_relu")
 SMOOTH_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "elu")
+#: Every kind of activation a spec can name ("custom" is {expr: ...}); softmax only in dense layers.
+ALL_ACTIVATIONS = EXACT_ACTIVATIONS + SMOOTH_ACTIVATIONS + ("custom", "softmax")
 
 
 def _decimal(numerator: int, denominator: int) -> Decimal | int:
@@ -34,12 +36,12 @@ alphas = st.sampled_from([Decimal("0.01"), Decimal("0.1"), Decimal("0.2"), Decim
 
 
 @st.composite
-def activations(draw, exact: bool = False, softmax: bool = False):
-    """An activation as a spec writes it: a name, {name, alpha}, or {expr}."""
+def activations(draw, exact: bool = False, softmax: bool = False, only: str | None = None):
+    """An activation as a spec writes it: a name, {name, alpha}, or {expr}; of kind ``only`` if given."""
     names = list(EXACT_ACTIVATIONS) if exact else list(EXACT_ACTIVATIONS + SMOOTH_ACTIVATIONS) + ["custom"]
     if softmax:
         names.append("softmax")
-    name = draw(st.sampled_from(names))
+    name = only or draw(st.sampled_from(names))
     if name == "custom":
         return {"expr": draw(st.sampled_from(sorted(CUSTOM)))}
     if name in ("leaky_relu", "elu") and draw(st.booleans()):
@@ -49,12 +51,12 @@ def activations(draw, exact: bool = False, softmax: bool = False):
     return name
 
 
-def _output_activation(draw, loss: str, exact: bool, dense: bool):
+def _output_activation(draw, loss: str, exact: bool, dense: bool, only: str | None):
     if loss == "binary_cross_entropy" or (loss == "cross_entropy" and not dense):
         return "sigmoid"
     if loss == "cross_entropy":
         return "softmax"
-    return draw(activations(exact=exact, softmax=dense and not exact))
+    return draw(activations(exact=exact, softmax=dense and not exact, only=only))
 
 
 def _targets(draw, loss: str, count: int) -> list:
@@ -71,8 +73,9 @@ def _common(draw, spec: dict, loss: str, batched: bool) -> dict:
     if rate is not None:
         spec["learning_rate"] = rate
     options = {}
-    if batched and draw(st.booleans()):
-        options["reduction"] = draw(st.sampled_from(["mean", "sum"]))
+    reduction = draw(st.sampled_from([None, "mean", "sum"])) if batched else None
+    if reduction:
+        options["reduction"] = reduction
     if draw(st.booleans()):
         options["update_biases"] = draw(st.booleans())
     if options:
@@ -81,18 +84,22 @@ def _common(draw, spec: dict, loss: str, batched: bool) -> dict:
 
 
 @st.composite
-def dense_specs(draw, exact: bool = False):
-    """A dense network of 1–4 layers, 1–4 units wide, every bias convention, a batch of 1–3."""
-    loss = draw(st.sampled_from(SQUARED_LOSSES if exact else LOSSES))
+def dense_specs(draw, exact: bool = False, activation: str | None = None, loss: str | None = None):
+    """A dense network of 1–4 layers, 1–4 units wide, every bias convention, a batch of 1–3.
+
+    With ``activation``, every layer has that kind (but a cross-entropy's output layer); with
+    ``loss``, that loss.
+    """
+    loss = loss or draw(st.sampled_from(SQUARED_LOSSES if exact else LOSSES))
     depth = draw(st.integers(1, 4))
     widths = draw(st.lists(st.integers(1, 4), min_size=depth + 1, max_size=depth + 1))
     layers = []
     for number in range(depth):
         last = number == depth - 1
-        activation = (_output_activation(draw, loss, exact, dense=True) if last
-                      else draw(activations(exact=exact, softmax=not exact)))
+        chosen = (_output_activation(draw, loss, exact, dense=True, only=activation) if last
+                  else draw(activations(exact=exact, softmax=not exact, only=activation)))
         rows, columns = widths[number + 1], widths[number]
-        layer = {"activation": activation,
+        layer = {"activation": chosen,
                  "weights": draw(st.lists(st.lists(nice_numbers, min_size=columns, max_size=columns),
                                           min_size=rows, max_size=rows))}
         biases = draw(st.sampled_from(["per unit", "shared", "none"]))
@@ -111,13 +118,14 @@ def dense_specs(draw, exact: bool = False):
 
 
 @st.composite
-def named_specs(draw, exact: bool = False, outputs_may_feed: bool = False):
+def named_specs(draw, exact: bool = False, outputs_may_feed: bool = False, activation: str | None = None,
+                loss: str | None = None):
     """A random feed-forward graph of 1–5 named neurons, skip connections included.
 
     Every neuron that feeds no other is an output; with ``outputs_may_feed``, some neuron
-    that feeds others is an output too.
+    that feeds others is an output too. ``activation`` and ``loss`` as for ``dense_specs``.
     """
-    loss = draw(st.sampled_from(SQUARED_LOSSES if exact else LOSSES))
+    loss = loss or draw(st.sampled_from(SQUARED_LOSSES if exact else LOSSES))
     input_count, neuron_count = draw(st.integers(1, 3)), draw(st.integers(1, 5))
     if draw(st.booleans()):  # the seed exercise's style: nodes 1, 2, 3, ... (YAML reads them as ints)
         inputs = list(range(1, input_count + 1))
@@ -136,9 +144,9 @@ def named_specs(draw, exact: bool = False, outputs_may_feed: bool = False):
         outputs += draw(st.lists(st.sampled_from(inner), min_size=1, unique=True)) if inner else []
     neurons = {}
     for name in draw(st.permutations(names)):  # any order: the tool sorts them
-        activation = (_output_activation(draw, loss, exact, dense=False) if name in outputs
-                      else draw(activations(exact=exact)))
-        neuron = {"activation": activation, "in": {source: draw(nice_numbers) for source in sources[name]}}
+        chosen = (_output_activation(draw, loss, exact, dense=False, only=activation) if name in outputs
+                  else draw(activations(exact=exact, only=activation)))
+        neuron = {"activation": chosen, "in": {source: draw(nice_numbers) for source in sources[name]}}
         if draw(st.booleans()):
             neuron["bias"] = draw(nice_numbers)
         neurons[name] = neuron
@@ -151,6 +159,9 @@ def named_specs(draw, exact: bool = False, outputs_may_feed: bool = False):
     return draw(_common(spec, loss, batched))
 
 
-def specs(exact: bool = False):
-    """Either form."""
-    return st.one_of(dense_specs(exact=exact), named_specs(exact=exact))
+def specs(exact: bool = False, activation: str | None = None, loss: str | None = None):
+    """Either form (dense only for softmax)."""
+    dense = dense_specs(exact=exact, activation=activation, loss=loss)
+    if activation == "softmax":
+        return dense
+    return st.one_of(dense, named_specs(exact=exact, activation=activation, loss=loss))
