@@ -1,7 +1,7 @@
 """An independent oracle: a raw spec's cost J in mpmath, and its gradients by central differences.
 
 Nothing here imports backprop_derive: the oracle reads the spec dict itself, runs its own
-forward pass at 60 digits, and differentiates numerically, so it shares no code (and no bug)
+forward pass at 80 digits, and differentiates numerically, so it shares no code (and no bug)
 with the derivation it checks.
 """
 
