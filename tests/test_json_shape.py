@@ -148,7 +148,7 @@ def test_a_named_spec_can_be_pasted_into_with_integer_node_names() -> None:
 # --- random specs --------------------------------------------------------------------------
 
 
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=40, **SETTINGS)
 @given(specs())
 def test_random_names_are_unique_plain_ascii_and_json_has_the_spec_shape(spec: dict) -> None:
     solution = solve(spec)
@@ -156,7 +156,7 @@ def test_random_names_are_unique_plain_ascii_and_json_has_the_spec_shape(spec: d
     check_shapes(spec, solution)
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=20, **SETTINGS)
 @given(specs())
 def test_random_updated_pasted_back_gives_step_two(spec: dict) -> None:
     assume(spec.get("learning_rate") is not None)
