@@ -229,3 +229,11 @@ def test_the_group_has_help_and_an_example() -> None:
     for parameter in main.get_params(click.Context(main)):
         if isinstance(parameter, click.Option):
             assert parameter.help, parameter.opts
+
+
+def test_a_huge_value_is_printed_or_refused_cleanly(tmp_path: Path) -> None:
+    # exp(10⁷) ≈ 10^4342944 is a finite number, beyond what decimal's default context prints.
+    spec = tmp_path / "huge.yaml"
+    spec.write_text('inputs: [1]\ntargets: [1]\nlayers: [{activation: {expr: "exp(x)"}, weights: [[10000000]]}]\n')
+    result = CliRunner().invoke(main, ["solve", str(spec)])
+    assert result.exit_code in (0, 2), f"crashed: {result.exception!r}"
