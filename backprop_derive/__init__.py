@@ -1,8 +1,16 @@
 """backprop-derive: a small neural network in, the complete step-by-step backpropagation solution out."""
 
 from .errors import BackpropDeriveError, SpecError
-from .general import GeneralSolution, general_solution
 from .solution import Solution, solve
 
 __all__ = ["BackpropDeriveError", "GeneralSolution", "Solution", "SpecError", "general_solution", "solve"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # NOTE: the symbolic `derive` is loaded on first use, so that `solve` starts fast.
+    if name in ("GeneralSolution", "general_solution"):
+        from . import general
+
+        return getattr(general, name)
+    raise AttributeError(f"module 'backprop_derive' has no attribute {name!r}")

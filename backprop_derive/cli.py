@@ -10,13 +10,8 @@ from pathlib import Path
 
 import click
 
-from .check import REPORT_FORMATS, check as check_answers, read_answers, render_report
+from . import __version__
 from .errors import BackpropDeriveError, SpecError
-from .general import general_solution
-from .generate import FORMATS as GENERATE_FORMATS
-from .generate import generate as generate_variants
-from .generate import make_plan
-from .matrix import layers_of
 from .numbers import parse_number
 from .pdf import compile_pdf
 from .render import render_files
@@ -97,11 +92,15 @@ def default_format(output: str | None) -> str:
 
 SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
 SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
+# NOTE: check, generate, derive and matrix style load their modules only when used, so that
+# `solve` starts fast; their format lists are repeated here (tests/test_cli.py keeps them equal).
+CHECK_FORMATS = ("txt", "md", "tex", "json")
+GENERATE_FORMATS = ("md", "tex", "pdf")
 DERIVE_FORMATS = ("md", "tex", "txt", "json")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="backprop-derive")
+@click.version_option(__version__, package_name="backprop-derive")  # NOTE: works without pip install too
 def main() -> None:
     """Backpropagation, worked step by step: from a small network's spec to the full solution.
 
@@ -145,6 +144,8 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
     if style == "matrix":
+        from .matrix import layers_of
+
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     fmt = fmt or default_format(output)
     if fmt == "pdf":
@@ -186,6 +187,8 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
         backprop-derive derive examples/sigmoid_2_2_1.yaml
         backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
     """
+    from .general import general_solution
+
     general = general_solution(spec, notation=notation)
     fmt = fmt or default_format(output)
     if fmt not in DERIVE_FORMATS:
@@ -198,7 +201,7 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
 @click.argument("answers", type=click.Path(dir_okay=False))
 @click.option("--tolerance", callback=_tolerance,
               help="Accept an answer within this absolute difference (default: by the digits written).")
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="txt", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="txt", show_default=True,
               help="txt: a line per answer; md/tex: the worked solution with the answers marked; json.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
 @reports_errors
@@ -215,6 +218,8 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format tex -o marked.tex
     """
+    from .check import check as check_answers, read_answers, render_report
+
     solution, sheet = solve_spec(spec), read_answers(answers)
     try:
         report = check_answers(solution, sheet, tolerance)
@@ -284,6 +289,8 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
                  if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
+    from .generate import generate as generate_variants, make_plan
+
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,
                      count=count, seed=seed, allow_dead=allow_dead_layer)

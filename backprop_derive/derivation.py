@@ -103,12 +103,17 @@ def _backward(network: Network, example: int, loss: LossValue):
     # a neuron's consumers are always deeper, so their deltas are ready.
     for neuron in sorted(network.neurons, key=lambda node: -node.layer):
         dout = Quantity("dout", neuron, example)
+        consumers = network.consumers(neuron)
+        direct = None
         if neuron in outputs:
+            # NOTE: an output that also feeds other neurons reaches the loss both ways: its direct
+            # part gets a name of its own and joins the sum over the other paths.
             output = Quantity("out", neuron, example)
-            yield OutputSlope(dout, loss, output, sympy.diff(loss.formula, output.symbol))
-        else:
+            direct = Quantity("dloss", neuron, example) if consumers else dout
+            yield OutputSlope(direct, loss, output, sympy.diff(loss.formula, output.symbol))
+        if consumers:
             yield BackSum(dout, tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
-                                      for consumer, weight in network.consumers(neuron)))
+                                      for consumer, weight in consumers), direct)
         if not neuron.activation.layerwise:
             yield from _local_delta(neuron, example)
         elif neuron is neuron.group[-1]:

@@ -87,7 +87,8 @@ def _(step: OutputSlope, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: BackSum, values: Values) -> sympy.Expr:
-    return sympy.Add(*(values[delta] * values[weight] for delta, weight in step.terms))
+    paths = sympy.Add(*(values[delta] * values[weight] for delta, weight in step.terms))
+    return paths + values[step.direct] if step.direct else paths
 
 
 @compute.register

@@ -262,7 +262,7 @@ class Notation:
 
     def _derivative_parts(self, quantity: Quantity) -> tuple[Name, Name] | None:
         kind = quantity.kind
-        if kind == "dout":
+        if kind in ("dout", "dloss"):
             return self.name(Quantity("loss", example=quantity.example)), self.name(
                 Quantity("out", quantity.node, quantity.example))
         if kind == "slope":
@@ -279,7 +279,8 @@ class Notation:
         """The quantity's symbol in LaTeX, e.g. ``\\frac{\\partial L}{\\partial w_{13}}``."""
         parts = self._derivative_parts(quantity)
         if parts:
-            return r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
+            fraction = r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
+            return rf"\left.{fraction}\right|_{{\text{{direct}}}}" if quantity.kind == "dloss" else fraction
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).tex(r"\text{new}")
         return self.name(quantity).tex()
@@ -288,7 +289,7 @@ class Notation:
         """The quantity's symbol in Unicode, e.g. ``∂L/∂w₁₃``."""
         parts = self._derivative_parts(quantity)
         if parts:
-            return f"∂{parts[0].text()}/∂{parts[1].text()}"
+            return f"∂{parts[0].text()}/∂{parts[1].text()}" + ("|direct" if quantity.kind == "dloss" else "")
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).text() + "ⁿᵉʷ"
         return self.name(quantity).text()
@@ -297,8 +298,11 @@ class Notation:
         """The quantity's symbol in MathML Core, e.g. ``<mfrac><mrow><mi>∂</mi><mi>L</mi></mrow>…</mfrac>``."""
         parts = self._derivative_parts(quantity)
         if parts:
-            return (f"<mfrac><mrow><mi>∂</mi>{parts[0].mathml()}</mrow>"
-                    f"<mrow><mi>∂</mi>{parts[1].mathml()}</mrow></mfrac>")
+            fraction = (f"<mfrac><mrow><mi>∂</mi>{parts[0].mathml()}</mrow>"
+                        f"<mrow><mi>∂</mi>{parts[1].mathml()}</mrow></mfrac>")
+            if quantity.kind == "dloss":
+                return f"<msub><mrow>{fraction}<mo>|</mo></mrow><mtext>direct</mtext></msub>"
+            return fraction
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).mathml("<mtext>new</mtext>")
         return self.name(quantity).mathml()
@@ -307,7 +311,7 @@ class Notation:
         """The quantity's ASCII name, as in JSON ``quantities`` and ``check`` answers: ``dL/dw13``."""
         parts = self._derivative_parts(quantity)
         if parts:
-            return f"d{parts[0].ascii()}/d{parts[1].ascii()}"
+            return f"d{parts[0].ascii()}/d{parts[1].ascii()}" + ("_direct" if quantity.kind == "dloss" else "")
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).ascii() + "_new"
         return self.name(quantity).ascii()

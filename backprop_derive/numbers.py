@@ -6,10 +6,12 @@ import decimal
 import fractions
 from dataclasses import dataclass
 
+import mpmath
 import sympy
 
-# NOTE: 50 digits carried, 30 promised: the margin absorbs the rounding of a deep network.
-DIGITS = 50
+# NOTE: 100 digits carried, 30 promised: the margin absorbs the rounding of a deep network and the
+# cancellation of 1 − σ(z) near saturation (1 − σ(120) ≈ 8e-53 still keeps 47 digits).
+DIGITS = 100
 
 #: Exact terminating decimals are shown in full up to this many significant digits.
 EXACT_DECIMAL_DIGITS = 12
@@ -103,30 +105,32 @@ def show(value: sympy.Expr, precision: int = 6) -> Shown:
                 return Shown(numerator < 0, _fixed(exact))
         elif len(str(abs(numerator))) + len(str(denominator)) <= SHORT_FRACTION_DIGITS:
             return Shown(numerator < 0, "", fraction=(abs(numerator), denominator))
-    return _rounded(_decimal_of(value), precision)
+    return _rounded(_decimal_of(value, precision), precision)
 
 
-def _decimal_of(value: sympy.Expr) -> decimal.Decimal:
-    with decimal.localcontext() as context:
-        context.prec = DIGITS + 10
-        return decimal.Decimal(str(sympy.Float(value, DIGITS)))
+def _decimal_of(value: sympy.Expr, precision: int) -> decimal.Decimal:
+    """``value`` to ``precision`` + 10 significant digits, as a Decimal of any magnitude."""
+    # NOTE: printing only the digits needed is what keeps rendering fast; ten guard digits make the
+    # half-up rounding that follows exact (a tie would need ten 9s or 0s in a row).
+    number = sympy.Float(value, DIGITS)
+    return decimal.Decimal(mpmath.libmp.to_str(number._mpf_, precision + 10, min_fixed=0, max_fixed=0))
 
 
 def _rounded(number: decimal.Decimal, precision: int) -> Shown:
-    if number.is_zero():
-        return Shown(False, "0")
-    magnitude = abs(number)
-    exponent = magnitude.adjusted()
-    with decimal.localcontext() as context:
-        # NOTE: the default context holds 28 digits; quantize needs room for every digit shown.
-        context.prec = DIGITS + 10
+    # NOTE: the default context holds 28 digits and exponents up to 10^999999; a value of the
+    # solution may need more of either.
+    with decimal.localcontext(prec=DIGITS + 10, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN):
+        if number.is_zero():
+            return Shown(False, "0")
+        magnitude = abs(number)
+        exponent = magnitude.adjusted()
         rounded = magnitude.quantize(decimal.Decimal(1).scaleb(exponent - precision + 1), decimal.ROUND_HALF_UP)
-    if rounded.is_zero():
-        return Shown(False, "0")
-    if _moderate(rounded):
-        return Shown(number < 0, _fixed(rounded))
-    mantissa = rounded.scaleb(-rounded.adjusted())
-    return Shown(number < 0, _fixed(mantissa), exponent=rounded.adjusted())
+        if rounded.is_zero():
+            return Shown(False, "0")
+        if _moderate(rounded):
+            return Shown(number < 0, _fixed(rounded))
+        mantissa = rounded.scaleb(-rounded.adjusted())
+        return Shown(number < 0, _fixed(mantissa), exponent=rounded.adjusted())
 
 
 def _moderate(magnitude: decimal.Decimal) -> bool:

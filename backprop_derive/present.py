@@ -150,6 +150,10 @@ def _(step: BackSum, context: Context) -> Line:
                 for delta, _ in step.terms]
     symbols = [context.product(context.name(delta), context.name(weight)) for delta, weight in step.terms]
     numbers = [context.product(context.factor(delta), context.factor(weight)) for delta, weight in step.terms]
+    if step.direct:
+        partials.insert(0, context.name(step.direct))
+        symbols.insert(0, context.name(step.direct))
+        numbers.insert(0, context.factor(step.direct))
     typography = context.typography
     return chain(context.name(step.result), typography.sum(partials), typography.sum(symbols),
                  typography.sum(numbers), context.value(step.result))

@@ -9,7 +9,7 @@ from typing import Any
 import sympy
 
 from .derivation import Derivation, derive
-from .errors import BackpropDeriveError, SpecError
+from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
@@ -80,8 +80,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         The Solution, which renders itself (``solution.render("md")``).
 
     Raises:
-        SpecError: the spec is invalid (naming the file and the field path).
-        BackpropDeriveError: the exercise cannot be solved (e.g. a loss of log 0).
+        SpecError: the spec is invalid (naming the file and the field path), or its numbers have
+            no finite solution (e.g. a loss of log 0).
 
     Example:
         >>> solution = solve("examples/seed_relu.yaml")
@@ -95,10 +95,11 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         network = build_network(spec)
     else:
         network = load_spec(spec)
+    source = str(spec) if isinstance(spec, (str, Path)) else ""
     if steps < 1:
         raise SpecError("expected at least 1 step", "--steps")
     if steps > 1 and network.learning_rate is None:
-        raise SpecError("several steps need a learning_rate to update with", "learning_rate")
+        raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     # Derive the chain rule once; the structure is the same for every step.
     derivation = derive(network)
     # Evaluate each step from the parameters the previous one left.
@@ -108,7 +109,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         try:
             step_values = evaluate(derivation, parameters)
         except (ArithmeticError, ZeroDivisionError) as error:
-            raise BackpropDeriveError(f"the exercise has no finite solution: {error}") from None
+            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
         values.append(step_values)
         if derivation.updates:
             parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}

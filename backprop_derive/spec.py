@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ TOP_LEVEL = {"title", "inputs", "targets", "layers", "neurons", "loss", "learnin
 OPTIONS = {"relu_derivative_at_zero", "reduction", "update_biases", "notation", "precision"}
 NOTATIONS = ("indexed", "layered", "ng")
 REDUCTIONS = ("mean", "sum")
+#: Numbers in a spec lie within 10^±MAX_EXPONENT in size (or are 0).
+MAX_EXPONENT = 100
+#: A node name: ASCII letters and digits, so that every quantity's ASCII name is unique and TeX-safe.
+NODE_NAME = re.compile(r"[A-Za-z0-9]+")
 
 
 # --- reading files -----------------------------------------------------------------------
@@ -43,8 +48,10 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode)
     mapping = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if isinstance(key, (list, dict)):
+            raise SpecError(f"a key must be a name or a number, got {_describe(key)} (line {line})")
         if key in mapping:
-            line = key_node.start_mark.line + 1
             raise SpecError(f"the key {key!r} appears twice (line {line}); each key may appear once")
         mapping[key] = loader.construct_object(value_node, deep=True)
     return mapping
@@ -69,14 +76,25 @@ def read_document(path: str | Path) -> Any:
         raise SpecError(f"cannot read the file ({error})", file=str(path)) from None
     try:
         if path.suffix.lower() == ".json":
-            return json.loads(text, parse_float=decimal.Decimal)
+            return json.loads(text, parse_float=decimal.Decimal, object_pairs_hook=_json_object)
         return yaml.load(text, Loader=_ExactLoader)  # noqa: S506 — a SafeLoader subclass
     except SpecError as error:
         raise error.with_file(str(path)) from None
-    except (yaml.YAMLError, json.JSONDecodeError) as error:
-        summary = " ".join(str(error).split())
+    except RecursionError:
+        raise SpecError("nested too deeply to be a spec", file=str(path)) from None
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: e.g. an integer of more than 4300 digits
+        summary = " ".join(str(error).split(";")[0].split())
         raise SpecError(f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {summary}",
                         file=str(path)) from None
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict:
+    mapping = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise SpecError(f"the key {key!r} appears twice; each key may appear once")
+        mapping[key] = value
+    return mapping
 
 
 def load_spec(path: str | Path) -> Network:
@@ -96,10 +114,35 @@ def load_spec(path: str | Path) -> Network:
 
 
 def _number(raw: Any, path: str) -> sympy.Rational:
+    # NOTE: the exponent is checked before parsing: 1e999999999 would be expanded to a billion digits.
+    if abs(_exponent(raw)) > MAX_EXPONENT:
+        raise _out_of_range(raw, path)
     try:
-        return parse_number(raw)
+        value = parse_number(raw)
     except ValueError as error:
         raise SpecError(str(error), path) from None
+    limit = 10**MAX_EXPONENT
+    if value and not (abs(value.p) <= limit * value.q and abs(value.p) * limit >= value.q):
+        raise _out_of_range(raw, path)
+    return value
+
+
+def _exponent(raw: Any) -> int:
+    """The power of ten of a decimal as written (0 for anything else), read without expanding it."""
+    if isinstance(raw, (decimal.Decimal, str)):
+        try:
+            number = decimal.Decimal(str(raw).strip())
+        except decimal.InvalidOperation:
+            return 0
+        if number.is_finite() and number:
+            return number.adjusted()
+    return 0
+
+
+def _out_of_range(raw: Any, path: str) -> SpecError:
+    text = str(raw) if isinstance(raw, (decimal.Decimal, str)) else repr(raw)
+    text = text if len(text) <= 24 else text[:20] + "…"
+    return SpecError(f"expected a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size (or 0), got {text}", path)
 
 
 def _mapping(raw: Any, path: str, what: str) -> dict:
@@ -131,8 +174,23 @@ def _describe(raw: Any) -> str:
     return f"{type(raw).__name__} {raw!r}" if isinstance(raw, str) else f"{raw}"
 
 
-def _name(raw: Any) -> str:
-    return str(raw)
+def _name(raw: Any, path: str) -> str:
+    name = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not isinstance(name, str) or not NODE_NAME.fullmatch(name):
+        raise SpecError(f"expected a node name of ASCII letters and digits (like 3 or h1), got {_describe(raw)}",
+                        path)
+    return name
+
+
+def _by_name(mapping: dict, path: str) -> dict[str, Any]:
+    """``mapping`` keyed by node names; 1 and "1" name the same node, so both at once is an error."""
+    named: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = _name(key, _join(path, key))
+        if name in named:
+            raise SpecError(f"names node {name} a second time; each node may appear once", _join(path, key))
+        named[name] = value
+    return named
 
 
 def _join(path: str, key: Any) -> str:
@@ -158,6 +216,8 @@ def build_network(data: Any) -> Network:
                         "layers" if "layers" in spec else "")
     options = _options(spec.get("options", {}))
     loss_name = spec.get("loss", "half_squared_error")
+    if not isinstance(loss_name, str):
+        raise SpecError(f"expected a loss name ({', '.join(LOSSES)}), got {_describe(loss_name)}", "loss")
     if loss_name not in LOSSES:
         raise SpecError(f"unknown loss {loss_name!r}; expected one of {', '.join(LOSSES)}", "loss")
     learning_rate = None
@@ -217,7 +277,11 @@ def _activation(raw: Any, path: str, options: Options, dense: bool):
             raise SpecError(str(error), f"{path}.expr") from None
     elif isinstance(raw, dict):
         _known_keys(raw, {"name", "alpha"}, path)
-        name = raw.get("name")
+        if "name" not in raw:
+            raise SpecError(f"missing; expected an activation name ({known})", f"{path}.name")
+        name = raw["name"]
+        if not isinstance(name, str):
+            raise SpecError(f"expected an activation name ({known}), got {_describe(name)}", f"{path}.name")
         alpha = _number(raw["alpha"], f"{path}.alpha") if "alpha" in raw else None
         if alpha is not None and name not in WITH_ALPHA:
             raise SpecError(f"alpha applies only to {' and '.join(sorted(WITH_ALPHA))}", f"{path}.alpha")
@@ -333,7 +397,7 @@ def _named_examples(raw: Any, path: str, what: str) -> tuple[list[dict], bool]:
         row = _mapping(row, row_path, what)
         if not row:
             raise SpecError(f"expected {what}, got an empty map", row_path)
-        parsed.append({_name(key): _number(value, _join(row_path, key)) for key, value in row.items()})
+        parsed.append({name: _number(value, _join(row_path, name)) for name, value in _by_name(row, row_path).items()})
         if set(parsed[-1]) != set(parsed[0]):
             raise SpecError(f"expected the same nodes as the first example ({', '.join(parsed[0])})", row_path)
     return parsed, batched
@@ -347,8 +411,8 @@ def _named(spec: dict, options: Options):
         raise SpecError("expected at least one neuron", "neurons")
     inputs = {name: Node(name, 0, unit) for unit, name in enumerate(input_rows[0], start=1)}
     definitions = {}
-    for key, raw in raw_neurons.items():
-        name, path = _name(key), f"neurons.{key}"
+    for name, raw in _by_name(raw_neurons, "neurons").items():
+        path = f"neurons.{name}"
         if name in inputs:
             raise SpecError(f"{name} is already an input node", path)
         neuron = _mapping(raw, path, "a map with activation, in and optionally bias")
@@ -359,7 +423,7 @@ def _named(spec: dict, options: Options):
         sources = _mapping(neuron["in"], f"{path}.in", "a map from source node to weight")
         if not sources:
             raise SpecError("expected at least one incoming weight", f"{path}.in")
-        definitions[name] = (path, neuron, {_name(source): weight for source, weight in sources.items()})
+        definitions[name] = (path, neuron, _by_name(sources, f"{path}.in"))
     for name, (path, _, sources) in definitions.items():
         for source in sources:
             if source not in inputs and source not in definitions:

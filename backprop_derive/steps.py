@@ -17,7 +17,8 @@ class Quantity:
 
     Attributes:
         kind: ``input``, ``pre`` (pre-activation), ``out`` (activation), ``target``, ``loss``
-            (one example's), ``cost`` (the batch's J), ``dout`` (∂L/∂output), ``slope``
+            (one example's), ``cost`` (the batch's J), ``dout`` (∂L/∂output), ``dloss`` (the part of
+            ∂L/∂output through the loss alone, for an output that also feeds others), ``slope``
             (f' at a neuron), ``jacobian`` (softmax ∂a_k/∂z_j), ``delta`` (∂L/∂pre-activation),
             ``param``, ``grad``, ``new`` or ``rate``.
         node: The node it belongs to (for ``jacobian``, the output's node).
@@ -114,10 +115,14 @@ class OutputSlope:
 
 @dataclass(frozen=True)
 class BackSum:
-    """∂L/∂y_j of a hidden node: Σ over the neurons k it feeds of δ_k · w_jk (every path)."""
+    """∂L/∂y_j of a node that feeds others: Σ over the neurons k it feeds of δ_k · w_jk (every path).
+
+    ``direct`` is the loss's own derivative by y_j when j is also an output (kind ``dloss``).
+    """
 
     result: Quantity
     terms: tuple[tuple[Quantity, Quantity], ...]  # (δ_k, w_jk)
+    direct: Quantity | None = None
 
 
 @dataclass(frozen=True)

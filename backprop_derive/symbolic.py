@@ -89,7 +89,8 @@ def _(step: OutputSlope) -> sympy.Expr:
 
 @symbolic.register
 def _(step: BackSum) -> sympy.Expr:
-    return _sum(*(_product(delta.symbol, weight.symbol) for delta, weight in step.terms))
+    direct = (step.direct.symbol,) if step.direct else ()
+    return _sum(*direct, *(_product(delta.symbol, weight.symbol) for delta, weight in step.terms))
 
 
 @symbolic.register

@@ -102,10 +102,3 @@ def test_mermaid_lists_nodes_edges_and_the_highlight(seed):
     assert '-- "w₁₃ = 2" -->' in code
     hot = re.search(r"linkStyle ([\d,]+) ", code).group(1).split(",")
     assert len(hot) == 3
-
-
-def test_mermaid_escapes_quotes_in_names():
-    spec = {"inputs": {'a"b': 1}, "neurons": {"c": {"activation": "identity", "in": {'a"b': 2}}},
-            "targets": {"c": 1}}
-    code = mermaid(solution_diagrams(solve(spec))["network"])
-    assert '"x_a#quot;b"' in code and 'a"b' not in code

@@ -1,0 +1,49 @@
+"""Regenerate the golden files: every example in examples/ as Markdown, LaTeX and JSON.
+
+Run it only on purpose, after a change to the output that you have read and want:
+
+    PYTHONPATH=$PWD python tests/update_golden.py
+
+then review the diff (`git diff tests/golden`) before committing it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backprop_derive import solve
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FORMATS = ("md", "tex", "json")
+
+
+def examples() -> list[Path]:
+    """Every example spec, in name order."""
+    return sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("*.json"))
+
+
+def rendered(example: Path) -> dict[str, str]:
+    """The example's solution in each golden format."""
+    solution = solve(example)
+    return {fmt: solution.render(fmt) for fmt in FORMATS}
+
+
+def golden_path(example: Path, fmt: str) -> Path:
+    """Where the golden file of ``example`` in ``fmt`` lives."""
+    return GOLDEN / f"{example.stem}.{fmt}"
+
+
+def main() -> None:
+    GOLDEN.mkdir(exist_ok=True)
+    for example in examples():
+        for fmt, text in rendered(example).items():
+            path = golden_path(example, fmt)
+            changed = not path.exists() or path.read_text(encoding="utf-8") != text
+            path.write_text(text, encoding="utf-8")
+            print(f"{'updated' if changed else 'same   '} {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
