@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .network import Network, Node, Parameter
 from .steps import Quantity
@@ -99,20 +99,35 @@ def solution_diagrams(solution) -> dict[str, Diagram]:
     first weight into the first layer), the second only when the network has a weight.
     """
     network = solution.network
-    diagrams = {"network": network_diagram(solution)}
+    diagrams = {"network": _diagram(solution)}
     weight = next((parameter for parameter in network.parameters
                    if parameter.kind == "weight" and parameter.target.layer == 1), None)
     if weight is not None:
-        diagrams["chain"] = _diagram(solution, "chain", weight)
+        diagrams["chain"] = _highlighted(diagrams["network"], solution, weight)
     return diagrams
 
 
-def network_diagram(solution) -> Diagram:
-    """The exercise's network: nodes, weights with their values, biases."""
-    return _diagram(solution, "network", None)
+def _highlighted(diagram: Diagram, solution, weight: Parameter) -> Diagram:
+    """The network's drawing with the chain rule's paths from ``weight`` to the loss highlighted.
+
+    NOTE: the layout (and its costly label placement) is the network's own; only the marks change.
+    """
+    network = solution.network
+    hot_nodes, hot_weights = _chain(network, weight)
+    nodes = network.inputs + network.neurons
+    places = {node: replace(place, highlighted=node in hot_nodes) for node, place in zip(nodes, diagram.places)}
+    places[None] = replace(diagram.places[-1], highlighted=bool(hot_nodes))
+    by_key = {place.key: place for place in places.values()}
+    ends = [weight for neuron in network.neurons for weight in neuron.incoming] + list(network.outputs)
+    edges = tuple(replace(edge, source=by_key[edge.source.key], target=by_key[edge.target.key],
+                          highlighted=end in (hot_weights if isinstance(end, Parameter) else hot_nodes))
+                  for edge, end in zip(diagram.edges, ends))
+    caption = _chain_caption(solution, weight, Latex(solution.precision), Unicode(solution.precision))
+    return Diagram("chain", tuple(places[node] for node in (*nodes, None)), edges, caption, diagram.bounds)
 
 
-def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
+def _diagram(solution) -> Diagram:
+    """The exercise's network: nodes, weights with their values, biases, laid out once."""
     network, notation, values = solution.network, solution.notation, solution.values[0]
     latex, unicode = Latex(solution.precision), Unicode(solution.precision)
 
@@ -122,7 +137,6 @@ def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
         return Label(latex.equals(latex.name(notation, quantity), latex.number(value)),
                      unicode.equals(unicode.name(notation, quantity), unicode.number(value)))
 
-    hot_nodes, hot_weights = _chain(network, highlight) if highlight else (set(), set())
     positions = _positions(network)
     places: dict[Node | None, Place] = {}
     for index, node in enumerate(network.inputs + network.neurons):
@@ -132,10 +146,10 @@ def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
             bias = Quantity("param", parameter=node.bias)
             note = label(bias, values[bias])
         x, y = positions[node]
-        places[node] = Place(f"n{index}", x, y, label(Quantity(kind, node)), note, False, node in hot_nodes)
+        places[node] = Place(f"n{index}", x, y, label(Quantity(kind, node)), note, False, False)
     loss_x, loss_y = positions[None]
     cost = solution.derivation.cost
-    places[None] = Place("loss", loss_x, loss_y, label(Quantity(cost.kind)), None, True, bool(hot_nodes))
+    places[None] = Place("loss", loss_x, loss_y, label(Quantity(cost.kind)), None, True, False)
 
     obstacles = [_box(place.x, place.y, 2 * RADIUS, 2 * RADIUS) for place in places.values()]
     obstacles += [_note_box(place) for place in places.values() if place.note]
@@ -148,8 +162,8 @@ def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
             controls = _bend(source, target, [place for node, place in places.items()
                                               if node is not None and source.x < place.x < target.x])
             drafts.append(Edge(source, target, controls, label(quantity, values[quantity]) if labelled else None,
-                               (0, 0), weight in hot_weights))
-    drafts += [Edge(places[output], places[None], None, None, (0, 0), output in hot_nodes)
+                               (0, 0), False))
+    drafts += [Edge(places[output], places[None], None, None, (0, 0), False)
                for output in network.outputs]
     # NOTE: each label goes where it hides the fewest other edges, labels and nodes, in edge order.
     tracks = [_track(edge) for edge in drafts]
@@ -165,12 +179,10 @@ def _diagram(solution, name: str, highlight: Parameter | None) -> Diagram:
     words = ("The network: each weight on its edge, each bias at its neuron." if labelled
              else "The network; its weights are listed in the table.")
     caption = Label(words, words)
-    if highlight is not None:
-        caption = _chain_caption(solution, highlight, latex, unicode)
     covered = obstacles + curves
     bounds = (min(box[0] for box in covered) - MARGIN, min(box[1] for box in covered) - MARGIN,
               max(box[2] for box in covered) + MARGIN, max(box[3] for box in covered) + MARGIN)
-    return Diagram(name, tuple(places.values()), tuple(edges), caption, bounds)
+    return Diagram("network", tuple(places.values()), tuple(edges), caption, bounds)
 
 
 def _positions(network: Network) -> dict[Node | None, tuple[float, float]]:

@@ -22,7 +22,6 @@ from .network import Example, Parameter
 from .numbers import settle
 from .pdf import INSTALL_HINT, compile_pdf, latex_available
 from .present import Context
-from .diagram import network_diagram
 from .render import Block, Math, Table, environment, overview_blocks
 from .rules import LOSSES
 from .solution import Solution, solve
@@ -507,7 +506,7 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
     context = Context(solution.notation, typography, solution.values[0])
     # NOTE: of the solution's overview, the tables (network, inputs and targets) are the givens; its
     # equation lines (each activation's derivative) are part of the working.
-    givens = tuple(block for block in overview_blocks(solution, typography, network_diagram(solution))
+    givens = tuple(block for block in overview_blocks(solution, typography, solution.diagrams["network"])
                    if not block.lines)
     cost = "cost" if solution.network.batched else "loss"
     questions = [

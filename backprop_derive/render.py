@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from .diagram import Diagram, Label, mermaid, solution_diagrams, svg, tikz
+from .diagram import Diagram, Label, mermaid, svg, tikz
 from .formula import X
 from .plaintext import equations, table_lines
 from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
@@ -113,7 +113,7 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
     """
     step_blocks = step_blocks or _step_blocks
     derivation, notation = solution.derivation, solution.notation
-    figures = solution_diagrams(solution) if with_figures else {}
+    figures = solution.diagrams if with_figures else {}
     overview = overview_blocks(solution, typography, figures.get("network"))
     steps = []
     for index, values in enumerate(solution.values):

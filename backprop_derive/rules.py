@@ -72,6 +72,11 @@ def _in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None
     """``derivative`` written in the output y = ``formula``, or None (see Activation.derivative_of_output)."""
     if not formula.has(sympy.exp, sympy.tanh) or formula.has(sympy.Piecewise):
         return None
+    # NOTE: f' often contains f itself (tanh' = 1 − tanh²): then substituting y is enough;
+    # otherwise solve y = f(x) for x (sigmoid), when it has one solution.
+    substituted = derivative.subs(formula, OUTPUT)
+    if not substituted.has(X):
+        return substituted
     try:
         inverses = sympy.solve(sympy.Eq(OUTPUT, formula), X)
     except NotImplementedError:

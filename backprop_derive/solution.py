@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,6 @@ from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
 from .spec import build_network, load_spec
-from .steps import Quantity
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,13 @@ class Solution:
     def loss(self) -> sympy.Expr:
         """The cost J before the (first) update."""
         return self.values[0][self.derivation.cost]
+
+    @cached_property
+    def diagrams(self) -> dict:
+        """The network's figures, drawn once: ``network`` and ``chain`` (see diagram.solution_diagrams)."""
+        from .diagram import solution_diagrams  # NOTE: deferred, like rendering: only output needs it
+
+        return solution_diagrams(self)
 
     def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
         """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""

@@ -21,6 +21,19 @@ def test_readme_excerpt_is_real_output_of_the_seed_exercise():
         assert line in output, f"README line not in the real output: {line!r}"
 
 
+def test_readme_check_excerpt_is_real_output_of_check():
+    from click.testing import CliRunner
+
+    from backprop_derive.cli import main
+
+    examples = ROOT / "examples"
+    result = CliRunner().invoke(main, ["check", str(examples / "seed_relu.yaml"),
+                                       str(examples / "answers" / "seed_relu.yaml")])
+    output = result.output.splitlines()
+    for line in _block("check-excerpt"):
+        assert line in output, f"README line not in the real output: {line!r}"
+
+
 def test_readme_first_screen_has_the_two_setup_commands():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     first_screen = text[: text.index("## ")]
