@@ -18,7 +18,7 @@ from .notation import Notation
 from .present import Line, chain
 from .render import Block, Document, environment
 from .rules import OUTPUT
-from .spec import build_network, load_spec
+from .spec import read_network
 from .steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from .symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from .typography import Latex, Unicode
@@ -73,12 +73,7 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
         >>> next(line for line in text.splitlines() if "∂L/∂w₁₃ =" in line).strip()
         "∂L/∂w₁₃ = δ₃ · x₁ = (y₅ − t₅) · relu'(x₅) · w₃₅ · relu'(x₃) · x₁"
     """
-    if isinstance(spec, Network):
-        network = spec
-    elif isinstance(spec, dict):
-        network = build_network(spec)
-    else:
-        network = load_spec(spec)
+    network = read_network(spec)
     # NOTE: one example carries every formula; a batch only averages them (said in its own block).
     one = dataclasses.replace(network, examples=network.examples[:1], batched=False)
     derivation = derive(one)

@@ -14,7 +14,7 @@ from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
-from .spec import build_network, load_spec
+from .spec import read_network
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         50
     """
     # Read and validate the spec into a network.
-    if isinstance(spec, Network):
-        network = spec
-    elif isinstance(spec, dict):
-        network = build_network(spec)
-    else:
-        network = load_spec(spec)
+    network = read_network(spec)
     source = str(spec) if isinstance(spec, (str, Path)) else ""
     if steps < 1:
         raise SpecError("expected at least 1 step", "--steps")

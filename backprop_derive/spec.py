@@ -97,6 +97,19 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict:
     return mapping
 
 
+def read_network(spec: str | Path | dict | Network) -> Network:
+    """The Network of a spec given as a file's path, a parsed spec (dict), or a Network already.
+
+    Raises:
+        SpecError: naming the file (when there is one), the field path and what was expected.
+    """
+    if isinstance(spec, Network):
+        return spec
+    if isinstance(spec, dict):
+        return build_network(spec)
+    return load_spec(spec)
+
+
 def load_spec(path: str | Path) -> Network:
     """Read and validate the spec file at ``path``.
 
