@@ -461,7 +461,11 @@ class MathML(Latex):
         return f"<msup>{_row(text)}<mi>⊤</mi></msup>"
 
     def beside(self, *pieces: str) -> str:
-        return "".join(pieces)
+        # NOTE: matrix style spells its operators as plain text (" + "); inside <math> text must
+        # be an <mo> to be drawn, and a plain space is the invisible product.
+        return "".join(piece if piece.lstrip().startswith("<")
+                       else f"<mo>{html.escape(piece.strip())}</mo>" if piece.strip() else ""
+                       for piece in pieces)
 
     def equation(self, parts: list[str]) -> tuple[str, ...]:
         return tuple(parts)
