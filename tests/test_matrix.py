@@ -119,3 +119,12 @@ def test_matrix_style_with_the_loss_plot_compiles():
     latex = solve(EXAMPLES / "bce_batch_2_3_1.yaml", steps=2).render("tex", style="matrix")
     assert r"\begin{bmatrix}" in latex and r"\begin{axis}" in latex
     assert compile_pdf(latex).startswith(b"%PDF")
+
+
+def test_matrix_style_in_html_draws_its_operators_inside_math():
+    import re
+
+    html = solve(EXAMPLES / "mazur_2_2_2.yaml").render("html", style="matrix")
+    assert "<mo>+</mo>" in html
+    # NOTE: text between MathML elements is not drawn; every operator must be an <mo>.
+    assert not re.search(r">\s*\+\s*<", html.replace("<mo>+</mo>", ""))
