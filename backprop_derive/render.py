@@ -6,7 +6,6 @@ import functools
 import json
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
-from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -256,14 +255,10 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
 
 
 def _template_folder() -> Path:
-    """The templates: inside the installed package, or the repository's top-level folder."""
-    try:
-        installed = resources.files("backprop_derive.templates")
-        if installed.is_dir():
-            return Path(str(installed))
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "templates"
+    """The built-in templates: inside the installed package, or the repository's top-level folder."""
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
 
 
 def _tex_escape(text: str) -> str:
