@@ -76,6 +76,9 @@ def parse_answers(document: object) -> tuple[Answer, ...]:
     if not isinstance(document, dict) or not document:
         raise SpecError(f"expected a map from quantity names to numbers (e.g. \"dL/dw13: 20\"), got "
                         f"{_describe(document)}")
+    for name in document:
+        if isinstance(name, bool) or not isinstance(name, (str, int)):
+            raise SpecError(f"expected a quantity's name such as dL/dw13 as the key, got {_describe(name)}")
     return tuple(_answer(str(name), raw) for name, raw in document.items())
 
 
@@ -83,18 +86,17 @@ def _answer(name: str, raw: object) -> Answer:
     problem = f"expected a number such as 20, -0.5 or \"1/3\", got {_describe(raw)}"
     if isinstance(raw, bool) or not isinstance(raw, (int, float, decimal.Decimal, str)):
         raise SpecError(problem, name)
-    if isinstance(raw, int):
-        return Answer(name, str(raw), sympy.Integer(raw), sympy.Integer(1))
     text = (repr(raw) if isinstance(raw, float) else str(raw)).strip().replace("−", "-").replace("_", "")
     try:
-        if "/" in text:
-            return Answer(name, text, parse_number(text), None)
-        number = decimal.Decimal(text)
-    except (ValueError, decimal.InvalidOperation):
-        raise SpecError(problem, name) from None
-    if not number.is_finite():
-        raise SpecError(problem, name)
-    return Answer(name, text, parse_number(number), sympy.Integer(10) ** number.as_tuple().exponent)
+        # NOTE: parse_number bounds the size first, so 1e999999999 is refused, not expanded.
+        value = parse_number(raw if isinstance(raw, int) else text)
+    except ValueError as error:
+        raise SpecError(str(error), name) from None
+    if isinstance(raw, int):
+        return Answer(name, text, value, sympy.Integer(1))
+    if "/" in text:
+        return Answer(name, text, value, None)
+    return Answer(name, text, value, sympy.Integer(10) ** decimal.Decimal(text).as_tuple().exponent)
 
 
 def _describe(raw: object) -> str:
@@ -392,7 +394,7 @@ class _Sheet:
 
 
 def _shown_digits(precision: int, answer: Answer | None) -> int:
-    # NOTE: at most MAX_SHOWN_DIGITS: more is noise to a reader (and numbers.show needs <= 28).
+    # NOTE: at most MAX_SHOWN_DIGITS: more is noise to a reader.
     return min(max(precision, answer.digits if answer else 0), MAX_SHOWN_DIGITS)
 
 
@@ -400,7 +402,7 @@ def _value(step, values: Values) -> sympy.Expr | None:
     """``step``'s value from ``values``; None where it has no finite one (log of a negative number)."""
     try:
         return settle(compute(step, values))
-    except (ArithmeticError, ZeroDivisionError, TypeError):
+    except (ArithmeticError, TypeError):
         return None
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -13,6 +11,7 @@ import click
 from . import __version__
 from .errors import BackpropDeriveError, SpecError
 from .numbers import parse_number
+from .output import write_files
 from .pdf import compile_pdf
 from .render import render_files
 from .rules import ACTIVATIONS, LOSSES
@@ -46,39 +45,6 @@ def write_output(text: str | bytes, path: str | None) -> None:
             click.echo(text, nl=False)
         return
     write_files({Path(path): text})
-
-
-def write_files(files: dict[Path, str | bytes]) -> None:
-    """Write several files all whole or none at all: each to a temporary file beside it, then all
-    renamed into place; on any error the temporaries and the files already placed are removed.
-    """
-    temporaries: dict[Path, Path] = {}
-    placed: list[Path] = []
-    target = next(iter(files))
-    try:
-        for target, content in files.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-            temporaries[target] = Path(temporary)
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-            # NOTE: mkstemp makes the file private (0600); an output file gets the usual permissions.
-            os.chmod(temporary, 0o666 & ~_umask())
-        for target, temporary in temporaries.items():
-            os.replace(temporary, target)
-            placed.append(target)
-    except BaseException as error:
-        for leftover in list(temporaries.values()) + placed:
-            leftover.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise BackpropDeriveError(f"{target}: cannot write there ({error.strerror})") from None
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def default_format(output: str | None) -> str:
@@ -210,7 +176,8 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
 
     Each answer is right, wrong (with the right value and the common mistake that explains it),
     carried forward (right from the student's own earlier wrong numbers) or unknown. Exit code 0
-    when all are right, 1 when any is wrong or carried forward, 2 for a bad spec or answers file.
+    when none is wrong or carried forward (unknown names are reported, not marked), 1 when any is,
+    2 for a bad spec or answers file.
 
     \b
     Examples:

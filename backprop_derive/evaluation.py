@@ -24,7 +24,7 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) ->
 
     Returns:
         A map from each quantity (inputs, targets and parameters included) to its value:
-        exact where every step kept it rational, a 50-digit Float otherwise.
+        exact where every step kept it rational, a Float of numbers.DIGITS digits otherwise.
     """
     network = derivation.network
     values: Values = _given(network, parameters)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import copy
 import decimal
-import os
 import random
-import tempfile
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ import yaml
 
 from .derivation import Derivation, derive
 from .errors import BackpropDeriveError, OutputError, SpecError
+from .output import write_files
 from .evaluation import Values, compute, evaluate
 from .network import Example, Parameter
 from .numbers import settle
@@ -87,11 +87,17 @@ class Plan:
     allow_dead: bool = False
 
 
+#: The largest --weights range: numbers a student multiplies by hand.
+MAX_MAGNITUDE = 1000
+#: The most units a layer of --arch may have (a hand exercise, not a model).
+MAX_UNITS = 20
+
+
 def parse_range(text: str) -> tuple[decimal.Decimal, decimal.Decimal]:
     """``"-5..5"`` → (-5, 5).
 
     Raises:
-        SpecError: not two numbers joined by ``..``, low first.
+        SpecError: not two numbers joined by ``..``, low first, within ±MAX_MAGNITUDE.
     """
     parts = text.split("..")
     try:
@@ -100,6 +106,8 @@ def parse_range(text: str) -> tuple[decimal.Decimal, decimal.Decimal]:
         raise SpecError(f"expected a range such as -5..5, got {text!r}", "--weights") from None
     if not (low.is_finite() and high.is_finite() and low < high):
         raise SpecError(f"expected a range from a lower to a higher number, such as -5..5, got {text!r}", "--weights")
+    if low < -MAX_MAGNITUDE or high > MAX_MAGNITUDE:
+        raise SpecError(f"expected a range within -{MAX_MAGNITUDE}..{MAX_MAGNITUDE}, got {text!r}", "--weights")
     return low, high
 
 
@@ -111,12 +119,10 @@ def architecture_spec(arch: str, activation: str = "relu", output_activation: st
         SpecError: ``arch`` is not a list of unit counts, or the loss needs outputs the output activation
             cannot give.
     """
-    try:
-        sizes = [int(size) for size in arch.split("-")]
-    except ValueError:
-        sizes = []
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise SpecError(f"expected unit counts joined by -, inputs first, such as 2-2-1, got {arch!r}", "--arch")
+    sizes = [int(size) for size in arch.split("-")] if re.fullmatch(r"[0-9]+(-[0-9]+)+", arch) else []
+    if not sizes or not all(1 <= size <= MAX_UNITS for size in sizes):
+        raise SpecError(f"expected unit counts from 1 to {MAX_UNITS} joined by -, inputs first, such as 2-2-1, "
+                        f"got {arch!r}", "--arch")
     if loss not in LOSSES:
         raise SpecError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}", "--loss")
     output_activation = output_activation or {"binary_cross_entropy": "sigmoid",
@@ -124,6 +130,9 @@ def architecture_spec(arch: str, activation: str = "relu", output_activation: st
     if loss in ("binary_cross_entropy", "cross_entropy") and OUTPUT_RANGES.get(output_activation) != (0, 1):
         raise SpecError(f"{loss} needs outputs between 0 and 1: use --output-activation sigmoid or softmax",
                         "--output-activation")
+    if output_activation == "softmax" and sizes[-1] < 2:
+        raise SpecError("a softmax over one output is always 1: give the network at least 2 outputs "
+                        "(e.g. --arch 2-2-2)", "--arch")
     layers = []
     for number, (below, units) in enumerate(zip(sizes, sizes[1:]), start=1):
         layer: dict = {"activation": output_activation if number == len(sizes) - 1 else activation,
@@ -282,8 +291,8 @@ class Drawer:
                 return Draw(index, numbers, spec, solution)
         raise BackpropDeriveError(
             f"no draw in {MAX_DRAWS} made variant {index} worth solving with nice numbers: widen --weights"
-            + (", use fewer --decimals" if self.exact else "") + (" or pass --allow-dead-layer"
-                                                                  if self.dying else ""))
+            + (", use fewer --decimals" if self.exact else "")
+            + (" or pass --allow-dead-layer" if self.dying and not self.plan.allow_dead else ""))
 
     def _draw_targets(self, generator: random.Random) -> dict:
         if self.network.loss.name == "cross_entropy":
@@ -321,7 +330,7 @@ class Drawer:
         try:
             return evaluate(replace(derivation or self.derivation, network=network),
                             {parameter: _exact(value) for parameter, value in parameters.items()})
-        except (ArithmeticError, ZeroDivisionError):
+        except ArithmeticError:
             return None
 
     def _worth_solving(self, derivation, values: Values) -> bool:
@@ -382,7 +391,7 @@ class Drawer:
         spec["targets"] = targets if self.network.batched else targets[0]
         if rate is not None:
             spec["learning_rate"] = _plain(rate)
-        title = spec.get("title") or "Backpropagation"
+        title = read_title(spec)
         spec["title"] = f"Variant {index}: {title}"
         return spec
 
@@ -691,8 +700,7 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
         contents += [variant.spec, variant.problem, variant.solution]
     contents.append(_finished(_render("problems", fmt, title=title, sheets=[v.sheet for v in variants]), fmt))
     contents.append(_finished(_render("answers", fmt, title=title, keys=[v.key for v in variants]), fmt))
-    for file, content in zip(files, contents):
-        _write_whole(file, content)
+    write_files(dict(zip(files, contents)))
     return files
 
 
@@ -705,19 +713,3 @@ def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
     load_spec(path)
     return read_document(path)
-
-
-def _write_whole(path: Path, content: str | bytes) -> None:
-    """Write ``path`` whole or not at all: a temporary file renamed into place."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write there ({error.strerror})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -64,7 +64,7 @@ def replay(steps: Iterable, values: Values, keep: Container[Quantity] = ()) -> V
             continue
         try:
             values[step.result] = settle(compute(step, values))
-        except (ArithmeticError, ZeroDivisionError, TypeError):
+        except (ArithmeticError, TypeError):
             pass
     return values
 
@@ -114,7 +114,7 @@ def variants(solution) -> tuple[Variant, ...]:
 
 
 def _differ(value: sympy.Expr, other: sympy.Expr) -> bool:
-    # NOTE: beyond the noise of two 50-digit computations of one number by different formulas.
+    # NOTE: beyond the noise of two high-precision computations of one number by different formulas.
     return bool(abs(value - other) > sympy.Float("1e-30") * max(1, abs(other)))
 
 
@@ -137,7 +137,10 @@ _SQUARED_LOSSES = ("half_squared_error", "squared_error", "mse")
 def _missing_half(exercise: _Exercise) -> Made:
     if exercise.network.loss.name not in _SQUARED_LOSSES:
         return
-    for factor, detail in ((2, "the loss's ½ was dropped (a factor 2 too large)"),
+    # NOTE: only half_squared_error has a ½ to drop; for the others a factor 2 was added.
+    too_large = ("the loss's ½ was dropped (a factor 2 too large)" if exercise.network.loss.name == "half_squared_error"
+                 else "a factor 2 too many was taken (a factor 2 too large)")
+    for factor, detail in ((2, too_large),
                            (sympy.Rational(1, 2), "a factor ½ too many was taken (a factor 2 too small)")):
         yield detail, _changed(exercise.of_type((LossValue, OutputSlope)),
                                lambda step: replace(step, formula=factor * step.formula))
@@ -148,7 +151,8 @@ def _dropped_activation_derivative(exercise: _Exercise) -> Made:
            _changed(exercise.slopes(), lambda step: replace(step, formula=sympy.Integer(1))))
 
 
-# Derivatives written in the output y that one squashing activation has and a student may give another.
+# Derivatives written in the output y that one activation has (sigmoid, tanh) and a student may give
+# another activation built on exp or tanh.
 _OUTPUT_FORMS = ((OUTPUT * (1 - OUTPUT), "y(1 − y), the sigmoid's derivative,"),
                  (1 - OUTPUT ** 2, "1 − y², tanh's derivative,"))
 
@@ -157,10 +161,10 @@ def _wrong_activation_derivative(exercise: _Exercise) -> Made:
     yield ("the activation f itself was used instead of its derivative f'",
            _changed(exercise.slopes(),
                     lambda step: replace(step, formula=step.activation.formula, variable=_pre(step.result))))
-    squashing = [step for step in exercise.slopes() if step.activation.formula.has(sympy.exp, sympy.tanh)]
+    with_exp = [step for step in exercise.slopes() if step.activation.formula.has(sympy.exp, sympy.tanh)]
     for form, text in _OUTPUT_FORMS:
         yield (f"{text} was used instead of the activation's own derivative",
-               _changed(squashing, lambda step: replace(step, formula=form, variable=_out(step.result))))
+               _changed(with_exp, lambda step: replace(step, formula=form, variable=_out(step.result))))
 
 
 def _pre_activation_as_input(exercise: _Exercise) -> Made:

@@ -13,6 +13,9 @@ import sympy
 # cancellation of 1 − σ(z) near saturation (1 − σ(120) ≈ 8e-53 still keeps 47 digits).
 DIGITS = 100
 
+#: Numbers read from a user's file lie within 10^±MAX_EXPONENT in size (or are 0).
+MAX_EXPONENT = 100
+
 #: Exact terminating decimals are shown in full up to this many significant digits.
 EXACT_DECIMAL_DIGITS = 12
 #: An exact fraction is shown as p/q while numerator and denominator together have at most this many digits.
@@ -30,8 +33,20 @@ def parse_number(raw: object) -> sympy.Rational:
         A SymPy Rational: ``0.1`` is exactly 1/10, never a binary float.
 
     Raises:
-        ValueError: ``raw`` is not a finite number (a bool counts as not a number).
+        ValueError: ``raw`` is not a finite number (a bool counts as not a number), or lies outside
+            10^±MAX_EXPONENT in size.
     """
+    # NOTE: the size is checked before parsing: 1e999999999 would be expanded to a billion digits.
+    if abs(_written_exponent(raw)) > MAX_EXPONENT:
+        raise ValueError(_out_of_range(raw))
+    value = _parse(raw)
+    limit = 10**MAX_EXPONENT
+    if value and not (abs(value.p) <= limit * value.q and abs(value.p) * limit >= value.q):
+        raise ValueError(_out_of_range(raw))
+    return value
+
+
+def _parse(raw: object) -> sympy.Rational:
     if isinstance(raw, bool):
         raise ValueError(f"expected a number, got {str(raw).lower()}")
     if isinstance(raw, int):
@@ -45,6 +60,24 @@ def parse_number(raw: object) -> sympy.Rational:
             raise ValueError(f"expected a number such as 2, -0.5 or \"1/3\", got {str(raw)!r}") from None
         return sympy.Rational(value.numerator, value.denominator)
     raise ValueError(f"expected a number, got {type(raw).__name__} {raw!r}")
+
+
+def _written_exponent(raw: object) -> int:
+    """The power of ten of a decimal as written (0 for anything else), read without expanding it."""
+    if isinstance(raw, (decimal.Decimal, str)):
+        try:
+            number = decimal.Decimal(str(raw).strip())
+        except decimal.InvalidOperation:
+            return 0
+        if number.is_finite() and number:
+            return number.adjusted()
+    return 0
+
+
+def _out_of_range(raw: object) -> str:
+    text = str(raw) if isinstance(raw, (decimal.Decimal, str)) else repr(raw)
+    text = text if len(text) <= 24 else text[:20] + "…"
+    return f"expected a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size (or 0), got {text}"
 
 
 def settle(value: sympy.Expr) -> sympy.Expr:

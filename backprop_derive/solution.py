@@ -110,7 +110,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     for _ in range(steps):
         try:
             step_values = evaluate(derivation, parameters)
-        except (ArithmeticError, ZeroDivisionError) as error:
+        except ArithmeticError as error:
             raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
         values.append(step_values)
         if derivation.updates:

@@ -402,3 +402,15 @@ def test_check_and_its_options_have_help():
     command = main.get_command(None, "check")
     assert command.help and "Example" in command.help
     assert all(option.help for option in command.params if isinstance(option, click.Option))
+
+
+def test_a_doubled_squared_error_is_not_called_a_dropped_half(tmp_path):
+    from backprop_derive import solve
+    from backprop_derive.check import check, parse_answers
+
+    spec = {"inputs": {"1": 1}, "neurons": {"2": {"activation": "identity", "in": {"1": 3}}},
+            "targets": {"2": 1}, "loss": "squared_error"}
+    report = check(solve(spec), parse_answers({"L": 8}))  # the true L is (3 − 1)² = 4
+    mark = report.marks[0]
+    assert mark.verdict == "wrong" and mark.mistake == "missing_half"
+    assert "½ was dropped" not in mark.explanation and "factor 2" in mark.explanation

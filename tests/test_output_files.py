@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from backprop_derive import cli, solve
+from backprop_derive import output, solve
 from backprop_derive.cli import main
 
 SEED = Path(__file__).resolve().parent.parent / "examples" / "seed_relu.yaml"
@@ -61,7 +61,7 @@ def test_a_failure_after_the_first_file_is_in_place_removes_it_too(tmp_path, mon
             raise OSError(28, "No space left on device")
         real_replace(source, target)
 
-    monkeypatch.setattr(cli.os, "replace", replace_once)
+    monkeypatch.setattr(output.os, "replace", replace_once)
     result = run("-o", str(tmp_path / "seed.md"))
     assert result.exit_code == 2
     assert "cannot write there (No space left on device)" in result.output
