@@ -16,7 +16,7 @@ from .evaluation import Values, compute
 from .mistakes import replay, variants
 from .numbers import parse_number, settle, show
 from .render import Block, Math, Table, build_document, environment, json_number
-from .spec import read_document
+from .spec import describe, read_document
 from .steps import OutputSlope, Quantity
 from .typography import Latex
 
@@ -75,15 +75,15 @@ def parse_answers(document: object) -> tuple[Answer, ...]:
     """The answers in a parsed document: ``{"dL/dw13": 20, "y5": Decimal("10.0"), "x3": "1/3"}``."""
     if not isinstance(document, dict) or not document:
         raise SpecError(f"expected a map from quantity names to numbers (e.g. \"dL/dw13: 20\"), got "
-                        f"{_describe(document)}")
+                        f"{describe(document)}")
     for name in document:
         if isinstance(name, bool) or not isinstance(name, (str, int)):
-            raise SpecError(f"expected a quantity's name such as dL/dw13 as the key, got {_describe(name)}")
+            raise SpecError(f"expected a quantity's name such as dL/dw13 as the key, got {describe(name)}")
     return tuple(_answer(str(name), raw) for name, raw in document.items())
 
 
 def _answer(name: str, raw: object) -> Answer:
-    problem = f"expected a number such as 20, -0.5 or \"1/3\", got {_describe(raw)}"
+    problem = f"expected a number such as 20, -0.5 or \"1/3\", got {describe(raw)}"
     if isinstance(raw, bool) or not isinstance(raw, (int, float, decimal.Decimal, str)):
         raise SpecError(problem, name)
     text = (repr(raw) if isinstance(raw, float) else str(raw)).strip().replace("−", "-").replace("_", "")
@@ -97,18 +97,6 @@ def _answer(name: str, raw: object) -> Answer:
     if "/" in text:
         return Answer(name, text, value, None)
     return Answer(name, text, value, sympy.Integer(10) ** decimal.Decimal(text).as_tuple().exponent)
-
-
-def _describe(raw: object) -> str:
-    if raw is None:
-        return "nothing"
-    if isinstance(raw, dict):
-        return "an empty map" if not raw else f"a map of {len(raw)}"
-    if isinstance(raw, list):
-        return f"a list of {len(raw)}"
-    if isinstance(raw, bool):
-        return str(raw).lower()
-    return repr(raw) if isinstance(raw, str) else str(raw)
 
 
 def _exponent(value: sympy.Expr) -> int:

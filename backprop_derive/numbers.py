@@ -94,11 +94,6 @@ def settle(value: sympy.Expr) -> sympy.Expr:
     return sympy.Float(number, DIGITS)
 
 
-def is_exact(value: sympy.Expr) -> bool:
-    """True when ``value`` is carried exactly (an integer or a fraction)."""
-    return bool(value.is_Rational)
-
-
 @dataclass(frozen=True)
 class Shown:
     """A number as a careful human writes it, before a renderer picks the typography.

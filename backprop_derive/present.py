@@ -8,6 +8,7 @@ from functools import singledispatch
 import sympy
 
 from .derivation import SLOPE_VARIABLES
+from .formula import X
 from .evaluation import Values
 from .notation import Notation
 from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
@@ -82,15 +83,11 @@ def _(step: Activate, context: Context) -> Line:
     function = typography.function(activation)
     argument = context.name(step.argument)
     applied = typography.apply(function, argument)
-    formula = typography.formula(activation.formula, {_x(): argument})
-    numbers = typography.substituted(activation.formula, {_x(): context.values[step.argument]})
-    if activation.formula == _x():
+    formula = typography.formula(activation.formula, {X: argument})
+    numbers = typography.substituted(activation.formula, {X: context.values[step.argument]})
+    if activation.formula == X:
         numbers = ""  # NOTE: the identity's "numbers substituted" is the value itself, in parentheses.
     return chain(context.name(step.result), applied, formula, numbers, context.value(step.result))
-
-
-def _x() -> sympy.Symbol:
-    return SLOPE_VARIABLES[0]
 
 
 @present.register

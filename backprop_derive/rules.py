@@ -56,10 +56,6 @@ class Activation:
         # NOTE: xreplace, not subs: the same for a formula in X alone, and ~20 times faster (Max, exp).
         return self.formula.xreplace({X: argument})
 
-    def slope(self, argument: sympy.Expr) -> sympy.Expr:
-        """f' at a number."""
-        return self.derivative.subs(X, argument)
-
 
 #: The symbol that stands for an activation's output y = f(x) in ``derivative_of_output``.
 OUTPUT = sympy.Symbol("y", real=True)

@@ -48,7 +48,7 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode)
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if isinstance(key, (list, dict)):
-            raise SpecError(f"a key must be a name or a number, got {_describe(key)} (line {line})")
+            raise SpecError(f"a key must be a name or a number, got {describe(key)} (line {line})")
         if key in mapping:
             raise SpecError(f"the key {key!r} appears twice (line {line}); each key may appear once")
         mapping[key] = loader.construct_object(value_node, deep=True)
@@ -133,13 +133,13 @@ def _number(raw: Any, path: str) -> sympy.Rational:
 
 def _mapping(raw: Any, path: str, what: str) -> dict:
     if not isinstance(raw, dict):
-        raise SpecError(f"expected {what}, got {_describe(raw)}", path)
+        raise SpecError(f"expected {what}, got {describe(raw)}", path)
     return raw
 
 
 def _list(raw: Any, path: str, what: str) -> list:
     if not isinstance(raw, list) or not raw:
-        raise SpecError(f"expected {what}, got {_describe(raw)}", path)
+        raise SpecError(f"expected {what}, got {describe(raw)}", path)
     return raw
 
 
@@ -150,11 +150,14 @@ def _known_keys(mapping: dict, allowed: set[str], path: str) -> None:
             raise SpecError(f"unknown key; expected one of {', '.join(sorted(allowed))}", where)
 
 
-def _describe(raw: Any) -> str:
+def describe(raw: Any) -> str:
+    """A value found in a user's file, as an error message names it: ``nothing``, ``a list of 3``."""
     if raw is None:
         return "nothing"
     if isinstance(raw, bool):
         return str(raw).lower()
+    if raw == {}:
+        return "an empty map"
     if isinstance(raw, (dict, list)):
         return f"a {'map' if isinstance(raw, dict) else 'list'} of {len(raw)}"
     return f"{type(raw).__name__} {raw!r}" if isinstance(raw, str) else f"{raw}"
@@ -163,7 +166,7 @@ def _describe(raw: Any) -> str:
 def _name(raw: Any, path: str) -> str:
     name = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
     if not isinstance(name, str) or not NODE_NAME.fullmatch(name):
-        raise SpecError(f"expected a node name of ASCII letters and digits (like 3 or h1), got {_describe(raw)}",
+        raise SpecError(f"expected a node name of ASCII letters and digits (like 3 or h1), got {describe(raw)}",
                         path)
     return name
 
@@ -203,7 +206,7 @@ def build_network(data: Any) -> Network:
     options = _options(spec.get("options", {}))
     loss_name = spec.get("loss", "half_squared_error")
     if not isinstance(loss_name, str):
-        raise SpecError(f"expected a loss name ({', '.join(LOSSES)}), got {_describe(loss_name)}", "loss")
+        raise SpecError(f"expected a loss name ({', '.join(LOSSES)}), got {describe(loss_name)}", "loss")
     if loss_name not in LOSSES:
         raise SpecError(f"unknown loss {loss_name!r}; expected one of {', '.join(LOSSES)}", "loss")
     learning_rate = None
@@ -213,7 +216,7 @@ def build_network(data: Any) -> Network:
             raise SpecError("expected a positive number", "learning_rate")
     title = spec.get("title", "")
     if not isinstance(title, str):
-        raise SpecError(f"expected a line of text, got {_describe(title)}", "title")
+        raise SpecError(f"expected a line of text, got {describe(title)}", "title")
     builder = _dense if "layers" in spec else _named
     form, inputs, neurons, outputs, examples, batched = builder(spec, options)
     parameters = tuple(_parameters_in_order(neurons))
@@ -232,18 +235,18 @@ def _options(raw: Any) -> Options:
     for key, allowed in (("reduction", REDUCTIONS), ("notation", NOTATIONS)):
         if key in options:
             if options[key] not in allowed:
-                raise SpecError(f"expected one of {', '.join(allowed)}, got {_describe(options[key])}",
+                raise SpecError(f"expected one of {', '.join(allowed)}, got {describe(options[key])}",
                                 f"options.{key}")
             resolved[key] = options[key]
     if "update_biases" in options:
         if not isinstance(options["update_biases"], bool):
-            raise SpecError(f"expected true or false, got {_describe(options['update_biases'])}",
+            raise SpecError(f"expected true or false, got {describe(options['update_biases'])}",
                             "options.update_biases")
         resolved["update_biases"] = options["update_biases"]
     if "precision" in options:
         precision = options["precision"]
         if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 30:
-            raise SpecError(f"expected a whole number from 1 to 30, got {_describe(precision)}",
+            raise SpecError(f"expected a whole number from 1 to 30, got {describe(precision)}",
                             "options.precision")
         resolved["precision"] = precision
     return Options(**resolved)
@@ -256,7 +259,7 @@ def _activation(raw: Any, path: str, options: Options, dense: bool):
     elif isinstance(raw, dict) and "expr" in raw:
         _known_keys(raw, {"expr"}, path)
         if not isinstance(raw["expr"], str):
-            raise SpecError(f"expected a formula in x as text, got {_describe(raw['expr'])}", f"{path}.expr")
+            raise SpecError(f"expected a formula in x as text, got {describe(raw['expr'])}", f"{path}.expr")
         try:
             return custom_activation(raw["expr"])
         except FormulaError as error:
@@ -267,12 +270,12 @@ def _activation(raw: Any, path: str, options: Options, dense: bool):
             raise SpecError(f"missing; expected an activation name ({known})", f"{path}.name")
         name = raw["name"]
         if not isinstance(name, str):
-            raise SpecError(f"expected an activation name ({known}), got {_describe(name)}", f"{path}.name")
+            raise SpecError(f"expected an activation name ({known}), got {describe(name)}", f"{path}.name")
         alpha = _number(raw["alpha"], f"{path}.alpha") if "alpha" in raw else None
         if alpha is not None and name not in WITH_ALPHA:
             raise SpecError(f"alpha applies only to {' and '.join(sorted(WITH_ALPHA))}", f"{path}.alpha")
     else:
-        raise SpecError(f"expected an activation name ({known}) or a map with name or expr, got {_describe(raw)}",
+        raise SpecError(f"expected an activation name ({known}) or a map with name or expr, got {describe(raw)}",
                         path)
     if name not in ACTIVATIONS and name not in ALIASES:
         raise SpecError(f"unknown activation {name!r}; expected one of {known}, or {{expr: \"...\"}}", path)
@@ -295,7 +298,7 @@ def _rows(raw: Any, path: str, width: int | None, what: str) -> tuple[list[list[
     for index, row in enumerate(rows):
         row_path = f"{path}[{index}]" if batched else path
         if not isinstance(row, list) or any(isinstance(item, list) for item in row):
-            raise SpecError(f"expected {what}, got {_describe(row)}", row_path)
+            raise SpecError(f"expected {what}, got {describe(row)}", row_path)
         if width is not None and len(row) != width:
             raise SpecError(f"expected {width} numbers, got {len(row)}", row_path)
         width = len(row)
