@@ -15,8 +15,8 @@ from .errors import SpecError
 from .evaluation import Values, compute
 from .mistakes import replay, variants
 from .numbers import parse_number, settle, show
-from .render import Block, Math, Table, build_document, environment, json_number
-from .spec import describe, read_document
+from .render import TYPOGRAPHIES, Block, Math, Table, build_document, environment, json_number
+from .spec import describe, input_name, read_document
 from .steps import OutputSlope, Quantity
 from .typography import Latex
 
@@ -68,7 +68,7 @@ def read_answers(path: str | Path) -> tuple[Answer, ...]:
     try:
         return parse_answers(document)
     except SpecError as error:
-        raise error.with_file(str(path)) from None
+        raise error.with_file(input_name(path)) from None
 
 
 def parse_answers(document: object) -> tuple[Answer, ...]:
@@ -409,7 +409,7 @@ def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | Non
 # --- the report --------------------------------------------------------------------------
 
 
-REPORT_FORMATS = ("txt", "md", "tex", "json")
+REPORT_FORMATS = ("txt", "md", "tex", "html", "json")
 
 
 def report_json(report: Report) -> dict:
@@ -451,9 +451,9 @@ def report_text(report: Report, color: bool = False) -> str:
 
 
 def report_sheet(report: Report, fmt: str) -> str:
-    """The worked solution with each answer marked beside its line, and a table of all answers (md or tex)."""
+    """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html)."""
     solution = report.solution
-    typography = Latex(solution.precision)
+    typography = TYPOGRAPHIES.get(fmt, Latex)(solution.precision)
     marks = {mark.quantity: _sheet_mark(mark) for mark in report.marks if mark.quantity is not None}
     rows = []
     for mark in report.marks:
@@ -489,7 +489,7 @@ def _capital(sentence: str) -> str:
 
 
 def render_report(report: Report, fmt: str, color: bool = False) -> str:
-    """The report in ``fmt``: txt (``color`` for a terminal), md, tex or json."""
+    """The report in ``fmt``: txt (``color`` for a terminal), md, tex, html or json."""
     if fmt == "json":
         return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
     if fmt == "txt":

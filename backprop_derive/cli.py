@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import BackpropDeriveError, SpecError
+from .errors import BackpropDeriveError, OutputError, SpecError, UsageError
 from .numbers import parse_number
-from .output import write_files
+from .output import is_stream, write_files
 from .pdf import compile_pdf
 from .render import render_files
 from .rules import ACTIVATIONS, LOSSES
 from .solution import solve as solve_spec
+from .spec import input_name
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
 EXIT_WRONG_ANSWER = 1
@@ -36,33 +39,82 @@ def reports_errors(command):
     return wrapper
 
 
-def write_output(text: str | bytes, path: str | None) -> None:
-    """Write to ``path`` whole or not at all (a temporary file renamed into place), or to stdout."""
-    if path is None:
-        if isinstance(text, bytes):
-            sys.stdout.buffer.write(text)
-        else:
-            click.echo(text, nl=False)
-        return
-    write_files({Path(path): text})
-
-
-def default_format(output: str | None) -> str:
-    """Unicode text on a terminal, Markdown into a pipe; for ``-o``, the file's suffix decides."""
-    if output:
-        suffix = Path(output).suffix.lstrip(".").lower()
-        suffix = SUFFIX_ALIASES.get(suffix, suffix)
-        return suffix if suffix in SOLVE_FORMATS else "md"
-    return "txt" if sys.stdout.isatty() else "md"
-
-
-SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
+#: Output formats by the suffix of ``-o``: one rule for every command.
+SUFFIXES = {".md": "md", ".markdown": "md", ".tex": "tex", ".latex": "tex", ".txt": "txt", ".text": "txt",
+            ".html": "html", ".htm": "html", ".json": "json", ".pdf": "pdf"}
 SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
 # NOTE: check, generate, derive and matrix style load their modules only when used, so that
 # `solve` starts fast; their format lists are repeated here (tests/test_cli.py keeps them equal).
-CHECK_FORMATS = ("txt", "md", "tex", "json")
+CHECK_FORMATS = ("txt", "md", "tex", "html", "json", "pdf")
 GENERATE_FORMATS = ("md", "tex", "pdf")
-DERIVE_FORMATS = ("md", "tex", "txt", "json")
+DERIVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
+BINARY_HINT = "PDF is binary and standard output is a terminal; write it to a file, e.g. -o solution.pdf"
+
+
+def output_format(fmt: str | None, output: str | None, formats: tuple[str, ...], default: str) -> str:
+    """The format to write: from ``-o``'s suffix (which ``--format`` may repeat, not contradict), else
+    ``--format``, else ``default``.
+
+    A stream without a suffix (``-o /dev/stdout``, a FIFO, a device) takes ``--format`` or the default.
+
+    Raises:
+        OutputError: an unknown suffix, one this command does not write, one that contradicts --format,
+            or binary output (pdf) for a terminal.
+    """
+    chosen = fmt or default
+    if output is not None:
+        suffix = Path(output).suffix
+        if suffix or not is_stream(output):
+            by_suffix = SUFFIXES.get(suffix.lower())
+            if by_suffix not in formats:
+                expected = " ".join(f".{name}" for name in formats)
+                raise OutputError(f"-o {output}: the suffix {suffix or '(none)'} names no format this command "
+                                  f"writes; expected one of {expected}")
+            if fmt is not None and fmt != by_suffix:
+                raise OutputError(f"-o {output}: the suffix {suffix} says {by_suffix}, --format says {fmt}; "
+                                  f"give one or make them agree")
+            chosen = by_suffix
+    if chosen == "pdf" and output is None and sys.stdout.isatty():
+        raise OutputError(BINARY_HINT)
+    return chosen
+
+
+def stdout_default(default_pipe: str = "md") -> str:
+    """The format on standard output: Unicode text on a terminal, ``default_pipe`` into a pipe or file."""
+    return "txt" if sys.stdout.isatty() else default_pipe
+
+
+def write_output(content: str | bytes | dict[Path, str | bytes], output: str | None, inputs: tuple[str, ...]) -> None:
+    """Write to ``-o`` whole or not at all and say so on standard error, or print to standard output.
+
+    Args:
+        content: The text or bytes, or for ``-o`` every file by its path (a document and its figures).
+        output: The ``-o`` path, or None for standard output.
+        inputs: The files the command read; writing over one of them is refused.
+    """
+    if output is None:
+        if isinstance(content, bytes):
+            if sys.stdout.isatty():
+                raise OutputError(BINARY_HINT)
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+        else:
+            click.echo(content, nl=False)
+        return
+    files = content if isinstance(content, dict) else {Path(output): content}
+    written = write_files(files, inputs)
+    click.echo(f"Wrote {', '.join(map(str, written))}", err=True)
+
+
+def as_pdf_or(render: Callable[[str], str], fmt: str) -> str | bytes:
+    """``render(fmt)``, or for pdf its LaTeX compiled."""
+    return compile_pdf(render("tex")) if fmt == "pdf" else render(fmt)
+
+
+def check_stdin_once(*paths: str | None) -> None:
+    """Standard input can be read once: at most one of ``paths`` may be ``-``."""
+    if sum(path == "-" for path in paths) > 1:
+        raise UsageError("only one input can be - (standard input), which is read once")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,10 +129,11 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(SOLVE_FORMATS),
               help="Output format (default: txt on a terminal, md in a pipe, or from -o's suffix).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write to this file instead of standard output (its suffix gives the format).")
 @click.option("--steps", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="How many gradient-descent steps to work through.")
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
@@ -108,18 +161,21 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         backprop-derive solve examples/mazur_2_2_2.yaml --style matrix
         backprop-derive solve examples/seed_relu.yaml --template-dir my_templates/
     """
+    fmt = output_format(fmt, output, SOLVE_FORMATS, stdout_default())
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
     if style == "matrix":
         from .matrix import layers_of
 
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
-    fmt = fmt or default_format(output)
     if fmt == "pdf":
-        write_output(compile_pdf(solution.render("tex", style=style, template_dir=template_dir)), output)
+        content = compile_pdf(solution.render("tex", style=style, template_dir=template_dir))
     elif output:
-        write_files(render_files(solution, fmt, output, style=style, template_dir=template_dir))
+        # NOTE: figures go beside a file as SVG; into a device or a FIFO (one stream), as Mermaid.
+        content = render_files(solution, fmt, output, style=style, template_dir=template_dir,
+                               figures_beside=not is_stream(output))
     else:
-        write_output(solution.render(fmt, style=style, template_dir=template_dir), None)
+        content = solution.render(fmt, style=style, template_dir=template_dir)
+    write_output(content, output, (spec,))
 
 
 def _tolerance(context: click.Context, parameter: click.Parameter, raw: str | None):
@@ -135,10 +191,11 @@ def _tolerance(context: click.Context, parameter: click.Parameter, raw: str | No
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(DERIVE_FORMATS),
               help="Output format (default: txt on a terminal, md in a pipe, or from -o's suffix).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write to this file instead of standard output (its suffix gives the format).")
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
               help="Names of the quantities (default: the spec's, else indexed for neurons, ng for layers).")
 @reports_errors
@@ -155,21 +212,21 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
     """
     from .general import general_solution
 
+    fmt = output_format(fmt, output, DERIVE_FORMATS, stdout_default())
     general = general_solution(spec, notation=notation)
-    fmt = fmt or default_format(output)
-    if fmt not in DERIVE_FORMATS:
-        fmt = "md"
-    write_output(general.render(fmt), output)
+    write_output(as_pdf_or(general.render, fmt), output, (spec,))
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.argument("answers", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(allow_dash=True))
+@click.argument("answers", type=click.Path(allow_dash=True))
 @click.option("--tolerance", callback=_tolerance,
               help="Accept an answer within this absolute difference (default: by the digits written).")
-@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="txt", show_default=True,
-              help="txt: a line per answer; md/tex: the worked solution with the answers marked; json.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS),
+              help="txt (the default, or from -o's suffix): a line per answer; md/tex/html/pdf: the worked "
+                   "solution with the answers marked; json.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write to this file instead of standard output (its suffix gives the format).")
 @reports_errors
 def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> None:
     """Check a student's ANSWERS (YAML: quantity name -> number) against the solution of SPEC.
@@ -187,15 +244,17 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
     """
     from .check import check as check_answers, read_answers, render_report
 
+    check_stdin_once(spec, answers)
+    fmt = output_format(fmt, output, CHECK_FORMATS, "txt")
     solution, sheet = solve_spec(spec), read_answers(answers)
     try:
         report = check_answers(solution, sheet, tolerance)
     except SpecError as error:
-        raise error.with_file(answers) from None
-    write_output(render_report(report, fmt, color=output is None and sys.stdout.isatty()), output)
+        raise error.with_file(input_name(answers)) from None
+    color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    write_output(as_pdf_or(lambda form: render_report(report, form, color=color), fmt), output, (spec, answers))
     if not report.all_right:
         sys.exit(EXIT_WRONG_ANSWER)
-
 
 
 UNIT_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")
@@ -216,7 +275,7 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("--bias/--no-bias", default=False, show_default=True, help="Give every neuron a bias.")
 @click.option("--batch", type=click.IntRange(1, 100), default=1, show_default=True,
               help="Examples per variant (more than one: a batch, the cost is their mean loss).")
-@click.option("--from", "structure", type=click.Path(dir_okay=False),
+@click.option("--from", "structure", type=click.Path(allow_dash=True),
               help="Keep this spec's network (dense or named, activations, loss, options) and draw new numbers.")
 @click.option("--count", type=click.IntRange(1, 100000), default=10, show_default=True, help="How many variants.")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -229,7 +288,7 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
               help="Names of the quantities (default: the spec's, else ng for layers, indexed for neurons).")
 @click.option("--allow-dead-layer", is_flag=True, help="Accept a hidden ReLU layer whose units all output 0.")
-@click.option("-o", "--output", "directory", type=click.Path(file_okay=False), default="variants",
+@click.option("-o", "--output", "directory", type=click.Path(), default="variants",
               show_default=True, help="The folder to write into (created if missing).")
 @click.option("--format", "fmt", type=click.Choice(GENERATE_FORMATS), default="md", show_default=True,
               help="Format of the problem sheets, solutions and key (pdf needs pdflatex).")
@@ -258,12 +317,15 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
     from .generate import generate as generate_variants, make_plan
 
+    inputs = (structure,) if structure else ()
+
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,
                      count=count, seed=seed, allow_dead=allow_dead_layer)
     if sys.stderr.isatty():
         with click.progressbar(length=count, label="Generating", file=sys.stderr) as bar:
-            files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1))
+            files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1),
+                                      inputs=inputs)
     else:
-        files = generate_variants(plan, directory, fmt, jobs=jobs, force=force)
+        files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, inputs=inputs)
     click.echo(f"Wrote {count} variants and their key: {len(files)} files in {directory}", err=True)

@@ -31,3 +31,7 @@ class SpecError(BackpropDeriveError):
 
 class OutputError(BackpropDeriveError):
     """An output that cannot be made here, e.g. a PDF without pdflatex."""
+
+
+class UsageError(BackpropDeriveError):
+    """Arguments that cannot be used together, e.g. standard input named twice."""

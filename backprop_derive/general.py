@@ -16,7 +16,7 @@ from .formula import X
 from .network import Network
 from .notation import Notation
 from .present import Line, chain
-from .render import Block, Document, environment
+from .render import TYPOGRAPHIES, Block, Document, environment
 from .rules import OUTPUT
 from .spec import read_network
 from .steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
@@ -24,7 +24,7 @@ from .symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from .typography import Latex, Unicode
 
 #: Formats rendered through the solution templates (json is built directly).
-TEXT_FORMATS = ("md", "tex", "txt")
+TEXT_FORMATS = ("md", "tex", "txt", "html")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class GeneralSolution:
     batch: int
 
     def render(self, fmt: str = "md", **options: Any) -> str:
-        """The general solution as text in ``fmt`` (md, tex, txt or json)."""
+        """The general solution as text in ``fmt`` (md, tex, txt, html or json)."""
         return render_general(self, fmt, **options)
 
     def _repr_markdown_(self) -> str:
@@ -269,12 +269,12 @@ def _batch_text(general: GeneralSolution) -> str:
 
 def render_general(general: GeneralSolution, fmt: str = "md", *, standalone: bool = True,
                    template_dir: str | Path | None = None) -> str:
-    """``general`` as text in ``fmt``: md, tex, txt (through the solution templates) or json."""
+    """``general`` as text in ``fmt``: md, tex, txt, html (through the solution templates) or json."""
     if fmt == "json":
         return json.dumps(general_json(general), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    typography = Unicode(6) if fmt == "txt" else Latex(6)
+    typography = TYPOGRAPHIES.get(fmt, Latex)(6)
     document = build_general_document(general, typography)
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
     return template.render(document=document, standalone=standalone)

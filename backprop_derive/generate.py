@@ -16,7 +16,7 @@ import yaml
 
 from .derivation import Derivation, derive
 from .errors import BackpropDeriveError, OutputError, SpecError
-from .output import write_files
+from .output import write_files, writing_into
 from .evaluation import Values, compute, evaluate
 from .network import Example, Parameter
 from .numbers import settle
@@ -25,7 +25,7 @@ from .present import Context
 from .render import Block, Math, Table, environment, overview_blocks
 from .rules import LOSSES
 from .solution import Solution, solve
-from .spec import build_network, load_spec, read_document
+from .spec import build_network, read_document, spec_network
 from .steps import Quantity
 from .typography import Latex
 
@@ -659,7 +659,7 @@ def planned_files(count: int, fmt: str) -> list[Path]:
 
 
 def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 1, force: bool = False,
-             progress: Callable[[], None] | None = None) -> list[Path]:
+             progress: Callable[[], None] | None = None, inputs: tuple[str | Path, ...] = ()) -> list[Path]:
     """Write ``plan``'s variants into ``directory``: per variant a spec, a problem and a solution,
     then the class set (problems) and its key (answers).
 
@@ -671,12 +671,14 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
         force: Overwrite files that exist; without it an existing file stops everything before anything
             is written.
         progress: Called once per variant made.
+        inputs: The files read (the ``--from`` spec): writing over one is refused.
 
     Returns:
-        The files written, in order.
+        The files written, in order: all of them, or none (whatever the error or stopping signal).
 
     Raises:
-        OutputError: a file exists (without ``force``), PDF without pdflatex, or a file cannot be written.
+        OutputError: a file exists (without ``force``), PDF without pdflatex, a file cannot be written,
+            or another process is writing into ``directory``.
         BackpropDeriveError: no nice, distinct variants could be drawn.
 
     Example:
@@ -686,21 +688,24 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
     directory = Path(directory)
     if fmt not in FORMATS:
         raise OutputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    files = [directory / file for file in planned_files(plan.count, fmt)]
-    existing = [file for file in files if file.exists()]
-    if existing and not force:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise OutputError(f"{existing[0]} already exists{more}; nothing was written (use --force to overwrite)")
     if fmt == "pdf" and not latex_available():
         raise OutputError(INSTALL_HINT)
-    variants = make_variants(plan, fmt, jobs, progress)
-    title = read_title(plan.spec)
-    contents: list[str | bytes] = []
-    for variant in variants:
-        contents += [variant.spec, variant.problem, variant.solution]
-    contents.append(_finished(_render("problems", fmt, title=title, sheets=[v.sheet for v in variants]), fmt))
-    contents.append(_finished(_render("answers", fmt, title=title, keys=[v.key for v in variants]), fmt))
-    write_files(dict(zip(files, contents)))
+    # NOTE: the folder is held from the first check to the last rename, so that a second writer is
+    # refused at once instead of mixing its files with these; a folder made here is removed on failure.
+    with writing_into(directory):
+        files = [directory / file for file in planned_files(plan.count, fmt)]
+        existing = [file for file in files if file.exists()]
+        if existing and not force:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise OutputError(f"{existing[0]} already exists{more}; nothing was written (use --force to overwrite)")
+        variants = make_variants(plan, fmt, jobs, progress)
+        title = read_title(plan.spec)
+        contents: list[str | bytes] = []
+        for variant in variants:
+            contents += [variant.spec, variant.problem, variant.solution]
+        contents.append(_finished(_render("problems", fmt, title=title, sheets=[v.sheet for v in variants]), fmt))
+        contents.append(_finished(_render("answers", fmt, title=title, keys=[v.key for v in variants]), fmt))
+        write_files(dict(zip(files, contents)), inputs)
     return files
 
 
@@ -711,5 +716,6 @@ def read_title(spec: dict) -> str:
 
 def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
-    load_spec(path)
-    return read_document(path)
+    document = read_document(path)
+    spec_network(document, path)
+    return document

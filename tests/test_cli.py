@@ -75,7 +75,7 @@ def test_pdf_to_a_file_and_to_stdout(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "fmt"), [
     ("out.md", "md"), ("out.markdown", "md"), ("out.tex", "tex"), ("out.latex", "tex"), ("out.txt", "txt"),
-    ("out.json", "json"), ("out.unknown", "md"),
+    ("out.json", "json"), ("out.HTML", "html"),
 ])
 def test_o_writes_the_file_in_the_format_of_its_suffix(tmp_path: Path, name: str, fmt: str) -> None:
     target = tmp_path / name
@@ -92,9 +92,9 @@ def test_o_writes_the_file_in_the_format_of_its_suffix(tmp_path: Path, name: str
     assert {path.name for path in tmp_path.iterdir()} == {name} | figures, "no temporary file left behind"
 
 
-def test_format_wins_over_the_suffix(tmp_path: Path) -> None:
-    target = tmp_path / "out.md"
-    run("solve", SEED, "--format", "json", "-o", str(target))
+def test_format_may_repeat_the_suffix(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    assert run("solve", SEED, "--format", "json", "-o", str(target)).exit_code == 0
     assert json.loads(target.read_text())["loss"] == 50
 
 
@@ -248,5 +248,9 @@ def test_a_huge_value_is_printed_or_refused_cleanly(tmp_path: Path) -> None:
 def test_the_cli_offers_the_formats_its_commands_produce() -> None:
     from backprop_derive import check, cli, generate
 
-    assert cli.CHECK_FORMATS == check.REPORT_FORMATS
+    from backprop_derive import general
+
+    # NOTE: pdf is the tex output compiled, by the CLI.
+    assert cli.CHECK_FORMATS == check.REPORT_FORMATS + ("pdf",)
+    assert set(cli.DERIVE_FORMATS) == set(general.TEXT_FORMATS) | {"json", "pdf"}
     assert cli.GENERATE_FORMATS == generate.FORMATS
