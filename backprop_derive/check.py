@@ -460,7 +460,9 @@ def report_sheet(report: Report, fmt: str) -> str:
         name = Math(typography.name(solution.notation, mark.quantity)) if mark.quantity else _cell(mark.name, fmt)
         expected = Math(typography.number(mark.expected)) if mark.expected is not None else ""
         verdict = f"{SIGNS[mark.verdict]} {mark.verdict.replace('_', ' ')}"
-        rows.append((name, Math(mark.answer.written), expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
+        # NOTE: the answer as written is text; only LaTeX takes it as it is for mathematics.
+        written = mark.answer.written if fmt == "html" else Math(mark.answer.written)
+        rows.append((name, written, expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
     answers = Block("Your answers", summary_line(report) + ".",
                     table=Table(("quantity", "your answer", "right value", "verdict"), tuple(rows)), level=2)
     unknown = [mark.explanation for mark in report.marks if mark.verdict == "unknown"]

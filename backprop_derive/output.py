@@ -228,9 +228,12 @@ def folder_lock(folder: Path, wait: float) -> Iterator[None]:
     """Hold ``folder`` against other processes writing into it (re-entrant within this process).
 
     Raises:
-        OutputError: another process still holds it after ``wait`` seconds.
+        OutputError: ``folder`` is not a folder, or another process still holds it after ``wait`` seconds.
     """
-    handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot write there ({_reason(error)})") from None
     key = _identity(folder)
     try:
         if not _held.get(key):

@@ -37,11 +37,11 @@ def compile_pdf(latex: str, timeout: float = 120) -> bytes:
         OutputError: no pdflatex here (with what to install), a character pdflatex cannot set (named,
             before compiling), or the document did not compile (with the first LaTeX error).
     """
-    if not latex_available():
-        raise OutputError(INSTALL_HINT)
     untypeset = PDFLATEX_TEXT.search(latex)
     if untypeset:
         raise OutputError(_untypeset(untypeset.group()))
+    if not latex_available():
+        raise OutputError(INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="backprop-derive-") as folder:
         source = Path(folder) / "document.tex"
         source.write_text(latex, encoding="utf-8")
