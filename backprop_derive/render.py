@@ -277,7 +277,8 @@ TEX_REPLACEMENTS = {
         "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi "
         "chi psi omega varsigma epsilon vartheta phi Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())},
     **{char: f"$_{digit}$" for digit, char in enumerate("₀₁₂₃₄₅₆₇₈₉")},
-    **{char: f"$^{digit}$" for digit, char in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},
+    # NOTE: ¹ and ³ are Latin-1, which LaTeX sets as text (² is set as mathematics, as it always was).
+    **{char: f"$^{digit}$" for digit, char in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹") if char not in "¹³"},
 }
 
 
