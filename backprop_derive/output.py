@@ -242,7 +242,9 @@ def folder_lock(folder: Path, wait: float) -> Iterator[None]:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
-                except BlockingIOError:
+                except OSError as error:
+                    if not isinstance(error, BlockingIOError):
+                        break  # NOTE: a file system without locks (some network ones): write unlocked
                     if time.monotonic() >= deadline:
                         raise OutputError(f"{folder}: another backprop-derive is writing into this folder; "
                                           f"nothing was written — try again when it has finished") from None
