@@ -9,13 +9,13 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import BackpropDeriveError, SpecError
-from .numbers import parse_number
-from .output import write_files
-from .pdf import compile_pdf
-from .render import render_files
-from .rules import ACTIVATIONS, LOSSES
-from .solution import solve as solve_spec
+from .core.errors import BackpropDeriveError, SpecError
+from .core.numbers import parse_number
+from .jobs.output import write_files
+from .render.pdf import compile_pdf
+from .render.render import render_files
+from .core.rules import ACTIVATIONS, LOSSES
+from .core.solution import solve as solve_spec
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
 EXIT_WRONG_ANSWER = 1
@@ -110,7 +110,7 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
     if style == "matrix":
-        from .matrix import layers_of
+        from .render.matrix import layers_of
 
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     fmt = fmt or default_format(output)
@@ -153,7 +153,7 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
         backprop-derive derive examples/sigmoid_2_2_1.yaml
         backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
     """
-    from .general import general_solution
+    from .jobs.general import general_solution
 
     general = general_solution(spec, notation=notation)
     fmt = fmt or default_format(output)
@@ -185,7 +185,7 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format tex -o marked.tex
     """
-    from .check import check as check_answers, read_answers, render_report
+    from .jobs.check import check as check_answers, read_answers, render_report
 
     solution, sheet = solve_spec(spec), read_answers(answers)
     try:
@@ -256,7 +256,7 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
                  if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
-    from .generate import generate as generate_variants, make_plan
+    from .jobs.generate import generate as generate_variants, make_plan
 
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 
 import oracle
 from backprop_derive import solve
-from backprop_derive.notation import NOTATIONS, Notation
-from backprop_derive.spec import read_document
+from backprop_derive.core.notation import NOTATIONS, Notation
+from backprop_derive.core.spec import read_document
 from specs import specs
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))

@@ -43,7 +43,7 @@ class Solution:
     @cached_property
     def diagrams(self) -> dict:
         """The network's figures, drawn once: ``network`` and ``chain`` (see diagram.solution_diagrams)."""
-        from .diagram import solution_diagrams  # NOTE: deferred, like rendering: only output needs it
+        from ..render.diagram import solution_diagrams  # NOTE: deferred, like rendering: only output needs it
 
         return solution_diagrams(self)
 
@@ -59,7 +59,7 @@ class Solution:
             **options: For ``render.render``: ``standalone`` (tex), ``template_dir`` (a folder whose
                 templates are used before the built-in ones), ``figure_stem`` (md).
         """
-        from .render import render  # NOTE: deferred so that `import backprop_derive` stays light
+        from ..render.render import render  # NOTE: deferred so that `import backprop_derive` stays light
 
         return render(self, fmt, **options)
 

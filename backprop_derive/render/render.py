@@ -12,12 +12,12 @@ import jinja2
 import markupsafe
 
 from .diagram import Diagram, Label, mermaid, svg, tikz
-from .formula import X
+from ..core.formula import X
 from .plaintext import equations, table_lines
 from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
 from .present import Context, Line, chain, present
-from .rules import OUTPUT
-from .steps import Quantity
+from ..core.rules import OUTPUT
+from ..core.steps import Quantity
 from .typography import Latex, MathML, Unicode
 
 TEXT_FORMATS = ("md", "tex", "txt", "html")
@@ -256,7 +256,7 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
 
 def _template_folder() -> Path:
     """The built-in templates: inside the installed package, or the repository's top-level folder."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     installed = package / "templates"
     return installed if installed.is_dir() else package.parent / "templates"
 

@@ -11,14 +11,14 @@ import click
 import sympy
 
 from .aliases import Aliases
-from .errors import SpecError
-from .evaluation import Values, compute
+from ..core.errors import SpecError
+from ..core.evaluation import Values, compute
 from .mistakes import replay, variants
-from .numbers import parse_number, settle, show
-from .render import Block, Math, Table, build_document, environment, json_number
-from .spec import describe, read_document
-from .steps import OutputSlope, Quantity
-from .typography import Latex
+from ..core.numbers import parse_number, settle, show
+from ..render.render import Block, Math, Table, build_document, environment, json_number
+from ..core.spec import describe, read_document
+from ..core.steps import OutputSlope, Quantity
+from ..render.typography import Latex
 
 #: Every verdict, in the order the summary counts them.
 VERDICTS = ("right", "wrong", "carried_forward", "unknown")

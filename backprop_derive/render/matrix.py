@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import sympy
 
-from .errors import BackpropDeriveError
-from .network import Network, Node, Parameter
-from .notation import Notation
+from ..core.errors import BackpropDeriveError
+from ..core.network import Network, Node, Parameter
+from ..core.notation import Notation
 from .present import Context, Line, present
-from .steps import Quantity
+from ..core.steps import Quantity
 from .typography import Latex
 
 

@@ -14,20 +14,20 @@ from typing import Any, Callable
 import sympy
 import yaml
 
-from .derivation import Derivation, derive
-from .errors import BackpropDeriveError, OutputError, SpecError
+from ..core.derivation import Derivation, derive
+from ..core.errors import BackpropDeriveError, OutputError, SpecError
 from .output import write_files
-from .evaluation import Values, compute, evaluate
-from .network import Example, Parameter
-from .numbers import settle
-from .pdf import INSTALL_HINT, compile_pdf, latex_available
-from .present import Context
-from .render import Block, Math, Table, environment, overview_blocks
-from .rules import LOSSES
-from .solution import Solution, solve
-from .spec import build_network, load_spec, read_document
-from .steps import Quantity
-from .typography import Latex
+from ..core.evaluation import Values, compute, evaluate
+from ..core.network import Example, Parameter
+from ..core.numbers import settle
+from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
+from ..render.present import Context
+from ..render.render import Block, Math, Table, environment, overview_blocks
+from ..core.rules import LOSSES
+from ..core.solution import Solution, solve
+from ..core.spec import build_network, load_spec, read_document
+from ..core.steps import Quantity
+from ..render.typography import Latex
 
 FORMATS = ("md", "tex", "pdf")
 #: Learning rates a variant draws from: round values a student multiplies by in their head.

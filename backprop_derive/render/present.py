@@ -7,11 +7,11 @@ from functools import singledispatch
 
 import sympy
 
-from .derivation import SLOPE_VARIABLES
-from .formula import X
-from .evaluation import Values
-from .notation import Notation
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
+from ..core.derivation import SLOPE_VARIABLES
+from ..core.formula import X
+from ..core.evaluation import Values
+from ..core.notation import Notation
+from ..core.steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
                     Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
 from .typography import Latex
 

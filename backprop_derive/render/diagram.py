@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, replace
 
-from .network import Network, Node, Parameter
-from .steps import Quantity
+from ..core.network import Network, Node, Parameter
+from ..core.steps import Quantity
 from .typography import Latex, Unicode
 
 #: Distances in centimetres: between layers, between units of a layer, a node's radius.

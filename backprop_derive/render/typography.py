@@ -11,7 +11,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditi
 from sympy.printing.str import StrPrinter
 from sympy.simplify import fraction
 
-from .numbers import Shown, show
+from ..core.numbers import Shown, show
 
 
 class _LatexWithNames(LatexPrinter):
