@@ -1,7 +1,7 @@
 """backprop-derive: a small neural network in, the complete step-by-step backpropagation solution out."""
 
+from .api import Solution, solve
 from .core.errors import BackpropDeriveError, SpecError
-from .core.solution import Solution, solve
 
 __all__ = ["BackpropDeriveError", "GeneralSolution", "Solution", "SpecError", "general_solution", "solve"]
 __version__ = "0.1.0"

@@ -3,7 +3,7 @@
 import decimal
 import json
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import click
@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_derive import solve
-from backprop_derive.jobs.check import Answer, Checker, agrees, parse_answers, render_report
 from backprop_derive.cli import main
 from backprop_derive.core.evaluation import compute
-from backprop_derive.jobs.mistakes import MISTAKES
 from backprop_derive.core.numbers import parse_number, settle
+from backprop_derive.jobs.check import Answer, Checker, agrees, parse_answers, render_report
+from backprop_derive.jobs.mistakes import MISTAKES
 from backprop_derive.render.pdf import compile_pdf
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -42,7 +42,7 @@ NETWORKS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def checker(network: str) -> Checker:
     return Checker(solve(NETWORKS[network]))
 

@@ -8,14 +8,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import oracle
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from specs import specs
 
-import oracle
 from backprop_derive import solve
 from backprop_derive.core.notation import NOTATIONS, Notation
 from backprop_derive.core.spec import read_document
-from specs import specs
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
 #: A quantity's name: printable ASCII, no spaces (what a student types in an answers file).

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from backprop_derive import solve
-from backprop_derive.jobs import output
 from backprop_derive.cli import main
+from backprop_derive.jobs import output
 
 SEED = Path(__file__).resolve().parent.parent / "examples" / "seed_relu.yaml"
 

@@ -4,7 +4,8 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from click.testing import CliRunner
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backprop_derive import solve
 from backprop_derive.cli import main

@@ -7,11 +7,25 @@ from itertools import chain
 
 import sympy
 
+from .formula import X
 from .network import Network, Node, Parameter
 from .rules import OUTPUT
-from .formula import X
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
+from .steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+)
 
 #: A gradient's routes to the loss are listed for display while there are at most this many.
 MAX_PATHS_SHOWN = 4
@@ -142,7 +156,7 @@ def _softmax_deltas(group: tuple[Node, ...], example: int):
                                  for output in group))
 
 
-def _gradient(network: Network, parameter: Parameter, routes: "_Routes") -> Gradient:
+def _gradient(network: Network, parameter: Parameter, routes: _Routes) -> Gradient:
     examples = range(len(network.examples))
     if parameter.kind == "weight":
         terms = tuple((Quantity("delta", parameter.target, example), value_of(parameter.source, example))

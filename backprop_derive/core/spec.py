@@ -413,7 +413,7 @@ def _named(spec: dict, options: Options):
         if not sources:
             raise SpecError("expected at least one incoming weight", f"{path}.in")
         definitions[name] = (path, neuron, _by_name(sources, f"{path}.in"))
-    for name, (path, _, sources) in definitions.items():
+    for path, _, sources in definitions.values():
         for source in sources:
             if source not in inputs and source not in definitions:
                 raise SpecError(f"no node named {source}; expected an input ({', '.join(inputs)}) or a neuron",

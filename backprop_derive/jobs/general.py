@@ -15,12 +15,12 @@ from ..core.derivation import SLOPE_VARIABLES, Derivation, derive
 from ..core.formula import X
 from ..core.network import Network
 from ..core.notation import Notation
-from ..render.present import Line, chain
-from ..render.render import Block, Document, environment
 from ..core.rules import OUTPUT
 from ..core.spec import read_network
 from ..core.steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
+from ..render.present import Line, chain
+from ..render.render import Block, Document, environment
 from ..render.typography import Latex, Unicode
 
 #: Formats rendered through the solution templates (json is built directly).

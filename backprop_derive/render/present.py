@@ -8,11 +8,25 @@ from functools import singledispatch
 import sympy
 
 from ..core.derivation import SLOPE_VARIABLES
-from ..core.formula import X
 from ..core.evaluation import Values
+from ..core.formula import X
 from ..core.notation import Notation
-from ..core.steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
+from ..core.steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+)
 from .typography import Latex
 
 

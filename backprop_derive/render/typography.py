@@ -340,7 +340,7 @@ class Unicode(Latex):
             return f"[{lines[0]}]"
         left = ["⎡"] + ["⎢"] * (len(lines) - 2) + ["⎣"]
         right = ["⎤"] + ["⎥"] * (len(lines) - 2) + ["⎦"]
-        return "\n".join(f"{l}{line}{r}" for l, line, r in zip(left, lines, right))
+        return "\n".join(f"{opening}{line}{closing}" for opening, line, closing in zip(left, lines, right))
 
     def transposed(self, text: str) -> str:
         lines = text.split("\n")
