@@ -13,6 +13,7 @@ from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
 from .spec import read_network
+from .update import carried, start
 
 
 # NOTE: eq=False: a solution is one object (hashed by identity), so the renderers can cache its figures.
@@ -75,16 +76,15 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     # Derive the chain rule once; the structure is the same for every step.
     derivation = derive(network)
-    # Evaluate each step from the parameters the previous one left.
-    parameters = {parameter: parameter.value for parameter in network.parameters}
+    # Evaluate each step from the parameters and optimizer state the previous one left.
+    carry = start(network)
     values = []
     for _ in range(steps):
         try:
-            step_values = evaluate(derivation, parameters)
+            step_values = evaluate(derivation, carry.parameters, carry.state)
         except ArithmeticError as error:
             raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
         values.append(step_values)
-        if derivation.updates:
-            parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
+        carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
                     precision or network.options.precision)
