@@ -11,14 +11,15 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import BackpropDeriveError, OutputError, SpecError, UsageError
-from .numbers import parse_number
-from .output import is_stream, write_files
-from .pdf import compile_pdf
-from .render import render_files
-from .rules import ACTIVATIONS, LOSSES
-from .solution import solve as solve_spec
-from .spec import input_name
+from .api import solve as solve_spec
+from .core.errors import BackpropDeriveError, OutputError, SpecError, UsageError
+from .core.numbers import parse_number
+from .core.rules import ACTIVATIONS, LOSSES
+from .core.spec import input_name
+from .jobs.output import is_stream, write_files
+from .render.formats import FORMATS, format_of_path, formats_for
+from .render.pdf import compile_pdf
+from .render.render import render_files
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
 EXIT_WRONG_ANSWER = 1
@@ -39,15 +40,10 @@ def reports_errors(command):
     return wrapper
 
 
-#: Output formats by the suffix of ``-o``: one rule for every command.
-SUFFIXES = {".md": "md", ".markdown": "md", ".tex": "tex", ".latex": "tex", ".txt": "txt", ".text": "txt",
-            ".html": "html", ".htm": "html", ".json": "json", ".pdf": "pdf"}
-SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
-# NOTE: check, generate, derive and matrix style load their modules only when used, so that
-# `solve` starts fast; their format lists are repeated here (tests/test_cli.py keeps them equal).
-CHECK_FORMATS = ("txt", "md", "tex", "html", "json", "pdf")
-GENERATE_FORMATS = ("md", "tex", "pdf")
-DERIVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
+SOLVE_FORMATS = formats_for("solve")
+CHECK_FORMATS = formats_for("check")
+GENERATE_FORMATS = formats_for("generate")
+DERIVE_FORMATS = formats_for("derive")
 BINARY_HINT = "PDF is binary and standard output is a terminal; write it to a file, e.g. -o solution.pdf"
 
 
@@ -65,16 +61,16 @@ def output_format(fmt: str | None, output: str | None, formats: tuple[str, ...],
     if output is not None:
         suffix = Path(output).suffix
         if suffix or not is_stream(output):
-            by_suffix = SUFFIXES.get(suffix.lower())
+            by_suffix = format_of_path(output)
             if by_suffix not in formats:
-                expected = " ".join(f".{name}" for name in formats)
+                expected = " ".join(FORMATS[name].suffix for name in formats)
                 raise OutputError(f"-o {output}: the suffix {suffix or '(none)'} names no format this command "
                                   f"writes; expected one of {expected}")
             if fmt is not None and fmt != by_suffix:
                 raise OutputError(f"-o {output}: the suffix {suffix} says {by_suffix}, --format says {fmt}; "
                                   f"give one or make them agree")
             chosen = by_suffix
-    if chosen == "pdf" and output is None and sys.stdout.isatty():
+    if FORMATS[chosen].binary and output is None and sys.stdout.isatty():
         raise OutputError(BINARY_HINT)
     return chosen
 
@@ -106,9 +102,10 @@ def write_output(content: str | bytes | dict[Path, str | bytes], output: str | N
     click.echo(f"Wrote {', '.join(map(str, written))}", err=True)
 
 
-def as_pdf_or(render: Callable[[str], str], fmt: str) -> str | bytes:
-    """``render(fmt)``, or for pdf its LaTeX compiled."""
-    return compile_pdf(render("tex")) if fmt == "pdf" else render(fmt)
+def rendered(render: Callable[[str], str], fmt: str) -> str | bytes:
+    """``render(fmt)``; for a binary format (pdf), its source format (tex) rendered and compiled."""
+    format_ = FORMATS[fmt]
+    return compile_pdf(render(format_.source)) if format_.binary else render(fmt)
 
 
 def check_stdin_once(*paths: str | None) -> None:
@@ -164,17 +161,15 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     fmt = output_format(fmt, output, SOLVE_FORMATS, stdout_default())
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
     if style == "matrix":
-        from .matrix import layers_of
+        from .render.matrix import layers_of
 
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
-    if fmt == "pdf":
-        content = compile_pdf(solution.render("tex", style=style, template_dir=template_dir))
-    elif output:
+    if output and not FORMATS[fmt].binary:
         # NOTE: figures go beside a file as SVG; into a device or a FIFO (one stream), as Mermaid.
         content = render_files(solution, fmt, output, style=style, template_dir=template_dir,
                                figures_beside=not is_stream(output))
     else:
-        content = solution.render(fmt, style=style, template_dir=template_dir)
+        content = rendered(functools.partial(solution.render, style=style, template_dir=template_dir), fmt)
     write_output(content, output, (spec,))
 
 
@@ -210,11 +205,11 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
         backprop-derive derive examples/sigmoid_2_2_1.yaml
         backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
     """
-    from .general import general_solution
+    from .jobs.general import general_solution
 
     fmt = output_format(fmt, output, DERIVE_FORMATS, stdout_default())
     general = general_solution(spec, notation=notation)
-    write_output(as_pdf_or(general.render, fmt), output, (spec,))
+    write_output(rendered(general.render, fmt), output, (spec,))
 
 
 @main.command()
@@ -240,9 +235,11 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
     Examples:
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
-        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format tex -o marked.tex
+        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml -o marked.pdf
+        backprop-derive check examples/seed_relu.yaml - < answers.yaml
     """
-    from .check import check as check_answers, read_answers, render_report
+    from .jobs.check import check as check_answers
+    from .jobs.check import read_answers, render_report
 
     check_stdin_once(spec, answers)
     fmt = output_format(fmt, output, CHECK_FORMATS, "txt")
@@ -252,7 +249,7 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
     except SpecError as error:
         raise error.with_file(input_name(answers)) from None
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    write_output(as_pdf_or(lambda form: render_report(report, form, color=color), fmt), output, (spec, answers))
+    write_output(rendered(lambda form: render_report(report, form, color=color), fmt), output, (spec, answers))
     if not report.all_right:
         sys.exit(EXIT_WRONG_ANSWER)
 
@@ -315,7 +312,8 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
                  if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
-    from .generate import generate as generate_variants, make_plan
+    from .jobs.generate import generate as generate_variants
+    from .jobs.generate import make_plan
 
     inputs = (structure,) if structure else ()
 

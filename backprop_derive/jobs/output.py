@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import OutputError
+from ..core.errors import OutputError
 
 #: The signals that stop a write: it is rolled back, then the signal is delivered as usual.
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

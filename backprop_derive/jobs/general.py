@@ -11,17 +11,18 @@ from typing import Any
 
 import sympy
 
-from .derivation import SLOPE_VARIABLES, Derivation, derive
-from .formula import X
-from .network import Network
-from .notation import Notation
-from .present import Line, chain
-from .render import TYPOGRAPHIES, Block, Document, environment
-from .rules import OUTPUT
-from .spec import read_network
-from .steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
-from .symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
-from .typography import Latex, Unicode
+from ..core.derivation import SLOPE_VARIABLES, Derivation, derive
+from ..core.formula import X
+from ..core.network import Network
+from ..core.notation import Notation
+from ..core.rules import OUTPUT
+from ..core.spec import read_network
+from ..core.steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
+from ..render.formats import FORMATS
+from ..render.present import Line, chain
+from ..render.render import Block, Document, environment
+from ..render.typography import Latex, Unicode
 
 #: Formats rendered through the solution templates (json is built directly).
 TEXT_FORMATS = ("md", "tex", "txt", "html")
@@ -274,7 +275,7 @@ def render_general(general: GeneralSolution, fmt: str = "md", *, standalone: boo
         return json.dumps(general_json(general), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    typography = TYPOGRAPHIES.get(fmt, Latex)(6)
+    typography = FORMATS[fmt].typography(6)
     document = build_general_document(general, typography)
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
     return template.render(document=document, standalone=standalone)
