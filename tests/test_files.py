@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import shutil
 import signal
 import stat
@@ -15,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,8 @@ EXAMPLES = ROOT / "examples"
 SEED = EXAMPLES / "seed_relu.yaml"
 ANSWERS = EXAMPLES / "answers" / "seed_relu.yaml"
 NO_LATEX = "pdflatex is not installed here (install TeX Live to run this test)"
+#: MathML's token elements: the only ones whose text a browser draws.
+TOKENS = {"mi", "mn", "mo", "mtext", "ms"}
 
 
 def run(*arguments, input=None):
@@ -179,6 +183,25 @@ def test_html_by_its_suffix_is_html_from_every_command(tmp_path, command, start)
     assert result.exit_code in (0, 1), result.output
     html = (tmp_path / "out.html").read_text(encoding="utf-8")
     assert html.startswith(start) and "<math" in html and "$" not in html.split("<body", 1)[1]
+
+
+@pytest.mark.parametrize("arguments", [
+    *(["derive", EXAMPLES / f"{name}.yaml"]
+      for name in ("mazur_2_2_2", "softmax_cross_entropy", "bce_batch_2_3_1", "custom_activation")),
+    ["check", SEED, ANSWERS],
+], ids=lambda arguments: " ".join(Path(argument).stem for argument in arguments))
+def test_derive_and_check_html_write_every_formula_as_mathml_a_browser_draws(tmp_path, arguments):
+    assert run(*arguments, "-o", tmp_path / "out.html").exit_code in (0, 1)
+    html = (tmp_path / "out.html").read_text(encoding="utf-8")
+    formulas = re.findall(r"<math[^>]*>.*?</math>", html, re.S)
+    assert formulas
+    for formula in formulas:
+        # NOTE: inside <math> only token elements hold text: a bare "x" or " + " is not drawn.
+        root = ElementTree.fromstring(formula)
+        for element in root.iter():
+            drawn = element.tag in TOKENS
+            assert drawn or not (element.text or "").strip(), (element.tag, element.text, formula[:300])
+            assert element is root or not (element.tail or "").strip(), (element.tail, formula[:300])
 
 
 def test_check_html_marks_each_answer_beside_its_line(tmp_path):

@@ -22,7 +22,7 @@ from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from ..render.formats import FORMATS
 from ..render.present import Line, chain
 from ..render.render import Block, Document, environment
-from ..render.typography import Latex, Unicode
+from ..render.typography import Latex, MathML, Unicode
 
 #: Formats rendered through the solution templates (json is built directly).
 TEXT_FORMATS = ("md", "tex", "txt", "html")
@@ -106,7 +106,7 @@ class _Printer:
 
     def slope(self, step: Slope) -> str:
         typography = self.typography
-        function = typography.function(step.activation) or "f"
+        function = typography.function(step.activation) or typography.variable("f")
         pre = Quantity("pre", step.result.node, step.result.example)
         return typography.apply(function + typography.prime, self.name(pre))
 
@@ -115,22 +115,23 @@ class _Printer:
 
     def chain_sum(self, chain_sum: ChainSum, names: dict) -> str:
         """A sum over paths of products, each product's factors in chain order."""
-        text = ""
+        typography, text = self.typography, ""
         for factors in chain_sum.terms:
-            term = self._product(factors, names)
+            negative, term = self._product(factors, names)
             if not text:
-                text = term
-            elif term.startswith(("-", "−")):
-                text = self.typography.difference(text, term[1:])
+                text = typography.negative(term) if negative else term
+            elif negative:
+                text = typography.difference(text, term)
             else:
-                text += " + " + term
+                text = typography.sum([text, term])
         return text
 
-    def _product(self, factors: tuple[sympy.Expr | ChainSum, ...], names: dict) -> str:
+    def _product(self, factors: tuple[sympy.Expr | ChainSum, ...], names: dict) -> tuple[bool, str]:
+        """Whether the product is negated, and its factors printed in chain order."""
         kept = [factor for factor in factors if factor not in self._unit_slopes]
-        sign = ""
-        if kept and kept[0] == -1:
-            sign, kept = "-", kept[1:]
+        negative = bool(kept) and not isinstance(kept[0], ChainSum) and kept[0].could_extract_minus_sign()
+        if negative:
+            kept = kept[1:] if kept[0] == -1 else [-kept[0], *kept[1:]]
         printed = []
         for index, factor in enumerate(kept):
             if isinstance(factor, ChainSum):
@@ -138,10 +139,10 @@ class _Printer:
                 printed.append(self.typography.group(text) if len(kept) > 1 else text)
                 continue
             text = self.formula(factor, names)
-            if factor.is_Add or (index > 0 and text.startswith(("-", "−"))):
+            if factor.is_Add or (index > 0 and factor.could_extract_minus_sign()):
                 text = self.typography.group(text)
             printed.append(text)
-        return sign + (self.typography.times.join(printed) or "1")
+        return negative, self.typography.times.join(printed) or self.typography.number(sympy.Integer(1))
 
     @cached_property
     def _unit_slopes(self) -> set[sympy.Symbol]:
@@ -207,17 +208,18 @@ def _derivative_lines(printer: _Printer) -> tuple[Line, ...]:
         if activation.name in seen:
             continue
         seen.add(activation.name)
-        function = typography.function(activation) or "f"
+        function = typography.function(activation) or typography.variable("f")
         if activation.layerwise:
             # NOTE: softmax has no f'(x) of its own: its Jacobian entries are steps of the backward pass.
             continue
-        lines.append(chain(typography.apply(function, "x"), typography.formula(activation.formula, {X: "x"}),
+        x = typography.variable("x")
+        lines.append(chain(typography.apply(function, x), typography.formula(activation.formula, {X: x}),
                            note=activation.name))
-        parts = [typography.apply(function + typography.prime, "x"),
-                 typography.formula(sympy.Derivative(activation.formula, X), {X: "x"}),
-                 typography.formula(activation.derivative, {X: "x"})]
+        parts = [typography.apply(function + typography.prime, x),
+                 typography.formula(sympy.Derivative(activation.formula, X), {X: x}),
+                 typography.formula(activation.derivative, {X: x})]
         if activation.derivative_of_output is not None:
-            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, "x")}))
+            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, x)}))
         lines.append(chain(*parts))
     return tuple(lines)
 
@@ -226,10 +228,10 @@ def _batch_line(printer: _Printer) -> Line:
     """J = (1/m) Σ L⁽ⁱ⁾ in the notation's letters."""
     general, typography = printer.general, printer.typography
     letters = general.notation.letters
-    mean = general.network.options.reduction == "mean"
-    if isinstance(typography, Unicode):
-        return chain(letters.cost[1], ("(1/m) " if mean else "") + f"Σᵢ {letters.loss[1]}⁽ⁱ⁾")
-    return chain(letters.cost[0], (r"\frac{1}{m} " if mean else "") + r"\sum_{i=1}^{m} " + letters.loss[0] + "^{(i)}")
+    # NOTE: the letters are (tex, text, ascii): LaTeX takes the first, Unicode and MathML the text ones.
+    kind = 1 if isinstance(typography, (Unicode, MathML)) else 0
+    return chain(typography.variable(letters.cost[kind]),
+                 typography.losses_reduced(letters.loss[kind], general.network.options.reduction == "mean"))
 
 
 def build_general_document(general: GeneralSolution, typography: Latex):
