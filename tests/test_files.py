@@ -4,6 +4,7 @@ a file where a folder goes, inputs that are not regular files, Unicode in PDF, s
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -432,3 +433,33 @@ def test_a_character_pdflatex_cannot_set_is_refused_up_front_in_one_line(tmp_pat
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "'反' (U+53CD)" in result.output and "LaTeX failed" not in result.output
     assert not (tmp_path / "out.pdf").exists()
+
+
+@pytest.mark.parametrize(("signum", "to_group"), [(signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["Ctrl-C to the terminal's group", "SIGTERM to the command alone"])
+def test_a_signal_during_generate_with_workers_stops_them_all_at_once_and_leaves_nothing(tmp_path, signum, to_group):
+    folder = tmp_path / "hw"
+    # NOTE: a session of its own, as a terminal's foreground group, with Ctrl-C's usual handler.
+    process = subprocess.Popen([sys.executable, "-m", "backprop_derive", "generate", "--count", "5000", "--jobs", "2",
+                                "-o", str(folder)], cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(4)
+    (os.killpg if to_group else os.kill)(process.pid, signum)
+    try:
+        code = process.wait(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert code == (1 if signum == signal.SIGINT else -signum)
+    assert "Traceback" not in process.stderr.read()
+    assert not folder.exists()
+    time.sleep(0.5)
+    group = [entry for entry in Path("/proc").iterdir() if entry.name.isdigit() and _group_of(entry) == process.pid]
+    assert group == [], "no worker outlives the command"
+
+
+def _group_of(entry: Path) -> int | None:
+    try:
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+    except (OSError, ValueError, IndexError):
+        return None

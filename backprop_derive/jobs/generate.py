@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import decimal
+import multiprocessing
 import random
 import re
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -618,6 +619,11 @@ _WORKER: VariantMaker | None = None
 
 def _start_worker(plan: Plan, fmt: str) -> None:
     global _WORKER
+    # NOTE: Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it
+    # stops the workers and rolls back); SIGTERM and SIGHUP end a worker as they normally would.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
     _WORKER = VariantMaker(plan, fmt)
 
 
@@ -639,8 +645,10 @@ def make_variants(plan: Plan, fmt: str = "md", jobs: int = 1,
     indices = range(1, plan.count + 1)
     made = []
     if jobs > 1:
-        with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(plan, fmt)) as pool:
-            for variant in pool.map(_make_in_worker, indices, chunksize=max(1, min(16, plan.count // (4 * jobs)))):
+        # NOTE: a Pool, whose exit on an error or a signal terminates the workers at once (an executor
+        # would first finish every variant queued).
+        with multiprocessing.Pool(jobs, initializer=_start_worker, initargs=(plan, fmt)) as pool:
+            for variant in pool.imap(_make_in_worker, indices, chunksize=max(1, min(16, plan.count // (4 * jobs)))):
                 made.append(variant)
                 if progress:
                     progress()
