@@ -31,6 +31,9 @@ DEFAULT_RELATIVE = decimal.Decimal("0.005")
 #: No asked value is smaller than this and not 0: Canvas keeps numerical answers to 4 decimal places,
 #: so 0.00004 would become 0 (a variant that asks one is redrawn).
 SMALLEST_ASKED = sympy.Rational(1, 10**4)
+#: Canvas's smallest margin: it keeps numerical answers to 4 decimal places, so a smaller margin would
+#: shrink to 0 and accept only the exact value as Canvas rounds it.
+CANVAS_MARGIN = decimal.Decimal("0.0001")
 #: Exact decimals are written in full up to this many digits (as the answer key shows them).
 EXACT_DIGITS = 12
 #: A fixed date for every zip entry: the same options and seed give a byte-identical package.
@@ -86,16 +89,6 @@ class Part:
     key: str
     answer: decimal.Decimal
     tolerance: decimal.Decimal
-
-    @property
-    def low(self) -> decimal.Decimal:
-        """The smallest right answer."""
-        return self.answer - self.tolerance
-
-    @property
-    def high(self) -> decimal.Decimal:
-        """The largest right answer."""
-        return self.answer + self.tolerance
 
 
 def asked(solution: Solution) -> list[Quantity]:
@@ -411,9 +404,10 @@ def _numerical(section: ET.Element, ident: str, number: int, part: Part, feedbac
     condition = _add(processing, "respcondition", **{"continue": "No"})
     either = _add(_add(condition, "conditionvar"), "or")
     _add(either, "varequal", plain(part.answer), respident="response1")
+    margin = max(part.tolerance, CANVAS_MARGIN) if part.tolerance else part.tolerance
     bounds = _add(either, "and")
-    _add(bounds, "vargte", plain(part.low), respident="response1")
-    _add(bounds, "varlte", plain(part.high), respident="response1")
+    _add(bounds, "vargte", plain(part.answer - margin), respident="response1")
+    _add(bounds, "varlte", plain(part.answer + margin), respident="response1")
     _add(condition, "setvar", "100", action="Set", varname="SCORE")
     if feedback is not None:
         _mattext(_add(_add(item, "itemfeedback", ident="general_fb"), "flow_mat"), feedback)
