@@ -7,9 +7,10 @@ with the derivation it checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import mpmath
 
@@ -99,21 +100,21 @@ def _read_dense(spec: dict, common: dict) -> Model:
     targets = spec["targets"] if isinstance(spec["targets"][0], list) else [spec["targets"]]
     previous = [("input", i) for i in range(len(rows[0]))]
     units, parameters = [], {}
-    for l, layer in enumerate(spec["layers"]):
+    for depth, layer in enumerate(spec["layers"]):
         name, alpha, formula = _activation(layer["activation"])
-        names = [("unit", l, j) for j in range(len(layer["weights"]))]
+        names = [("unit", depth, j) for j in range(len(layer["weights"]))]
         biases = layer.get("biases")
         for j, row in enumerate(layer["weights"]):
             incoming = []
             for i, weight in enumerate(row):
-                parameters[("layers", l, "weights", j, i)] = number(weight)
-                incoming.append((previous[i], ("layers", l, "weights", j, i)))
+                parameters[("layers", depth, "weights", j, i)] = number(weight)
+                incoming.append((previous[i], ("layers", depth, "weights", j, i)))
             bias = None
             if isinstance(biases, list):
-                bias = ("layers", l, "biases", j)
+                bias = ("layers", depth, "biases", j)
                 parameters[bias] = number(biases[j])
             elif biases is not None:
-                bias = ("layers", l, "biases")
+                bias = ("layers", depth, "biases")
                 parameters[bias] = number(biases)
             units.append(Unit(names[j], name, alpha, formula, incoming, bias, names if name == "softmax" else []))
         previous = names

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from hypothesis import strategies as st
-
 from oracle import CUSTOM
 
 SQUARED_LOSSES = ("half_squared_error", "squared_error", "mse")

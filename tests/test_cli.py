@@ -246,7 +246,8 @@ def test_a_huge_value_is_printed_or_refused_cleanly(tmp_path: Path) -> None:
 
 
 def test_the_cli_offers_the_formats_its_commands_produce() -> None:
-    from backprop_derive import check, cli, generate
+    from backprop_derive import cli
+    from backprop_derive.jobs import check, generate
 
     assert cli.CHECK_FORMATS == check.REPORT_FORMATS
     assert cli.GENERATE_FORMATS == generate.FORMATS

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import mpmath
+import oracle
 import pytest
 import sympy
 from hypothesis import HealthCheck, Phase, assume, given, settings
-
-import oracle
-from backprop_derive import solve
 from specs import ALL_ACTIVATIONS, LOSSES, dense_specs, named_specs, specs
+
+from backprop_derive import solve
 
 #: The package carries 50 digits and the oracle's differences are good to ~30: 1e-20 leaves a margin.
 RELATIVE = mpmath.mpf("1e-20")

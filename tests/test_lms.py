@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.generate import key_values
+from backprop_derive.jobs.generate import key_values
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CLOZE = re.compile(r"\{1:NUMERICAL:=(-?[0-9.]+):([0-9.]+)\}")

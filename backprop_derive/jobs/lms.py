@@ -9,23 +9,25 @@ import io
 import urllib.parse
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import sympy
 
-from .errors import SpecError
-from .present import Context
-from .render import Block, Math, Table, build_document, figure_svg
-from .steps import Quantity
-from .typography import Latex
+from ..core.errors import SpecError
+from ..core.steps import Quantity
+from ..render.document import Block, Math, Table
+from ..render.formats import FORMATS
+from ..render.present import Context
+from ..render.render import build_document, figure_svg
+from ..render.typography import Latex
 
 if TYPE_CHECKING:
-    from .generate import Sheet
-    from .solution import Solution
+    from ..core.solution import Solution
 
-#: The file each LMS format writes beside the variants' own (Markdown) files.
-QUIZ_FILES = {"moodle": "quiz.moodle.xml", "qti": "quiz.qti.zip"}
+#: The file each LMS format writes beside the variants' own files (in the format its templates are).
+QUIZ_FILES = {name: "quiz" + FORMATS[name].suffix for name in ("moodle", "qti")}
 #: The default tolerance: 0.5 % of the answer (or one unit of its last digit, when it is rounded).
 DEFAULT_RELATIVE = decimal.Decimal("0.005")
 #: No asked value is smaller than this and not 0: Canvas keeps numerical answers to 4 decimal places,
@@ -164,7 +166,8 @@ class QuizItem:
     Attributes:
         index: The variant's number.
         title: The variant's title.
-        sheet: Its problem sheet (the givens and the questions), in LaTeX.
+        intro: The problem sheet's first sentence.
+        givens: The problem sheet's givens (the network, its diagram, the inputs and targets), in LaTeX.
         parts: The asked numbers in the order of the solution.
         feedback: The worked solution's blocks (the local derivatives, then the working).
         figures: SVG images by figure name (``network``, ``chain``).
@@ -172,29 +175,38 @@ class QuizItem:
 
     index: int
     title: str
-    sheet: Sheet
+    intro: str
+    givens: tuple[Block, ...]
     parts: tuple[Part, ...]
     feedback: tuple[Block, ...]
     figures: dict[str, str]
 
 
-def quiz_item(index: int, solution: Solution, sheet: Sheet, tolerance: Tolerance | None) -> QuizItem:
-    """Variant ``index`` as a question: its parts with their tolerances, and its worked solution."""
+def quiz_item(index: int, solution: Solution, intro: str, givens: tuple[Block, ...], questions: tuple[str, ...],
+              tolerance: Tolerance | None) -> QuizItem:
+    """Variant ``index`` as a question: its parts with their tolerances, and its worked solution.
+
+    Args:
+        index: The variant's number.
+        solution: The variant's solution.
+        intro, givens: The problem sheet's first sentence and givens.
+        questions: The sheet's question of each asked quantity (see ``asked``), in order.
+        tolerance: ``--tolerance`` (None: the default, see ``tolerance_of``).
+    """
     typography = Latex(solution.precision)
     context = Context(solution.notation, typography, solution.values[0])
-    questions = [question for question in sheet.questions for _ in question.names]
     parts = []
     for question, quantity in zip(questions, asked(solution), strict=True):
         answer, rounded = written(solution.values[0][quantity], solution.precision)
-        parts.append(Part(question.text, context.name(quantity), solution.notation.ascii(quantity), answer,
+        parts.append(Part(question, context.name(quantity), solution.notation.ascii(quantity), answer,
                           tolerance_of(answer, rounded, solution.precision, tolerance)))
     document = build_document(solution, typography)
     # NOTE: the question shows the network and its numbers; the feedback starts where the working does.
     feedback = tuple(block for block in document.overview if block.lines) + tuple(
         block for _, blocks in document.steps for block in blocks) + document.closing
     figures = {figure.name: figure_svg(figure) for figure in (*document.figures(), *(
-        block.figure for block in sheet.givens if block.figure))}
-    return QuizItem(index, solution.network.title, sheet, tuple(parts), feedback, figures)
+        block.figure for block in givens if block.figure))}
+    return QuizItem(index, solution.network.title, intro, givens, tuple(parts), feedback, figures)
 
 
 # --- HTML, built as elements -------------------------------------------------------------
@@ -253,8 +265,8 @@ def _blocks(parent: ET.Element, blocks, src: Callable[[str], str]) -> None:
 
 
 def _givens(parent: ET.Element, item: QuizItem, src: Callable[[str], str]) -> None:
-    _add(parent, "p", item.sheet.text)
-    _blocks(parent, item.sheet.givens, src)
+    _add(parent, "p", item.intro)
+    _blocks(parent, item.givens, src)
 
 
 def _html(element: ET.Element) -> str:
