@@ -166,6 +166,28 @@ def test_qti_package_lists_every_file_and_asks_every_number_of_solve(tmp_path, e
         assert "$$" in items[1].find("itemfeedback//mattext").text
 
 
+def test_canvas_margins_survive_its_four_decimals(tmp_path):
+    """Canvas keeps 4 decimals of a student's answer: a margin is 0 only for an exact answer of at most 4 decimals."""
+    margins = []
+    for example in ("sigmoid_2_2_1.yaml", "seed_relu.yaml"):
+        folder = tmp_path / example
+        result = run("--from", str(EXAMPLES / example), "--count", "1", "--format", "qti", "--tolerance", "0",
+                     "-o", str(folder))
+        assert result.exit_code == 0, result.output
+        for name, content in open_package(folder / "quiz.qti.zip").items():
+            if name.endswith(".xml") and b"numerical_question" in content:
+                for item in without_namespace(ET.fromstring(content)).iter("item"):
+                    if item.find(".//varequal") is None:
+                        continue
+                    exact = decimal.Decimal(item.find(".//varequal").text)
+                    low, high = (decimal.Decimal(item.find(f".//{bound}").text) for bound in ("vargte", "varlte"))
+                    assert exact - low == high - exact
+                    margins.append(high - exact)
+                    short = exact == exact.quantize(decimal.Decimal("0.0001"))
+                    assert (high - exact == 0) if short else (high - exact == decimal.Decimal("0.0001"))
+    assert 0 in margins and decimal.Decimal("0.0001") in margins
+
+
 # --- both: reproducible, careful with files, inert with hostile titles ------------------
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import sympy
 
 from ..core.errors import SpecError
+from ..core.numbers import EXACT_DECIMAL_DIGITS
 from ..core.steps import Quantity
 from ..render.document import Block, Math, Table
 from ..render.formats import FORMATS
@@ -33,11 +34,9 @@ DEFAULT_RELATIVE = decimal.Decimal("0.005")
 #: No asked value is smaller than this and not 0: Canvas keeps numerical answers to 4 decimal places,
 #: so 0.00004 would become 0 (a variant that asks one is redrawn).
 SMALLEST_ASKED = sympy.Rational(1, 10**4)
-#: Canvas's smallest margin: it keeps numerical answers to 4 decimal places, so a smaller margin would
-#: shrink to 0 and accept only the exact value as Canvas rounds it.
+#: Canvas's smallest margin: it keeps a student's numerical answer to 4 decimal places, so a smaller
+#: margin could leave the right answer, rounded, outside it.
 CANVAS_MARGIN = decimal.Decimal("0.0001")
-#: Exact decimals are written in full up to this many digits (as the answer key shows them).
-EXACT_DIGITS = 12
 #: A fixed date for every zip entry: the same options and seed give a byte-identical package.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 QTI_NAMESPACE = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
@@ -109,7 +108,7 @@ def too_small(solution: Solution) -> bool:
 
 def written(value: sympy.Expr, precision: int) -> tuple[decimal.Decimal, bool]:
     """``value`` as the key writes it, and whether that is rounded: a terminating decimal of up to
-    EXACT_DIGITS digits in full, anything else to ``precision`` significant digits."""
+    EXACT_DECIMAL_DIGITS digits in full (as the answer key shows them), anything else to ``precision`` significant digits."""
     with decimal.localcontext(prec=60):
         if value.is_Rational:
             exact = decimal.Decimal(int(value.p)) / decimal.Decimal(int(value.q))
@@ -118,7 +117,7 @@ def written(value: sympy.Expr, precision: int) -> tuple[decimal.Decimal, bool]:
         if not exact:
             return decimal.Decimal(0), False
         if value.is_Rational and exact * int(value.q) == int(value.p) and \
-                len(exact.normalize().as_tuple().digits) <= max(precision, EXACT_DIGITS):
+                len(exact.normalize().as_tuple().digits) <= max(precision, EXACT_DECIMAL_DIGITS):
             return exact.normalize(), False
         return exact.quantize(_unit(exact, precision), decimal.ROUND_HALF_UP).normalize(), True
 
@@ -416,7 +415,10 @@ def _numerical(section: ET.Element, ident: str, number: int, part: Part, feedbac
     condition = _add(processing, "respcondition", **{"continue": "No"})
     either = _add(_add(condition, "conditionvar"), "or")
     _add(either, "varequal", plain(part.answer), respident="response1")
-    margin = max(part.tolerance, CANVAS_MARGIN) if part.tolerance else part.tolerance
+    # NOTE: an exact answer of at most 4 decimals may keep a margin of 0; any other keeps one Canvas's
+    # 4 decimals cannot round away.
+    exact = not part.tolerance and part.answer == part.answer.quantize(CANVAS_MARGIN)
+    margin = part.tolerance if exact else max(part.tolerance, CANVAS_MARGIN)
     bounds = _add(either, "and")
     _add(bounds, "vargte", plain(part.answer - margin), respident="response1")
     _add(bounds, "varlte", plain(part.answer + margin), respident="response1")
