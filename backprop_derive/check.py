@@ -14,7 +14,7 @@ from .aliases import Aliases
 from .errors import SpecError
 from .evaluation import Values, compute
 from .mistakes import replay, variants
-from .numbers import parse_number, settle, show
+from .numbers import AmbiguousNumber, parse_number, settle, show
 from .render import Block, Math, Table, build_document, environment, json_number
 from .spec import describe, read_document
 from .steps import OutputSlope, Quantity
@@ -86,6 +86,8 @@ def _answer(name: str, raw: object) -> Answer:
     problem = f"expected a number such as 20, -0.5 or \"1/3\", got {describe(raw)}"
     if isinstance(raw, bool) or not isinstance(raw, (int, float, decimal.Decimal, str)):
         raise SpecError(problem, name)
+    if isinstance(raw, AmbiguousNumber):
+        raise SpecError(raw.problem, name)
     text = (repr(raw) if isinstance(raw, float) else str(raw)).strip().replace("−", "-").replace("_", "")
     try:
         # NOTE: parse_number bounds the size first, so 1e999999999 is refused, not expanded.
@@ -415,10 +417,11 @@ REPORT_FORMATS = ("txt", "md", "tex", "json")
 def report_json(report: Report) -> dict:
     """SPEC §4.2's object: each answer's name, given, expected, verdict, mistake, explanation; the summary."""
     return {
-        "answers": [{"name": mark.name, "given": json_number(mark.answer.value),
-                     "expected": json_number(mark.expected) if mark.expected is not None else None,
+        "answers": [{"name": mark.name, "given": json_number(mark.answer.value, f"answers[{index}].given"),
+                     "expected": (json_number(mark.expected, f"answers[{index}].expected")
+                                  if mark.expected is not None else None),
                      "verdict": mark.verdict, "mistake": mark.mistake, "explanation": mark.explanation}
-                    for mark in report.marks],
+                    for index, mark in enumerate(report.marks)],
         "summary": report.summary,
     }
 
@@ -491,7 +494,7 @@ def _capital(sentence: str) -> str:
 def render_report(report: Report, fmt: str, color: bool = False) -> str:
     """The report in ``fmt``: txt (``color`` for a terminal), md, tex or json."""
     if fmt == "json":
-        return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "txt":
         return report_text(report, color)
     return report_sheet(report, fmt)

@@ -14,6 +14,7 @@ from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
+from .numbers import NoFiniteValue
 from .spec import read_network
 
 
@@ -110,8 +111,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     for _ in range(steps):
         try:
             step_values = evaluate(derivation, parameters)
-        except ArithmeticError as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+        except NoFiniteValue as error:
+            raise SpecError(f"the exercise has no finite solution: {error}", error.path, source) from None
         values.append(step_values)
         if derivation.updates:
             parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
