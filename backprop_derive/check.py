@@ -15,6 +15,7 @@ from .errors import SpecError
 from .evaluation import Values, compute
 from .mistakes import replay, variants
 from .numbers import AmbiguousNumber, parse_number, settle, show
+from .printable import visible
 from .render import Block, Math, Table, build_document, environment, json_number
 from .spec import describe, read_document
 from .steps import OutputSlope, Quantity
@@ -79,7 +80,9 @@ def parse_answers(document: object) -> tuple[Answer, ...]:
     for name in document:
         if isinstance(name, bool) or not isinstance(name, (str, int)):
             raise SpecError(f"expected a quantity's name such as dL/dw13 as the key, got {describe(name)}")
-    return tuple(_answer(str(name), raw) for name, raw in document.items())
+    # NOTE: a name is the student's own string, kept printable from here on: in no format can it forge a
+    # line of the report (a name "y5\n✓ dL/dw13 = 999") or send a terminal sequence.
+    return tuple(_answer(visible(str(name)), raw) for name, raw in document.items())
 
 
 def _answer(name: str, raw: object) -> Answer:

@@ -21,6 +21,7 @@ from .evaluation import Values, compute, evaluate
 from .network import Example, Parameter
 from .numbers import settle
 from .pdf import INSTALL_HINT, compile_pdf, latex_available
+from .printable import visible
 from .present import Context
 from .render import Block, Math, Table, environment, overview_blocks
 from .rules import LOSSES
@@ -705,8 +706,8 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
 
 
 def read_title(spec: dict) -> str:
-    """The title of a plan's class set: the spec's title, or a plain one."""
-    return spec.get("title") or "Backpropagation"
+    """The title of a plan's class set: the spec's title (printable, as spec.build_network keeps it), or a plain one."""
+    return visible(spec.get("title") or "Backpropagation")
 
 
 def load_structure(path: str | Path) -> dict:

@@ -16,6 +16,7 @@ from .errors import SpecError
 from .formula import FormulaError
 from .network import Example, Network, Node, Options, Parameter
 from .numbers import AmbiguousNumber, parse_number
+from .printable import visible
 from .rules import ACTIVATIONS, ALIASES, LOSSES, WITH_ALPHA, ActivationOptions, custom_activation, make_activation
 
 TOP_LEVEL = {"title", "inputs", "targets", "layers", "neurons", "loss", "learning_rate", "options"}
@@ -248,6 +249,8 @@ def build_network(data: Any) -> Network:
     title = spec.get("title", "")
     if not isinstance(title, str):
         raise SpecError(f"expected a line of text, got {describe(title)}", "title")
+    # NOTE: kept printable here, once, so that no format can print a line break or a terminal sequence from it.
+    title = visible(title)
     builder = _dense if "layers" in spec else _named
     form, inputs, neurons, outputs, examples, batched = builder(spec, options)
     parameters = tuple(_parameters_in_order(neurons))
