@@ -182,7 +182,7 @@ def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
     Raises:
         NoFiniteValue: a term has no finite real value.
     """
-    terms = list(terms)
+    terms = [sympy.sympify(term) for term in terms]
     if not any(term.is_Float or (not term.is_Rational and term.has(sympy.Float)) for term in terms):
         return sympy.Add(*terms)
     numbers = [term if term.is_Number else settle(term) for term in terms]

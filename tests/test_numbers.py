@@ -9,8 +9,9 @@ from pathlib import Path
 
 import mpmath
 import pytest
-import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backprop_derive.cli import main
 
@@ -96,6 +97,17 @@ def test_check_marks_a_students_0_for_that_gradient_right(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, ["check", str(spec), str(answers), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert strict_json(result.stdout)["answers"][0]["verdict"] == "right"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(weights=st.lists(st.lists(st.decimals(-3, 3, places=2), min_size=2, max_size=2), min_size=2, max_size=4),
+       bias=st.decimals(-2, 2, places=1), target=st.integers(0, 3))
+def test_any_shared_softmax_bias_has_gradient_exactly_0(tmp_path: Path, weights, bias, target) -> None:
+    rows = ", ".join(f"[{a}, {b}]" for a, b in weights)
+    targets = [int(unit == target % len(weights)) for unit in range(len(weights))]
+    spec = (f"inputs: [0.3, -1.2]\ntargets: {targets}\nlayers:\n  - {{activation: softmax, weights: [{rows}], "
+            f"biases: {bias}}}\nloss: cross_entropy\n")
+    assert solved_json(tmp_path, spec)["quantities"]["dJ/db[1]"] == 0
 
 
 @pytest.mark.parametrize("x", ["0.2", "0.4", "0.5", "0.8", "0.9", "1.7"])
