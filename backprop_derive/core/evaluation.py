@@ -9,18 +9,33 @@ import sympy
 from .derivation import SLOPE_VARIABLES, Derivation
 from .network import Network, Parameter
 from .numbers import NoFiniteValue, settle, substitute, total
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
+from .steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+)
 
 Values = dict[Quantity, sympy.Expr]
 
 
-def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) -> Values:
+def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], state: Values | None = None) -> Values:
     """Every quantity's value for one training step.
 
     Args:
         derivation: The steps, from ``derive``.
         parameters: Each parameter's value at the start of this step.
+        state: The optimizer's state at the start of this step (core.update.Carried.state).
 
     Returns:
         A map from each quantity (inputs, targets and parameters included) to its value:
@@ -31,6 +46,7 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) ->
     """
     network = derivation.network
     values: Values = _given(network, parameters)
+    values.update(state or {})
     for step in derivation.steps():
         try:
             values[step.result] = settle(compute(step, values))
@@ -72,6 +88,8 @@ def _where(step, network: Network) -> tuple[str, str]:
         parameter = quantity.parameter
         return _location_path(parameter.location), f"{words} of {parameter.kind} {_location_path(parameter.location)}"
     node = quantity.node
+    if node is None:
+        return "", words + example
     if network.form == "dense":
         field, unit = f"layers[{node.layer - 1}]", f"unit {node.unit}"
     else:

@@ -41,7 +41,7 @@ class AmbiguousNumber(str):
 
     problem: str
 
-    def __new__(cls, text: str, problem: str) -> "AmbiguousNumber":
+    def __new__(cls, text: str, problem: str) -> AmbiguousNumber:
         written = super().__new__(cls, text)
         written.problem = problem
         return written
@@ -123,7 +123,7 @@ class NoFiniteValue(ArithmeticError):
         self.path = path
         self.step = step
 
-    def at(self, path: str, step: str, note: str = "") -> "NoFiniteValue":
+    def at(self, path: str, step: str, note: str = "") -> NoFiniteValue:
         """The same trouble, placed in the spec field ``path`` and the step ``step``, with a ``note`` after it."""
         return NoFiniteValue(f"{self.predicate}; {note}" if note else self.predicate, path, step)
 
