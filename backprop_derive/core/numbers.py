@@ -136,9 +136,7 @@ def settle(value: sympy.Expr) -> sympy.Expr:
     Raises:
         NoFiniteValue: ``value`` is not a finite real number, or lies outside 10^±MAX_MAGNITUDE.
     """
-    if value.is_Rational:
-        number = value
-    elif value.is_Float:
+    if value.is_Rational or value.is_Float:
         number = value
     else:
         number = value.evalf(DIGITS)
@@ -154,8 +152,8 @@ def settle(value: sympy.Expr) -> sympy.Expr:
         raise NoFiniteValue("is not a finite number")
     exponent = _decimal_exponent(number)
     if abs(exponent) > MAX_MAGNITUDE:
-        raise NoFiniteValue(f"is about 10^({exponent:.2g}), beyond the 10^±{MAX_MAGNITUDE} that a worked "
-                            "solution can show".replace("-", "−"))
+        size = f"{exponent:.2g}".replace("-", "−")
+        raise NoFiniteValue(f"is about 10^({size}), beyond the 10^±{MAX_MAGNITUDE} that a worked solution can show")
     return number
 
 
@@ -166,7 +164,7 @@ def _decimal_exponent(number: sympy.Expr) -> int:
     if number.is_Rational:
         bits = abs(int(number.p)).bit_length() - int(number.q).bit_length()
     else:
-        _, mantissa, exponent, length = number._mpf_
+        _, _, exponent, length = number._mpf_
         bits = exponent + length
     return int(bits * 0.30103)
 
