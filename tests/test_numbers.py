@@ -128,6 +128,16 @@ def test_a_tiny_value_that_is_not_0_keeps_its_digits(tmp_path: Path) -> None:
     assert quantities["dJ/da[1]_1"] != 0
 
 
+@pytest.mark.parametrize(("activation", "z"), [("sigmoid", 225), ("tanh", 120), ("tanh", 240)])
+def test_a_saturated_units_slope_is_its_true_tiny_value_not_0(tmp_path: Path, activation: str, z: int) -> None:
+    # NOTE: y = f(z) is its limit 1 to all 100 digits, so f′ written in y (y(1 − y), 1 − y²) cancels to 0.
+    spec = f"inputs: [{z}]\ntargets: [0]\nlayers:\n  - {{activation: {activation}, weights: [[1]]}}\n"
+    quantities = solved_json(tmp_path, spec)["quantities"]
+    mpmath.mp.dps = 50
+    expected = mpmath.sech(z) ** 2 if activation == "tanh" else mpmath.exp(-z) / (1 + mpmath.exp(-z)) ** 2
+    assert quantities["da[1]_1/dz[1]_1"] == pytest.approx(float(expected), rel=1e-12)
+
+
 # --- values with no finite form, and values too large or too small to carry -----------------
 
 

@@ -7,6 +7,7 @@ from functools import singledispatch
 import sympy
 
 from .derivation import SLOPE_VARIABLES, Derivation
+from .formula import X
 from .network import Network, Parameter
 from .numbers import NoFiniteValue, settle, substitute, total
 from .steps import (
@@ -160,7 +161,14 @@ def _(step: BackSum, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: Slope, values: Values) -> sympy.Expr:
     value = values[step.variable]
-    return substitute(step.formula, {variable: value for variable in SLOPE_VARIABLES})
+    slope = substitute(step.formula, {variable: value for variable in SLOPE_VARIABLES})
+    if slope == 0 and value.is_Float and step.variable.kind == "out":
+        # NOTE: near saturation a carried y = f(x) is its limit to all DIGITS digits (tanh 120 = 1 − 2e-104),
+        # so f′ written in y (1 − y², y(1 − y)) cancels to 0 though f′(x) is not 0: take it at x then.
+        pre = values.get(Quantity("pre", step.variable.node, step.variable.example))
+        if pre is not None:
+            return substitute(step.activation.derivative, {X: pre})
+    return slope
 
 
 @compute.register

@@ -21,6 +21,10 @@ MAX_EXPONENT = 100
 #: values within 10^-(DIGITS - ROUNDING_MARGIN) of its largest term is 0 (see ``total``).
 ROUNDING_MARGIN = 5
 
+#: Digits SymPy may work with to settle an exact value whose terms cancel (1 − tanh²(240) ≈ 1.4e-208):
+#: one that still cannot be told from 0 is 0.
+CANCELLATION_DIGITS = 10 * DIGITS
+
 #: A computed value other than 0 lies within 10^±MAX_MAGNITUDE in size: beyond it a number can be neither
 #: shown nor used (sigmoid(−1e100) is about 10^(−4.3e99)).
 MAX_MAGNITUDE = 10**6
@@ -140,10 +144,12 @@ def settle(value: sympy.Expr) -> sympy.Expr:
         number = value
     else:
         number = value.evalf(DIGITS)
+        if number.is_Float and number._prec <= 1:
+            number = value.evalf(DIGITS, maxn=CANCELLATION_DIGITS)
         if not number.is_Number:
             raise NoFiniteValue("is not a real number")
-        # NOTE: evalf works with up to DIGITS + 100 digits where a sum cancels; a Float with no bit of
-        # precision left is its way of saying "0 within 10^-(DIGITS + 100)".
+        # NOTE: where a sum cancels, evalf works with more digits, up to maxn; a Float with no bit of
+        # precision left even then is its way of saying "0 within 10^-CANCELLATION_DIGITS".
         if number.is_Float and number._prec <= 1:
             return sympy.Integer(0)
         if not number.is_Rational:
