@@ -214,6 +214,15 @@ def test_json_numbers_are_the_nearest_doubles_never_long_literals(tmp_path: Path
     assert small["loss"] == 8 and isinstance(small["loss"], int)
 
 
+def test_json_leaves_out_exact_forms_too_long_to_print(tmp_path: Path) -> None:
+    # NOTE: 1e-100 through 44 weights of 1e-100 is 10^-4500 exactly: 4501 digits, past what Python prints.
+    chain = "".join("  - {activation: identity, weights: [[1e-100]]}\n" for _ in range(44))
+    document = solved_json(tmp_path, f"inputs: [1e-100]\ntargets: [0]\nlayers:\n{chain}")
+    assert document["exact"]["W[1]_11"] == "1/" + "1" + "0" * 100
+    assert "a[44]_1" not in document["exact"] and "a[8]_1" in document["exact"] and "a[10]_1" not in document["exact"]
+    assert document["quantities"]["a[44]_1"] == 0.0  # the nearest double
+
+
 def test_check_json_holds_doubles_or_refuses_in_one_line(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(_identity_chain("1e50", 2), encoding="utf-8")

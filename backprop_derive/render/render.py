@@ -325,7 +325,7 @@ def _step_json(solution, index: int) -> dict:
     result = {
         "loss": json_number(values[derivation.cost], "loss"),
         "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
-        "exact": {name: str(value) for name, value in quantities.items() if value.is_Rational},
+        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
         "gradients": _shaped((g.parameter.location, json_number(values[g.result], f"quantities.{named(g.result)}"))
                              for g in derivation.gradients),
     }
@@ -334,6 +334,18 @@ def _step_json(solution, index: int) -> dict:
                                                                            f"quantities.{named(u.result)}"))
                                     for u in derivation.updates)
     return result
+
+
+#: The most digits (numerator and denominator together) of an exact form JSON's ``exact`` carries as a string.
+JSON_EXACT_DIGITS = 1000
+
+
+def _short_exact(value) -> bool:
+    """True for a rational whose exact form is at most JSON_EXACT_DIGITS digits (counted without printing it)."""
+    # NOTE: a longer one is left out: its nearest double is in ``quantities``, and Python refuses to print
+    # an integer of more than 4300 digits.
+    bits = abs(int(value.p)).bit_length() + int(value.q).bit_length() if value.is_Rational else None
+    return bits is not None and bits * 0.30103 <= JSON_EXACT_DIGITS
 
 
 #: Whole numbers up to this size are written as JSON integers: every double holds them exactly.
