@@ -165,14 +165,9 @@ def settle(value: sympy.Expr) -> sympy.Expr:
 
 def _decimal_exponent(number: sympy.Expr) -> int:
     """About the power of ten of a nonzero number's size (0 for 0), without printing it."""
-    if number == 0:
+    if not number:
         return 0
-    if number.is_Rational:
-        bits = abs(int(number.p)).bit_length() - int(number.q).bit_length()
-    else:
-        _, _, exponent, length = number._mpf_
-        bits = exponent + length
-    return int(bits * 0.30103)
+    return int(_binary_exponent(number) * 0.30103)
 
 
 def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
@@ -191,10 +186,25 @@ def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
         return sympy.Add(*terms)
     numbers = [term if term.is_Number else settle(term) for term in terms]
     result = sympy.Add(*numbers)
-    largest = max(abs(number) for number in numbers)
-    if abs(result) * sympy.Integer(10) ** (DIGITS - ROUNDING_MARGIN) <= largest:
+    if not result:
+        return sympy.Integer(0)
+    # NOTE: compared as powers of two, read off the numbers: cheap, and a bit either way does not matter.
+    largest = max(_binary_exponent(number) for number in numbers if number)
+    if _binary_exponent(result) < largest - _CANCELLED_BITS:
         return sympy.Integer(0)
     return result
+
+
+#: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
+_CANCELLED_BITS = int((DIGITS - ROUNDING_MARGIN) * 3.321928)
+
+
+def _binary_exponent(number: sympy.Expr) -> int:
+    """About log2 of a nonzero number's size."""
+    if number.is_Rational:
+        return abs(int(number.p)).bit_length() - int(number.q).bit_length()
+    _, _, exponent, length = number._mpf_
+    return exponent + length
 
 
 def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
@@ -221,6 +231,8 @@ def _finite_real(value: sympy.Expr) -> bool:
     """False for a number that is not finite or not real; True for a formula still in symbols."""
     if value.is_Rational or value.free_symbols:
         return True
+    if value.is_Number:
+        return bool(value.is_finite)  # a Float, or oo or nan
     if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
         return False
     number = value if value.is_Number else value.evalf(15)
