@@ -9,7 +9,7 @@ import sympy
 from .derivation import SLOPE_VARIABLES, Derivation
 from .formula import X
 from .network import Network, Parameter
-from .numbers import NoFiniteValue, settle, substitute, total
+from .numbers import NoFiniteValue, dot, settle, substitute, total
 from .steps import (
     Activate,
     BackSum,
@@ -116,8 +116,8 @@ def compute(step, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: WeightedSum, values: Values) -> sympy.Expr:
-    bias = (values[step.bias],) if step.bias else ()
-    return total([*(values[source] * values[weight] for source, weight in step.terms), *bias])
+    terms = [(values[source], values[weight]) for source, weight in step.terms]
+    return dot(terms + [(values[step.bias], None)] if step.bias else terms)
 
 
 @compute.register
@@ -144,7 +144,7 @@ def _(step: LossValue, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: CostValue, values: Values) -> sympy.Expr:
-    return step.scale * total(values[loss] for loss in step.losses)
+    return step.scale * dot((values[loss], None) for loss in step.losses)
 
 
 @compute.register
@@ -154,8 +154,8 @@ def _(step: OutputSlope, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: BackSum, values: Values) -> sympy.Expr:
-    direct = (values[step.direct],) if step.direct else ()
-    return total([*(values[delta] * values[weight] for delta, weight in step.terms), *direct])
+    terms = [(values[delta], values[weight]) for delta, weight in step.terms]
+    return dot(terms + [(values[step.direct], None)] if step.direct else terms)
 
 
 @compute.register
@@ -185,16 +185,17 @@ def _(step: Jacobian, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: SoftmaxDelta, values: Values) -> sympy.Expr:
-    return total(values[dout] * values[jacobian] for dout, jacobian in step.terms)
+    return dot((values[dout], values[jacobian]) for dout, jacobian in step.terms)
 
 
 @compute.register
 def _(step: Gradient, values: Values) -> sympy.Expr:
-    return step.scale * total(values[delta] * (values[source] if source else 1) for delta, source in step.terms)
+    total = dot((values[delta], values[source] if source else None) for delta, source in step.terms)
+    return total if step.scale == 1 else step.scale * total
 
 
 @compute.register
 def _(step: Update, values: Values) -> sympy.Expr:
     if not step.trainable:
         return values[step.old]
-    return total([values[step.old], -values[step.rate] * values[step.gradient]])
+    return dot(((values[step.old], None), (-values[step.rate], values[step.gradient])))

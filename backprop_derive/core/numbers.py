@@ -171,12 +171,9 @@ def _decimal_exponent(number: sympy.Expr) -> int:
 
 
 def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
-    """The sum of ``terms``: exact when they all are; 0 when carried values cancel to within their rounding.
+    """The sum of ``terms`` (exact, or carried values, or exact formulas such as e^(1/2)), formed by ``dot``.
 
-    A carried value (a Float of DIGITS digits) is known to about its size × 10^-DIGITS, so a sum that
-    comes out smaller than the largest term × 10^-(DIGITS - ROUNDING_MARGIN) is rounding residue of an
-    exact 0, and is 0 (the outputs of a softmax sum to 1: ∂J/∂b of a bias shared by the layer is 0,
-    not 7e-102).
+    Terms that are all exact stay an exact sum, for ``settle`` to evaluate as closely as it needs.
 
     Raises:
         NoFiniteValue: a term has no finite real value.
@@ -184,19 +181,7 @@ def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
     terms = [sympy.sympify(term) for term in terms]
     if not any(term.is_Float or (not term.is_Rational and term.has(sympy.Float)) for term in terms):
         return sympy.Add(*terms)
-    numbers = [term if term.is_Number else settle(term) for term in terms]
-    result = sympy.Add(*numbers)
-    if not result:
-        return sympy.Integer(0)
-    # NOTE: compared as powers of two, read off the numbers: cheap, and a bit either way does not matter.
-    largest = max(_binary_exponent(number) for number in numbers if number)
-    if _binary_exponent(result) < largest - _CANCELLED_BITS:
-        return sympy.Integer(0)
-    return result
-
-
-#: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
-_CANCELLED_BITS = int((DIGITS - ROUNDING_MARGIN) * 3.321928)
+    return dot((term if term.is_Number else settle(term), None) for term in terms)
 
 
 def _binary_exponent(number: sympy.Expr) -> int:
@@ -263,6 +248,52 @@ _PARTIAL = {
     sympy.log: lambda argument, *_: f"takes the log of {words(argument)}",
     sympy.Pow: _power,
 }
+
+
+def dot(pairs) -> sympy.Expr:
+    """Σ a·b over ``pairs`` of values (b None for 1): exact while every value is rational, otherwise
+    a DIGITS-digit Float, or 0 where the carried values cancel to within their rounding.
+
+    A carried value is known to about its size × 10^-DIGITS, so a sum that comes out smaller than its
+    largest term × 10^-(DIGITS - ROUNDING_MARGIN) is rounding residue of an exact 0, and is 0: the
+    outputs of a softmax sum to 1, so ∂J/∂b of a bias shared by the layer is 0, not 7e-102.
+
+    NOTE: the inexact case is summed in mpmath directly, not through SymPy's Float arithmetic, which
+    spends most of its time building and normalising intermediate objects.
+    """
+    pairs = list(pairs)
+    if all(a.is_Rational and (b is None or b.is_Rational) for a, b in pairs):
+        return sympy.Add(*(a if b is None else a * b for a, b in pairs))
+    with mpmath.workdps(DIGITS):
+        terms = [_mpf(a) if b is None else _mpf(a) * _mpf(b) for a, b in pairs]
+        total = mpmath.fsum(terms)
+        if _cancelled(total._mpf_, [term._mpf_ for term in terms]):
+            return sympy.Integer(0)
+        return sympy.Float._new(total._mpf_, mpmath.mp.prec)
+
+
+#: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
+_CANCELLED_BITS = int((DIGITS - ROUNDING_MARGIN) * 3.321928)
+
+
+def _cancelled(total: tuple, terms: list[tuple]) -> bool:
+    """True when the mpf ``total`` is 0, or below the rounding of the mpf ``terms`` it sums (see ``dot``)."""
+    _, mantissa, exponent, length = total
+    if not mantissa:
+        return True
+    # NOTE: sizes compared as powers of two, read off the numbers (exponent + bit count): a bit either way
+    # does not matter.
+    largest = max(term[2] + term[3] for term in terms if term[1])
+    return exponent + length < largest - _CANCELLED_BITS
+
+
+def _mpf(value: sympy.Expr) -> mpmath.mpf:
+    """``value`` as an mpmath number at the working precision (a Float's own digits, kept)."""
+    if value.is_Float:
+        return mpmath.mpf(value._mpf_)
+    if value.is_Rational:
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(sympy.Float(value, DIGITS)._mpf_)
 
 
 @dataclass(frozen=True)
