@@ -197,19 +197,17 @@ def _examples_block(solution, context: Context) -> Block:
 
 
 def _derivatives_block(solution, context: Context) -> Block:
-    typography = context.typography
-    lines, seen = [], set()
-    for neuron in solution.network.neurons:
-        activation = neuron.activation
-        if activation.name in seen or activation.layerwise:
+    typography, notation = context.typography, context.notation
+    lines = []
+    for activation in notation.functions:
+        if activation.layerwise:
             continue
-        seen.add(activation.name)
-        function = typography.function(activation) or typography.variable("f")
+        function = typography.function(notation, activation)
         x = typography.variable("x")
         parts = [typography.apply(function + typography.prime, x), typography.formula(activation.derivative, {X: x})]
         if activation.derivative_of_output is not None:
             parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, x)}))
-        lines.append(chain(*parts, note=activation.name))
+        lines.append(chain(*parts))
     return Block("Local derivatives", "Each activation's derivative, as SymPy differentiates it.",
                  lines=tuple(lines), level=2)
 
