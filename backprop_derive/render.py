@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import re
+import traceback
 from dataclasses import dataclass, field, replace
 from functools import singledispatch
 from pathlib import Path
@@ -12,6 +15,7 @@ import jinja2
 import markupsafe
 
 from .diagram import Diagram, Label, mermaid, svg, tikz
+from .errors import TemplateError
 from .formula import X
 from .plaintext import equations, table_lines
 from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
@@ -354,8 +358,47 @@ def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | Non
         step_blocks = matrix_step_blocks
     document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision), step_blocks,
                               with_figures=fmt != "txt")
-    template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
-    return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document
+    with _user_template_errors(template_dir):
+        template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
+        return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document
+
+
+#: What a template of the user's may raise while it renders (beyond Jinja's own errors).
+_TEMPLATE_FAULTS = (jinja2.TemplateError, TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
+
+
+@contextlib.contextmanager
+def _user_template_errors(template_dir: str | Path | None):
+    """Turn an error in a template of ``template_dir`` into one TemplateError (file, line, message).
+
+    NOTE: an error in a built-in template is a bug of this package, and keeps its traceback.
+    """
+    try:
+        yield
+    except _TEMPLATE_FAULTS as error:
+        if not template_dir:
+            raise
+        folder = Path(template_dir).resolve()
+        file, line = _template_frame(error, folder)
+        if file is None:
+            raise
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        # NOTE: "'backprop_derive.render.Block object' has no attribute …" reads "Block has no attribute …".
+        message = re.sub(r"'(?:\w+\.)*(\w+) object'", r"\1", message.splitlines()[0])
+        raise TemplateError(message, file, line) from None
+
+
+def _template_frame(error: Exception, folder: Path) -> tuple[str | None, int]:
+    """The user's template file and line where ``error`` arose (the innermost such frame), or None."""
+    if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
+        if Path(error.filename).resolve().is_relative_to(folder):
+            return error.filename, error.lineno or 0
+    found: tuple[str | None, int] = (None, 0)
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.endswith(".j2") and Path(filename).resolve().is_relative_to(folder):
+            found = (filename, line)
+    return found
 
 
 def figure_file(stem: str, name: str) -> str:
