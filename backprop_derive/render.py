@@ -103,7 +103,7 @@ class Document:
 
 
 def build_document(solution, typography: Latex, step_blocks=None, with_figures: bool = True,
-                   marks: dict[Quantity, str] | None = None) -> Document:
+                   marks: dict[Quantity, str] | None = None, with_plots: bool = True) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out.
 
     Args:
@@ -112,6 +112,7 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
         step_blocks: ``step_blocks(solution, context, **extra)`` yields one training step's blocks
             (default: chain style).
         with_figures: Whether to draw the network's diagrams (not for plain text).
+        with_plots: Whether to plot the cost per step (plain text draws it in characters).
         marks: A short text beside the line of each quantity of the first step (``check``).
     """
     step_blocks = step_blocks or _step_blocks
@@ -133,7 +134,7 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
                      for index, values in enumerate(solution.values))
         closing = (Block("Loss per step", "The cost before each step's update.",
                          table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2,
-                         figure=_loss_plot(solution)),)
+                         figure=_loss_plot(solution) if with_plots else None),)
     return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
 
 
@@ -330,7 +331,7 @@ figure_mermaid.register(Plot, lambda plot: plot.mermaid)
 
 
 def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
-           style: str = "chain", figure_stem: str | None = None) -> str:
+           style: str = "chain", figure_stem: str | None = None, figures: bool = True) -> str:
     """``solution`` as text in ``fmt``: md, tex, txt, html or json.
 
     Args:
@@ -341,12 +342,14 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
         style: ``chain`` (weight by weight) or ``matrix`` (layer by layer; JSON is the same).
         figure_stem: For md, the figures are SVG files named ``<stem>.<figure>.svg`` beside the
             document (see ``render_files``); without it, they are Mermaid blocks.
+        figures: False leaves out the network's diagrams and the cost plot (a notebook's LaTeX,
+            which loads neither TikZ nor pgfplots).
     """
-    return _render(solution, fmt, standalone, template_dir, style, figure_stem)[0]
+    return _render(solution, fmt, standalone, template_dir, style, figure_stem, figures)[0]
 
 
 def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
-            figure_stem: str | None) -> tuple[str, Document | None]:
+            figure_stem: str | None, figures: bool = True) -> tuple[str, Document | None]:
     if fmt == "json":
         return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n", None
     if fmt not in TEXT_FORMATS:
@@ -357,7 +360,7 @@ def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | Non
 
         step_blocks = matrix_step_blocks
     document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision), step_blocks,
-                              with_figures=fmt != "txt")
+                              with_figures=figures and fmt != "txt", with_plots=figures)
     with _user_template_errors(template_dir):
         template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
         return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document
@@ -434,7 +437,7 @@ def to_json(solution) -> dict:
 def _step_json(solution, index: int) -> dict:
     values = solution.values[index]
     derivation = solution.derivation
-    quantities = solution.quantities(index)
+    quantities = solution.quantities(index, exact=True)
     result = {
         "loss": json_number(values[derivation.cost]),
         "quantities": {name: json_number(value) for name, value in quantities.items()},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,23 @@ from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
+from .numbers import python_number, show
 from .spec import read_network
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Solution:
     """A worked solution: the derivation, the values of each training step, and how to name them.
+
+    Values come two ways: as plain Python numbers (``loss``, ``quantities()``) — ``int`` for a whole
+    number, ``fractions.Fraction`` for another exact one, ``float`` for one carried to high
+    precision — and exactly, as SymPy numbers (``exact_loss``, ``quantities(exact=True)``), an
+    irrational value to at least 30 significant digits.
 
     Attributes:
         network: The exercise.
         derivation: The symbolic steps (the same for every training step).
-        values: One map of quantity values per training step.
+        values: One map of quantity values per training step (exact, SymPy).
         notation: Names every quantity.
         precision: Significant digits shown for values that are not exact.
     """
@@ -36,8 +43,13 @@ class Solution:
     precision: int
 
     @property
-    def loss(self) -> sympy.Expr:
-        """The cost J before the (first) update."""
+    def loss(self) -> int | Fraction | float:
+        """The cost J before the (first) update, as a Python number (see the class)."""
+        return python_number(self.exact_loss)
+
+    @property
+    def exact_loss(self) -> sympy.Expr:
+        """The cost J before the (first) update, exactly (a SymPy number)."""
         return self.values[0][self.derivation.cost]
 
     @cached_property
@@ -47,27 +59,58 @@ class Solution:
 
         return solution_diagrams(self)
 
-    def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
-        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""
-        return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}
+    def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
+        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them.
 
-    def render(self, fmt: str = "md", **options: Any) -> str:
-        """The solution as text in ``fmt`` (md, tex, txt, html or json).
+        Args:
+            step: The training step, 0 for the first.
+            exact: SymPy numbers as computed (True), or Python numbers (False, see the class).
+        """
+        values = self.values[step].items()
+        if exact:
+            return {self.notation.ascii(quantity): value for quantity, value in values}
+        return {self.notation.ascii(quantity): python_number(value) for quantity, value in values}
+
+    def render(self, fmt: str = "md", **options: Any) -> str | bytes:
+        """The solution in ``fmt``: text for md, tex, txt, html and json; the PDF's bytes for pdf.
 
         Args:
             fmt: The format.
             **options: For ``render.render``: ``standalone`` (tex), ``template_dir`` (a folder whose
-                templates are used before the built-in ones), ``figure_stem`` (md).
+                templates are used before the built-in ones), ``figure_stem`` (md), ``style``,
+                ``figures`` (False leaves the diagrams and plots out).
+
+        Raises:
+            OutputError: for pdf, no pdflatex here (with what to install), or LaTeX failed.
         """
         from .render import render  # NOTE: deferred so that `import backprop_derive` stays light
 
+        if fmt == "pdf":
+            from .pdf import compile_pdf
+
+            return compile_pdf(render(self, "tex", **options))
         return render(self, fmt, **options)
+
+    def __repr__(self) -> str:
+        """A short summary (a notebook's text/plain): the title, the loss and the network's size."""
+        network = self.network
+        counts = (f"{len(network.inputs)} inputs, {len(network.neurons)} neurons, "
+                  f"{len(network.parameters)} parameters, {len(network.examples)} "
+                  f"example{'s' if len(network.examples) > 1 else ''}")
+        steps = f", {len(self.values)} steps" if len(self.values) > 1 else ""
+        from .typography import Unicode  # NOTE: deferred, like rendering
+
+        cost = self.notation.ascii(self.derivation.cost)
+        loss = show(self.exact_loss, self.precision)
+        return (f"<Solution {network.title or 'untitled'!r}: {network.loss.name}, {cost} = "
+                f"{Unicode(self.precision).written(loss)}; {counts}{steps}>")
 
     def _repr_markdown_(self) -> str:
         return self.render("md")
 
     def _repr_latex_(self) -> str:
-        return self.render("tex", standalone=False)
+        # NOTE: without the figures: TikZ and pgfplots are not loaded by nbconvert's LaTeX.
+        return self.render("tex", standalone=False, figures=False)
 
     def _repr_html_(self) -> str:
         return self.render("html", standalone=False)
@@ -94,6 +137,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution = solve("examples/seed_relu.yaml")
         >>> solution.loss
         50
+        >>> solution.quantities()["dL/dw13"]
+        10
     """
     # Read and validate the spec into a network.
     network = read_network(spec)
