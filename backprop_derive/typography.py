@@ -165,8 +165,10 @@ class _MathMLWithNames(_BareArguments, MathMLPresentationPrinter):
         return self._markup(f"<mo>{{</mo><mtable>{rows}</mtable>")
 
     def doprint(self, expr) -> str:
+        # NOTE: SymPy's doprint calls Printer._print, past _BareArguments; this is the same through it.
+        markup = self._print(expr).toxml().encode("ascii", "xmlcharrefreplace").decode()
         # NOTE: SymPy writes the minus as a hyphen; MathML Core draws what the <mo> holds.
-        return super().doprint(expr).replace("<mo>-</mo>", "<mo>&#x2212;</mo>")
+        return markup.replace("<mo>-</mo>", "<mo>&#x2212;</mo>")
 
 
 def _fenced(markup: str) -> str:
