@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import BackpropDeriveError, SpecError
-from .numbers import parse_number
-from .output import write_files
-from .pdf import compile_pdf
-from .render import render_files
-from .rules import ACTIVATIONS, LOSSES
-from .solution import solve as solve_spec
+from .api import solve as solve_spec
+from .core.errors import BackpropDeriveError, SpecError
+from .core.numbers import parse_number
+from .core.rules import ACTIVATIONS, LOSSES
+from .jobs.output import write_files
+from .render.formats import format_of_path, formats_for
+from .render.pdf import compile_pdf
+from .render.render import render_files
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
 EXIT_WRONG_ANSWER = 1
@@ -50,19 +51,14 @@ def write_output(text: str | bytes, path: str | None) -> None:
 def default_format(output: str | None) -> str:
     """Unicode text on a terminal, Markdown into a pipe; for ``-o``, the file's suffix decides."""
     if output:
-        suffix = Path(output).suffix.lstrip(".").lower()
-        suffix = SUFFIX_ALIASES.get(suffix, suffix)
-        return suffix if suffix in SOLVE_FORMATS else "md"
+        return format_of_path(output) or "md"
     return "txt" if sys.stdout.isatty() else "md"
 
 
-SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
-SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
-# NOTE: check, generate, derive and matrix style load their modules only when used, so that
-# `solve` starts fast; their format lists are repeated here (tests/test_cli.py keeps them equal).
-CHECK_FORMATS = ("txt", "md", "tex", "json")
-GENERATE_FORMATS = ("md", "tex", "pdf")
-DERIVE_FORMATS = ("md", "tex", "txt", "json")
+SOLVE_FORMATS = formats_for("solve")
+CHECK_FORMATS = formats_for("check")
+GENERATE_FORMATS = formats_for("generate")
+DERIVE_FORMATS = formats_for("derive")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,7 +106,7 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
     if style == "matrix":
-        from .matrix import layers_of
+        from .render.matrix import layers_of
 
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     fmt = fmt or default_format(output)
@@ -153,7 +149,7 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
         backprop-derive derive examples/sigmoid_2_2_1.yaml
         backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
     """
-    from .general import general_solution
+    from .jobs.general import general_solution
 
     general = general_solution(spec, notation=notation)
     fmt = fmt or default_format(output)
@@ -185,7 +181,8 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format tex -o marked.tex
     """
-    from .check import check as check_answers, read_answers, render_report
+    from .jobs.check import check as check_answers
+    from .jobs.check import read_answers, render_report
 
     solution, sheet = solve_spec(spec), read_answers(answers)
     try:
@@ -256,7 +253,8 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
                  if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
-    from .generate import generate as generate_variants, make_plan
+    from .jobs.generate import generate as generate_variants
+    from .jobs.generate import make_plan
 
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backprop_derive import solve
-from backprop_derive.diagram import RADIUS, mermaid, solution_diagrams, svg, tikz
+from backprop_derive.render.diagram import RADIUS, mermaid, solution_diagrams, svg, tikz
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -115,7 +115,7 @@ def _apart(first, second) -> bool:
 
 @pytest.mark.parametrize("spec", [TWO_THREE_TWO, EXAMPLES / "bce_batch_2_3_1.yaml"])
 def test_on_a_crossed_network_labels_clear_each_other_the_nodes_and_the_arrowheads(spec):
-    from backprop_derive.diagram import ARROWHEAD, _arrow_tip, _box, _label_size
+    from backprop_derive.render.diagram import ARROWHEAD, _arrow_tip, _box, _label_size
 
     diagram = solution_diagrams(solve(spec))["network"]
     labels = [_box(*edge.label_at, *_label_size(edge.label)) for edge in diagram.edges if edge.label]

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from backprop_derive.cli import main
-from backprop_derive.rules import LOSSES
+from backprop_derive.core.rules import LOSSES
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

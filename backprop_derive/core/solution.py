@@ -1,10 +1,9 @@
-"""The top of the pipeline: a spec in, a Solution (derivation + values + notation) out."""
+"""The top of the core pipeline: a spec in, a Solution (derivation + values + notation) out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,13 @@ from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
-from .numbers import python_number, show
+from .numbers import python_number
 from .spec import read_network
+from .update import carried, start
 
 
-@dataclass(frozen=True, repr=False)
+# NOTE: eq=False: a solution is one object (hashed by identity), so the renderers can cache its figures.
+@dataclass(frozen=True, eq=False)
 class Solution:
     """A worked solution: the derivation, the values of each training step, and how to name them.
 
@@ -52,13 +53,6 @@ class Solution:
         """The cost J before the (first) update, exactly (a SymPy number)."""
         return self.values[0][self.derivation.cost]
 
-    @cached_property
-    def diagrams(self) -> dict:
-        """The network's figures, drawn once: ``network`` and ``chain`` (see diagram.solution_diagrams)."""
-        from .diagram import solution_diagrams  # NOTE: deferred, like rendering: only output needs it
-
-        return solution_diagrams(self)
-
     def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
         """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them.
 
@@ -70,50 +64,6 @@ class Solution:
         if exact:
             return {self.notation.ascii(quantity): value for quantity, value in values}
         return {self.notation.ascii(quantity): python_number(value) for quantity, value in values}
-
-    def render(self, fmt: str = "md", **options: Any) -> str | bytes:
-        """The solution in ``fmt``: text for md, tex, txt, html and json; the PDF's bytes for pdf.
-
-        Args:
-            fmt: The format.
-            **options: For ``render.render``: ``standalone`` (tex), ``template_dir`` (a folder whose
-                templates are used before the built-in ones), ``figure_stem`` (md), ``style``,
-                ``figures`` (False leaves the diagrams and plots out).
-
-        Raises:
-            OutputError: for pdf, no pdflatex here (with what to install), or LaTeX failed.
-        """
-        from .render import render  # NOTE: deferred so that `import backprop_derive` stays light
-
-        if fmt == "pdf":
-            from .pdf import compile_pdf
-
-            return compile_pdf(render(self, "tex", **options))
-        return render(self, fmt, **options)
-
-    def __repr__(self) -> str:
-        """A short summary (a notebook's text/plain): the title, the loss and the network's size."""
-        network = self.network
-        counts = (f"{len(network.inputs)} inputs, {len(network.neurons)} neurons, "
-                  f"{len(network.parameters)} parameters, {len(network.examples)} "
-                  f"example{'s' if len(network.examples) > 1 else ''}")
-        steps = f", {len(self.values)} steps" if len(self.values) > 1 else ""
-        from .typography import Unicode  # NOTE: deferred, like rendering
-
-        cost = self.notation.ascii(self.derivation.cost)
-        loss = show(self.exact_loss, self.precision)
-        return (f"<Solution {network.title or 'untitled'!r}: {network.loss.name}, {cost} = "
-                f"{Unicode(self.precision).written(loss)}; {counts}{steps}>")
-
-    def _repr_markdown_(self) -> str:
-        return self.render("md")
-
-    def _repr_latex_(self) -> str:
-        # NOTE: without the figures: TikZ and pgfplots are not loaded by nbconvert's LaTeX.
-        return self.render("tex", standalone=False, figures=False)
-
-    def _repr_html_(self) -> str:
-        return self.render("html", standalone=False)
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
@@ -127,7 +77,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         precision: Significant digits shown; default: the spec's, else 6.
 
     Returns:
-        The Solution, which renders itself (``solution.render("md")``).
+        The Solution (``backprop_derive.solve`` returns one that renders itself).
 
     Raises:
         SpecError: the spec is invalid (naming the file and the field path), or its numbers have
@@ -149,16 +99,15 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     # Derive the chain rule once; the structure is the same for every step.
     derivation = derive(network)
-    # Evaluate each step from the parameters the previous one left.
-    parameters = {parameter: parameter.value for parameter in network.parameters}
+    # Evaluate each step from the parameters and optimizer state the previous one left.
+    carry = start(network)
     values = []
     for _ in range(steps):
         try:
-            step_values = evaluate(derivation, parameters)
+            step_values = evaluate(derivation, carry.parameters, carry.state)
         except ArithmeticError as error:
             raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
         values.append(step_values)
-        if derivation.updates:
-            parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
+        carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
                     precision or network.options.precision)

@@ -7,9 +7,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .formula import X
 from .network import Network, Node, Parameter
 from .rules import Activation
-from .formula import X
 from .steps import Quantity
 
 
@@ -24,7 +24,7 @@ class Name:
     example_mark: str = "()"  # the brackets around an example's number: "()" or "<>"
     new: bool = False  # a parameter after the update
 
-    def without_layer(self) -> "Name":
+    def without_layer(self) -> Name:
         """The same name with no layer superscript (targets, ŷ)."""
         return Name(self.base, "", self.indices, self.example, self.example_mark)
 
