@@ -61,6 +61,13 @@ def test_a_number_as_a_functions_whole_argument_is_not_bracketed_twice():
     assert "(−1) · (−3)" in run("solve", seed, "--format", "txt")
 
 
+def test_a_lone_number_in_a_case_or_a_comparison_is_not_bracketed_twice(tmp_path):
+    leaky = spec_file(tmp_path, {"inputs": {1: 1}, "targets": {2: 0}, "loss": "half_squared_error",
+                                 "neurons": {2: {"activation": {"name": "leaky_relu", "alpha": 0.1}, "in": {1: -1.5}}}})
+    assert "(−1.5 if −1.5 > 0, else (−1.5)/10)" in run("solve", leaky, "--format", "txt")
+    assert r"\begin{cases} -1.5 & \text{for}\: -1.5 > 0" in run("solve", leaky, "--format", "tex")
+
+
 #: ∂L/∂y₂ of one sigmoid output (y₂, target t₂) as a person writes it, per loss.
 FACTORED = {
     "half_squared_error": ("y₂ − t₂", r"y_{2} - t_{2}"),

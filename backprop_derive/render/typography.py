@@ -13,9 +13,13 @@ from sympy.simplify import fraction
 
 from ..core.numbers import Shown, show
 
+#: Where a lone number needs no parentheses of its own: a function's argument, a side of a
+#: comparison (max(0, −3); −1.5 > 0); a case's value is the third place (see _alone).
+_BARE_HOLDERS = (sympy.Function, sympy.Max, sympy.Min, sympy.core.relational.Relational)
+
 
 class _BareArguments:
-    """A printer mixin: a function's argument that is one number is written without its parentheses.
+    """A printer mixin: a number that stands alone where it needs no parentheses is written without.
 
     ``names`` writes a negative number in parentheses, as a factor needs; as the whole argument of
     a function that brings its own, max(0, −3), it is written ``bare``: never max(0, (−3)).
@@ -25,15 +29,30 @@ class _BareArguments:
     bare: dict
 
     def _print(self, expr, **kwargs):
-        if self.bare and isinstance(expr, (sympy.Function, sympy.Max, sympy.Min)):
-            alone = {argument: sympy.Dummy() for argument in expr.args if argument in self.bare}
+        if self.bare:
+            alone = {part: sympy.Dummy() for part in _alone(expr) if part in self.bare}
             if alone:
-                self.names = {**self.names, **{dummy: self.bare[argument] for argument, dummy in alone.items()}}
-                expr = expr.xreplace(alone)
+                self.names = {**self.names, **{dummy: self.bare[part] for part, dummy in alone.items()}}
+                expr = _replaced(expr, alone)
         return super()._print(expr, **kwargs)
 
     def _print_Dummy(self, expr, *args):
         return self._print_Symbol(expr)
+
+
+def _alone(expr) -> tuple:
+    """The parts of ``expr`` where a lone number is written bare."""
+    if isinstance(expr, sympy.Piecewise):
+        return tuple(value for value, _ in expr.args)
+    return expr.args if isinstance(expr, _BARE_HOLDERS) else ()
+
+
+def _replaced(expr, alone: dict):
+    """``expr`` with the parts in ``alone`` replaced, there only (not deeper: 2·x keeps x's brackets)."""
+    if isinstance(expr, sympy.Piecewise):
+        return sympy.Piecewise(*((alone.get(value, value), condition) for value, condition in expr.args),
+                               evaluate=False)
+    return expr.func(*(alone.get(argument, argument) for argument in expr.args), evaluate=False)
 
 
 class _LatexWithNames(_BareArguments, LatexPrinter):
