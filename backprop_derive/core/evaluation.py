@@ -8,7 +8,7 @@ import sympy
 
 from .derivation import SLOPE_VARIABLES, Derivation
 from .network import Network, Parameter
-from .numbers import settle
+from .numbers import dot, settle
 from .steps import (
     Activate,
     BackSum,
@@ -67,8 +67,8 @@ def compute(step, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: WeightedSum, values: Values) -> sympy.Expr:
-    total = sympy.Add(*(values[source] * values[weight] for source, weight in step.terms))
-    return total + values[step.bias] if step.bias else total
+    terms = [(values[source], values[weight]) for source, weight in step.terms]
+    return dot(terms + [(values[step.bias], None)] if step.bias else terms)
 
 
 @compute.register
@@ -93,7 +93,7 @@ def _(step: LossValue, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: CostValue, values: Values) -> sympy.Expr:
-    return step.scale * sympy.Add(*(values[loss] for loss in step.losses))
+    return step.scale * dot((values[loss], None) for loss in step.losses)
 
 
 @compute.register
@@ -103,8 +103,8 @@ def _(step: OutputSlope, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: BackSum, values: Values) -> sympy.Expr:
-    paths = sympy.Add(*(values[delta] * values[weight] for delta, weight in step.terms))
-    return paths + values[step.direct] if step.direct else paths
+    terms = [(values[delta], values[weight]) for delta, weight in step.terms]
+    return dot(terms + [(values[step.direct], None)] if step.direct else terms)
 
 
 @compute.register
@@ -127,17 +127,17 @@ def _(step: Jacobian, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: SoftmaxDelta, values: Values) -> sympy.Expr:
-    return sympy.Add(*(values[dout] * values[jacobian] for dout, jacobian in step.terms))
+    return dot((values[dout], values[jacobian]) for dout, jacobian in step.terms)
 
 
 @compute.register
 def _(step: Gradient, values: Values) -> sympy.Expr:
-    total = sympy.Add(*(values[delta] * (values[source] if source else 1) for delta, source in step.terms))
-    return step.scale * total
+    total = dot((values[delta], values[source] if source else None) for delta, source in step.terms)
+    return total if step.scale == 1 else step.scale * total
 
 
 @compute.register
 def _(step: Update, values: Values) -> sympy.Expr:
     if not step.trainable:
         return values[step.old]
-    return values[step.old] - values[step.rate] * values[step.gradient]
+    return dot(((values[step.old], None), (-values[step.rate], values[step.gradient])))
