@@ -134,3 +134,13 @@ def test_a_shared_bias_and_a_layered_named_graph_are_named_to_read_right(tmp_pat
     assert r"b_{\{3,4\}} = 0.5" in tex and "b_{34}" not in tex
     layered = run("solve", str(EXAMPLES / "seed_relu.yaml"), "--notation", "layered", "--format", "txt")
     assert "h⁽¹⁾₃ = x₁ w⁽¹⁾₁₃ + x₂ w⁽¹⁾₂₃" in layered and "ŷ₅ = relu(h⁽²⁾₅)" in layered
+
+
+def test_a_quizs_worked_feedback_also_says_each_path_before_its_equation(tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--from", str(EXAMPLES / "seed_relu.yaml"), "--count", "1",
+                                       "--seed", "1", "--format", "moodle", "-o", str(tmp_path / "hw")])
+    assert result.exit_code == 0, result.output
+    quiz = (tmp_path / "hw" / "quiz.moodle.xml").read_text(encoding="utf-8")
+    route = quiz.index(r"\(w_{13} \to x_{3}")
+    equation = quiz.index(r"$$\frac{\partial L}{\partial w_{13}} = ")
+    assert route < equation and quiz.index("$$", route) == equation, "the path, then its own equation"
