@@ -75,9 +75,9 @@ def output_format(fmt: str | None, output: str | None, formats: tuple[str, ...],
     return chosen
 
 
-def stdout_default(default_pipe: str = "md") -> str:
-    """The format on standard output: Unicode text on a terminal, ``default_pipe`` into a pipe or file."""
-    return "txt" if sys.stdout.isatty() else default_pipe
+def stdout_default() -> str:
+    """The format on standard output: Unicode text on a terminal, Markdown into a pipe or a file."""
+    return "txt" if sys.stdout.isatty() else "md"
 
 
 def write_output(content: str | bytes | dict[Path, str | bytes], output: str | None, inputs: tuple[str, ...]) -> None:
