@@ -10,10 +10,10 @@ from pathlib import Path
 
 import oracle
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from specs import specs
 
-from backprop_derive import solve
+from backprop_derive import BackpropDeriveError, solve
 from backprop_derive.core.notation import NOTATIONS, Notation
 from backprop_derive.core.spec import read_document
 
@@ -160,7 +160,11 @@ def test_random_names_are_unique_plain_ascii_and_json_has_the_spec_shape(spec: d
 @given(specs())
 def test_random_updated_pasted_back_gives_step_two(spec: dict) -> None:
     assume(spec.get("learning_rate") is not None)
-    two, pasted = two_steps(spec)
+    try:
+        two, pasted = two_steps(spec)
+    except BackpropDeriveError:
+        # NOTE: a drawn network may diverge in its second step past what JSON holds (refused in one line).
+        reject()
     # NOTE: a relu flipping at its kink because JSON rounds to doubles is not a disagreement.
     assume(oracle.kink_distance(oracle.read(pasted)) > 1e-9)
     check_paste(two, pasted)
