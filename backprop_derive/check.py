@@ -9,22 +9,30 @@ from pathlib import Path
 
 import click
 import sympy
+import yaml
 
 from .aliases import Aliases
 from .errors import SpecError
 from .evaluation import Values, compute
 from .mistakes import replay, variants
 from .numbers import parse_number, settle, show
-from .render import Block, Math, Table, build_document, environment, json_number
+from .render import TYPOGRAPHIES, Block, Math, Table, build_document, environment, json_number
 from .spec import describe, read_document
 from .steps import OutputSlope, Quantity
 from .typography import Latex
 
 #: Every verdict, in the order the summary counts them.
-VERDICTS = ("right", "wrong", "carried_forward", "unknown")
+VERDICTS = ("right", "wrong", "carried_forward", "imprecise", "unanswered", "unknown")
 #: The sign each verdict is marked with.
-SIGNS = {"right": "✓", "wrong": "✗", "carried_forward": "↪", "unknown": "?"}
-_COLOURS = {"right": "green", "wrong": "red", "carried_forward": "yellow", "unknown": "magenta"}
+SIGNS = {"right": "✓", "wrong": "✗", "carried_forward": "↪", "imprecise": "≈", "unanswered": "–", "unknown": "?"}
+_COLOURS = {"right": "green", "wrong": "red", "carried_forward": "yellow", "imprecise": "cyan",
+            "unanswered": "blue", "unknown": "magenta"}
+#: The fewest significant digits an answer is written with, unless told otherwise (``--min-digits``).
+MIN_DIGITS = 2
+#: Significant digits a double holds: an answer written with more was pasted from a computer.
+DOUBLE_DIGITS = 15
+#: How closely such a full-precision answer must agree, relative to the value.
+FULL_PRECISION = sympy.Rational(1, 10**12)
 #: The most significant digits a value is shown with, however many the student wrote.
 MAX_SHOWN_DIGITS = 20
 #: How many changed steps a "follows from" names before it says "…".
@@ -40,20 +48,25 @@ class Answer:
 
     Attributes:
         name: The quantity's name as written.
-        written: The number as written (``0.750``, ``-1/3``).
-        value: Its exact value.
+        written: The number as written (``0.750``, ``-1/3``); empty when left blank.
+        value: Its exact value; None when left blank.
         unit: The place value of its last digit (1/1000 for ``0.750``); None for a fraction, which is exact.
     """
 
     name: str
     written: str
-    value: sympy.Rational
+    value: sympy.Rational | None
     unit: sympy.Rational | None
+
+    @property
+    def blank(self) -> bool:
+        """True when the student left the answer empty."""
+        return self.value is None
 
     @property
     def digits(self) -> int:
         """How many significant digits were written (0 for a fraction)."""
-        if self.unit is None or self.value == 0:
+        if self.unit is None or not self.value:
             return 0
         return max(1, _exponent(self.value) - _exponent(self.unit) + 1)
 
@@ -83,6 +96,8 @@ def parse_answers(document: object) -> tuple[Answer, ...]:
 
 
 def _answer(name: str, raw: object) -> Answer:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return Answer(name, "", None, None)
     problem = f"expected a number such as 20, -0.5 or \"1/3\", got {describe(raw)}"
     if isinstance(raw, bool) or not isinstance(raw, (int, float, decimal.Decimal, str)):
         raise SpecError(problem, name)
@@ -131,7 +146,36 @@ def agrees(answer: Answer, value: sympy.Expr, tolerance: sympy.Rational | None =
     if value.is_Rational and (value / unit).is_Integer:
         # NOTE: nothing to round, so nothing to be one digit off by: 21 is not 20 in an exact exercise.
         return difference == 0
+    if answer.digits > DOUBLE_DIGITS and difference <= FULL_PRECISION * abs(value):
+        # NOTE: pasted from numpy or a calculator: the last digits are a double's noise, not the student's.
+        return True
     return bool(difference <= 3 * unit / 2)
+
+
+def judge(answer: Answer, value: sympy.Expr | None, tolerance: sympy.Rational | None = None, precision: int = 6,
+          min_digits: int = MIN_DIGITS) -> str | None:
+    """``right``, ``imprecise`` (right as far as written, but too few digits) or None (not this value).
+
+    An answer exactly the value is right however it is written. Otherwise (without a tolerance) one
+    written with fewer than ``min_digits`` significant digits is at best imprecise (``0.1`` is not
+    marked right for 0.1498), and 0 is right only for exactly 0.
+
+    Args:
+        answer: The student's answer (not blank).
+        value: The value it should be; None when it could not be computed.
+        tolerance: The largest difference accepted, instead of the digits written.
+        precision: Significant digits a fraction is compared to when the value is not exact.
+        min_digits: The fewest significant digits a right answer is written with.
+    """
+    if value is None:
+        return None
+    if answer.value == value:
+        return "right"
+    if (answer.value == 0 and tolerance is None) or not agrees(answer, value, tolerance, precision):
+        # NOTE: 0 has no significant digit to be imprecise in: it is right for exactly 0 only.
+        return None
+    coarse = answer.unit is not None and answer.digits < min_digits
+    return "imprecise" if coarse and tolerance is None else "right"
 
 
 # --- marking -----------------------------------------------------------------------------
@@ -145,7 +189,7 @@ class Mark:
         answer: The answer marked.
         quantity: The quantity it answers; None when its name is unknown.
         name: The solution's name for it (the name as written when unknown).
-        verdict: ``right``, ``wrong``, ``carried_forward`` or ``unknown``.
+        verdict: ``right``, ``wrong``, ``carried_forward``, ``imprecise``, ``unanswered`` or ``unknown``.
         expected: The true value; None when unknown.
         mistake: The mistake's code when one explains a wrong answer.
         explanation: One sentence on what went wrong, what it follows from, or why it is unknown.
@@ -176,8 +220,13 @@ class Report:
 
     @property
     def all_right(self) -> bool:
-        """True when no answer is wrong or carried forward (unknown names do not count)."""
-        return not any(mark.verdict in ("wrong", "carried_forward") for mark in self.marks)
+        """True when every answer is right (SPEC §4.2: anything else is exit code 1)."""
+        return all(mark.verdict == "right" for mark in self.marks)
+
+    @property
+    def score(self) -> int:
+        """How many answers are right."""
+        return self.summary["right"]
 
 
 def reads(step) -> tuple[Quantity, ...]:
@@ -232,44 +281,67 @@ class Checker:
         """A value in plain ASCII, to as many digits as ``answer`` was written with (at least the solution's)."""
         return show(value, _shown_digits(self.solution.precision, answer)).plain()
 
-    def mark(self, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None) -> Report:
-        """Mark ``answers``: each right, wrong (with the mistake that explains it), carried forward or unknown.
+    def mark(self, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None,
+             min_digits: int = MIN_DIGITS) -> Report:
+        """Mark ``answers``: each right, wrong (with the mistake that explains it), carried forward,
+        imprecise, unanswered or unknown.
+
+        Args:
+            answers: The sheet's answers, in its order.
+            tolerance: The largest difference accepted, instead of the digits written.
+            min_digits: The fewest significant digits a right answer is written with (SPEC §4.2).
 
         Raises:
             SpecError: two answers name the same quantity.
         """
+        found = {answer.name: self.aliases.find(answer.name) for answer in answers}
         given: dict[Quantity, Answer] = {}
+        named: dict[Quantity, Answer] = {}
         for answer in answers:
-            found = self.aliases.find(answer.name)
-            if len(found) == 1:
-                if found[0] in given:
-                    raise SpecError(f"answers {given[found[0]].name} and {answer.name} both name "
-                                    f"{self.name(found[0])}; give each quantity once", answer.name)
-                given[found[0]] = answer
-        sheet = _Sheet(self, given, tolerance)
+            if len(found[answer.name]) == 1:
+                quantity = found[answer.name][0]
+                if quantity in named:
+                    raise SpecError(f"answers {named[quantity].name} and {answer.name} both name "
+                                    f"{self.name(quantity)}; give each quantity once", answer.name)
+                named[quantity] = answer
+                if not answer.blank:
+                    given[quantity] = answer
+        sheet = _Sheet(self, given, tolerance, min_digits)
         for quantity in sorted(given, key=self.position.__getitem__):
             sheet.verdicts[quantity] = self._judge(quantity, sheet)
         marks = []
         for answer in answers:
-            found = self.aliases.find(answer.name)
-            marks.append(sheet.verdicts[found[0]] if len(found) == 1 else self._unknown(answer, found))
+            quantities = found[answer.name]
+            if len(quantities) != 1:
+                marks.append(self._unknown(answer, quantities))
+            elif answer.blank:
+                marks.append(Mark(answer, quantities[0], self.name(quantities[0]), "unanswered",
+                                  self.truth[quantities[0]]))
+            else:
+                marks.append(sheet.verdicts[quantities[0]])
         return Report(self.solution, tuple(marks))
 
-    def agrees(self, answer: Answer, value: sympy.Expr | None, tolerance) -> bool:
-        """``agrees`` at this solution's precision; never for a value that could not be computed."""
-        return value is not None and agrees(answer, value, tolerance, self.solution.precision)
+    def judge(self, answer: Answer, value: sympy.Expr | None, sheet: "_Sheet") -> str | None:
+        """``judge`` at this solution's precision and the sheet's tolerance and fewest digits."""
+        return judge(answer, value, sheet.tolerance, self.solution.precision, sheet.min_digits)
 
     def _judge(self, quantity: Quantity, sheet: "_Sheet") -> Mark:
         answer, name, expected = sheet.given[quantity], self.name(quantity), self.truth[quantity]
         mark = Mark(answer, quantity, name, "right", expected)
-        if self.agrees(answer, expected, sheet.tolerance):
+        verdict = self.judge(answer, expected, sheet)
+        if verdict == "right":
             return mark
+        imprecise = replace(mark, verdict="imprecise",
+                            explanation=f"{name} is {self.number(expected)}: right as far as written, but give "
+                                        f"at least {sheet.min_digits} significant digits.")
         step = self.step_of.get(quantity)
         if step is None:
-            return replace(mark, verdict="wrong",
-                           explanation=f"{name} is given in the exercise as {self.number(expected, answer)}.")
+            return imprecise if verdict else replace(
+                mark, verdict="wrong", explanation=f"{name} is given in the exercise as {self.number(expected, answer)}.")
         recomputed = _value(step, sheet.student)
-        if self.agrees(answer, recomputed, sheet.tolerance):
+        # NOTE: credit only where the student's own numbers really give the answer to the digits written:
+        # judge() never calls a 0 or a one-digit answer right unless it is exactly the recomputed value.
+        if self.judge(answer, recomputed, sheet) == "right":
             earlier = [source for source in self._sources(quantity, sheet.given)
                        if sheet.verdicts[source].verdict != "right"]
             if not earlier:
@@ -279,6 +351,9 @@ class Checker:
             return replace(mark, verdict="carried_forward", follows_from=tuple(map(self.name, earlier)),
                            explanation=f"{name} is right given your {listed}.")
         mistake, explanation = self._diagnose(quantity, sheet)
+        if mistake is None and verdict == "imprecise":
+            # NOTE: after the other readings: a few digits that are exactly a mistake's number are that mistake.
+            return imprecise
         if mistake is None:
             right = self.number(expected, answer)
             own = self.number(recomputed, answer) if recomputed is not None else right
@@ -308,7 +383,7 @@ class Checker:
                 variant, values = self.variants[index], with_mistake(index)
                 # NOTE: the quantity itself recomputed, never kept: the student's answer is what is in question.
                 value = _value(variant.changes.get(quantity, self.step_of[quantity]), values)
-                if not self.agrees(answer, value, sheet.tolerance):
+                if self.judge(answer, value, sheet) != "right":
                     continue
                 if quantity in variant.changes:
                     return variant.code, f"{name}: {variant.detail}{remark}."
@@ -354,19 +429,20 @@ class Checker:
             explanation = (f"{answer.name} could mean {' or '.join(map(self.name, found))}; "
                            "write one of those names.")
         else:
-            suggestion = self.aliases.suggestion(answer.name)
+            suggestions = self.aliases.suggestions(answer.name)
             explanation = f"this solution has no quantity called {answer.name}"
-            explanation += f"; did you mean {suggestion}?" if suggestion else "."
+            explanation += f"; did you mean {' or '.join(suggestions)}?" if suggestions else "."
         return Mark(answer, None, answer.name, "unknown", explanation=explanation)
 
 
 class _Sheet:
     """One answer sheet being marked: its answers, the student's own world, the verdicts so far."""
 
-    def __init__(self, checker: Checker, given: dict[Quantity, Answer], tolerance) -> None:
+    def __init__(self, checker: Checker, given: dict[Quantity, Answer], tolerance, min_digits: int) -> None:
         self.checker = checker
         self.given = given
         self.tolerance = tolerance
+        self.min_digits = min_digits
         # Every value recomputed from the student's own numbers, where the student gave them.
         seed = {**checker.truth, **{quantity: answer.value for quantity, answer in given.items()}}
         self.student: Values = replay(checker.steps, seed, keep=given)
@@ -394,7 +470,8 @@ def _value(step, values: Values) -> sympy.Expr | None:
         return None
 
 
-def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None) -> Report:
+def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None,
+          min_digits: int = MIN_DIGITS) -> Report:
     """Mark ``answers`` against ``solution``.
 
     Example:
@@ -403,19 +480,55 @@ def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | Non
         >>> [mark.verdict for mark in report.marks], report.marks[1].mistake
         (['right', 'wrong'], 'sign_flip')
     """
-    return Checker(solution).mark(answers, tolerance)
+    return Checker(solution).mark(answers, tolerance, min_digits)
+
+
+def blank_answers(solution) -> str:
+    """A blank answers file for ``solution``: every name ``check`` accepts, in the solution's order.
+
+    Each line is a name with no number (``unanswered`` until filled in), and a comment with the
+    other spellings ``check`` also takes for it. A course's own names (``answer_names``) come first.
+    """
+    aliases = Aliases(solution)
+    computed = {step.result for step in solution.derivation.steps()}
+    lines = [f"# Answers to: {solution.network.title or 'the exercise'}",
+             "# Fill in each number (check marks a blank one as unanswered). Any spelling after",
+             "# 'also' may be used instead of a name. The numbers the exercise gives are commented out."]
+    for quantity, value in solution.values[0].items():
+        name = aliases.name_of(quantity)
+        others = [spelling for spelling in [solution.notation.ascii(quantity), *aliases.usual[quantity]]
+                  if spelling != name]
+        also = f"also {', '.join(others)}" if others else ""
+        if quantity in computed:
+            lines.append(f"{_yaml_key(name)}:" + (f"   # {also}" if also else ""))
+        else:
+            shown = show(value, solution.precision).plain()
+            lines.append(f"# {_yaml_key(name)}: {shown}   (given{'; ' + also if also else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_key(name: str) -> str:
+    """``name`` as a YAML key: plain where it reads back as itself, else quoted."""
+    try:
+        plain = yaml.safe_load(f"{name}: ") == {name: None}
+    except yaml.YAMLError:
+        plain = False
+    return name if plain else json.dumps(name, ensure_ascii=False)
 
 
 # --- the report --------------------------------------------------------------------------
 
 
-REPORT_FORMATS = ("txt", "md", "tex", "json")
+REPORT_FORMATS = ("txt", "md", "tex", "html", "json", "pdf")
+#: Where the report shows the right value beside the answer.
+_SHOWS_EXPECTED = ("wrong", "carried_forward", "imprecise", "unanswered")
 
 
 def report_json(report: Report) -> dict:
     """SPEC §4.2's object: each answer's name, given, expected, verdict, mistake, explanation; the summary."""
     return {
-        "answers": [{"name": mark.name, "given": json_number(mark.answer.value),
+        "answers": [{"name": mark.name,
+                     "given": json_number(mark.answer.value) if not mark.answer.blank else None,
                      "expected": json_number(mark.expected) if mark.expected is not None else None,
                      "verdict": mark.verdict, "mistake": mark.mistake, "explanation": mark.explanation}
                     for mark in report.marks],
@@ -424,7 +537,7 @@ def report_json(report: Report) -> dict:
 
 
 def summary_line(report: Report) -> str:
-    """``5 right, 1 wrong, 3 carried forward, 1 unknown``."""
+    """``5 right, 1 wrong, 3 carried forward, 0 imprecise, 0 unanswered, 1 unknown``."""
     return ", ".join(f"{count} {verdict.replace('_', ' ')}" for verdict, count in report.summary.items())
 
 
@@ -434,13 +547,13 @@ def report_text(report: Report, color: bool = False) -> str:
     for mark in report.marks:
         written = mark.answer.name
         label = written if written == mark.name or mark.verdict == "unknown" else f"{written} ({mark.name})"
-        head = f"{SIGNS[mark.verdict]} {label} = {mark.answer.written}"
+        head = f"{SIGNS[mark.verdict]} {label} = {mark.answer.written}".rstrip()
         if color:
             head = click.style(head, fg=_COLOURS[mark.verdict], bold=mark.verdict == "wrong")
-        if mark.verdict in ("wrong", "carried_forward"):
+        if mark.verdict in _SHOWS_EXPECTED:
             head += f"   expected {show(mark.expected, _shown_digits(report.solution.precision, mark.answer)).plain()}"
-        if mark.verdict == "carried_forward":
-            head += "   carried forward"
+        if mark.verdict in ("carried_forward", "imprecise", "unanswered"):
+            head += f"   {mark.verdict.replace('_', ' ')}"
         if mark.mistake:
             head += f"   [{mark.mistake}]"
         lines.append(head)
@@ -451,16 +564,17 @@ def report_text(report: Report, color: bool = False) -> str:
 
 
 def report_sheet(report: Report, fmt: str) -> str:
-    """The worked solution with each answer marked beside its line, and a table of all answers (md or tex)."""
+    """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html)."""
     solution = report.solution
-    typography = Latex(solution.precision)
+    typography = TYPOGRAPHIES.get(fmt, Latex)(solution.precision)
     marks = {mark.quantity: _sheet_mark(mark) for mark in report.marks if mark.quantity is not None}
     rows = []
     for mark in report.marks:
         name = Math(typography.name(solution.notation, mark.quantity)) if mark.quantity else _cell(mark.name, fmt)
         expected = Math(typography.number(mark.expected)) if mark.expected is not None else ""
+        given = _cell(mark.answer.written, fmt) if mark.answer.written else ""
         verdict = f"{SIGNS[mark.verdict]} {mark.verdict.replace('_', ' ')}"
-        rows.append((name, Math(mark.answer.written), expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
+        rows.append((name, given, expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
     answers = Block("Your answers", summary_line(report) + ".",
                     table=Table(("quantity", "your answer", "right value", "verdict"), tuple(rows)), level=2)
     unknown = [mark.explanation for mark in report.marks if mark.verdict == "unknown"]
@@ -472,15 +586,26 @@ def report_sheet(report: Report, fmt: str) -> str:
                                                                        figure_stem=None)
 
 
+def marked_sheet(report: Report, fmt: str) -> str | bytes:
+    """The sheet to hand back in ``fmt`` (md, tex, html, or pdf compiled from LaTeX), the plain report for txt, or JSON."""
+    if fmt == "pdf":
+        from .pdf import compile_pdf
+
+        return compile_pdf(report_sheet(report, "tex"))
+    return render_report(report, fmt)
+
+
 def _sheet_mark(mark: Mark) -> str:
-    words = {"right": "right", "wrong": "wrong", "carried_forward": "carried forward"}[mark.verdict]
+    words = mark.verdict.replace("_", " ")
+    if mark.answer.blank:
+        return f"{SIGNS[mark.verdict]} Left blank: the value is the one above."
     text = f"{SIGNS[mark.verdict]} Your answer {mark.answer.written}: {words}"
     text += f" ({mark.mistake})." if mark.mistake else "."
     return f"{text} {mark.explanation}" if mark.explanation else text
 
 
 def _cell(text: str, fmt: str) -> str:
-    # NOTE: a Markdown table cell ends at "|"; the LaTeX template escapes plain cells itself.
+    # NOTE: a Markdown table cell ends at "|"; the LaTeX and HTML templates escape plain cells themselves.
     return text.replace("|", r"\|") if fmt == "md" else text
 
 
@@ -489,7 +614,7 @@ def _capital(sentence: str) -> str:
 
 
 def render_report(report: Report, fmt: str, color: bool = False) -> str:
-    """The report in ``fmt``: txt (``color`` for a terminal), md, tex or json."""
+    """The report in ``fmt``: txt (``color`` for a terminal), md, tex, html or json."""
     if fmt == "json":
         return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
     if fmt == "txt":

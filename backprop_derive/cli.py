@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import BackpropDeriveError, SpecError
+from .errors import BackpropDeriveError, OutputError, SpecError
 from .numbers import parse_number
 from .output import write_files
 from .pdf import compile_pdf
@@ -60,7 +60,7 @@ SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"
 SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
 # NOTE: check, generate, derive and matrix style load their modules only when used, so that
 # `solve` starts fast; their format lists are repeated here (tests/test_cli.py keeps them equal).
-CHECK_FORMATS = ("txt", "md", "tex", "json")
+CHECK_FORMATS = ("txt", "md", "tex", "html", "json", "pdf")
 GENERATE_FORMATS = ("md", "tex", "pdf")
 DERIVE_FORMATS = ("md", "tex", "txt", "json")
 
@@ -164,38 +164,132 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.argument("answers", type=click.Path(dir_okay=False))
+@click.argument("answers", type=click.Path())
 @click.option("--tolerance", callback=_tolerance,
               help="Accept an answer within this absolute difference (default: by the digits written).")
-@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="txt", show_default=True,
-              help="txt: a line per answer; md/tex: the worked solution with the answers marked; json.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--min-digits", type=click.IntRange(1, 30), default=2, show_default=True,
+              help="Fewer significant digits than this is imprecise, unless exactly the true value.")
+@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS),
+              help="txt: a line per answer; md/tex/html/pdf: the worked solution with the answers marked; json "
+                   "(default: txt, or from -o's suffix). With a folder: the format of the --sheets.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write to this file instead of standard output (with a folder: the gradebook, .csv or .json).")
+@click.option("--sheets", type=click.Path(file_okay=False),
+              help="With a folder of answer files: write each student's marked sheet into this folder.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="With a folder: processes to spread the marking over (the results are the same).")
 @reports_errors
-def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> None:
-    """Check a student's ANSWERS (YAML: quantity name -> number) against the solution of SPEC.
+def check(spec: str, answers: str, tolerance, min_digits: int, fmt: str | None, output: str | None,
+          sheets: str | None, jobs: int) -> None:
+    """Check a student's ANSWERS (YAML: quantity name -> number) against the solution of SPEC,
+    or every answer file of a class's folder.
 
     Each answer is right, wrong (with the right value and the common mistake that explains it),
-    carried forward (right from the student's own earlier wrong numbers) or unknown. Exit code 0
-    when none is wrong or carried forward (unknown names are reported, not marked), 1 when any is,
-    2 for a bad spec or answers file.
+    carried forward (right from the student's own earlier wrong numbers), imprecise (too few
+    digits), unanswered (left empty) or unknown (a name the solution lacks, with the closest
+    names). Exit code 0 when every answer is right, 1 when any is not (or a file of the folder
+    cannot be read), 2 for a bad spec, a missing answers file or folder, or bad usage.
+
+    With a folder, -o writes the gradebook (a row per student: a verdict per quantity, the counts,
+    the score) and --sheets DIR each student's marked sheet (DIR/<student>.<format>).
 
     \b
     Examples:
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
-        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format tex -o marked.tex
+        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml -o marked.html
+        backprop-derive check examples/mazur_2_2_2.yaml examples/class/ -o grades.csv --sheets marked/ --format html
     """
-    from .check import check as check_answers, read_answers, render_report
+    from .check import Checker, marked_sheet, read_answers
 
+    if Path(answers).is_dir():
+        _check_class(spec, answers, tolerance, min_digits, fmt, output, sheets, jobs)
+        return
+    if sheets:
+        raise click.UsageError("--sheets writes a sheet per student of a folder; ANSWERS is a file")
+    fmt = fmt or _check_format(output)
+    if fmt == "pdf" and output is None and sys.stdout.isatty():
+        raise click.UsageError("a PDF is not written to a terminal; give -o FILE.pdf")
     solution, sheet = solve_spec(spec), read_answers(answers)
     try:
-        report = check_answers(solution, sheet, tolerance)
+        report = Checker(solution).mark(sheet, tolerance, min_digits)
     except SpecError as error:
         raise error.with_file(answers) from None
-    write_output(render_report(report, fmt, color=output is None and sys.stdout.isatty()), output)
+    if fmt == "txt" and output is None:
+        from .check import render_report
+
+        write_output(render_report(report, fmt, color=sys.stdout.isatty()), None)
+    else:
+        write_output(marked_sheet(report, fmt), output)
     if not report.all_right:
         sys.exit(EXIT_WRONG_ANSWER)
 
+
+# --- check: a class's folder (kept apart from the rest of the CLI) ---------------------------
+
+
+def _check_format(output: str | None) -> str:
+    """check's format from -o's suffix (txt without -o or for an unknown suffix)."""
+    if output is None:
+        return "txt"
+    suffix = Path(output).suffix.lstrip(".").lower()
+    suffix = SUFFIX_ALIASES.get(suffix, suffix)
+    return suffix if suffix in CHECK_FORMATS else "txt"
+
+
+def _check_class(spec: str, folder: str, tolerance, min_digits: int, fmt: str | None, output: str | None,
+                 sheets: str | None, jobs: int) -> None:
+    """Mark every answer file of ``folder``: the gradebook to -o (or standard output), the sheets to ``sheets``."""
+    from .gradebook import GRADEBOOK_FORMATS, SHEET_FORMATS, ClassMarker, mark_class
+
+    book_format = Path(output).suffix.lstrip(".").lower() if output else "csv"
+    if book_format not in GRADEBOOK_FORMATS:
+        raise click.UsageError(f"with a folder, -o writes the gradebook: a .csv or .json file, not {output}; "
+                               "--sheets DIR writes each student's marked sheet")
+    if fmt is not None and sheets is None:
+        raise click.UsageError("with a folder, --format is the format of the marked sheets; add --sheets DIR")
+    fmt = fmt or "md"
+    if sheets is not None and fmt not in SHEET_FORMATS:
+        raise click.UsageError(f"a marked sheet is {', '.join(SHEET_FORMATS)}, not {fmt}")
+    if sheets is not None and fmt == "pdf":
+        from .pdf import INSTALL_HINT, latex_available
+
+        if not latex_available():
+            raise OutputError(INSTALL_HINT)
+    marker = ClassMarker(solve_spec(spec), tolerance, min_digits, fmt if sheets is not None else None)
+    book = mark_class(marker, folder, jobs, spec=spec)
+    files = book.sheets(sheets, fmt) if sheets is not None else {}
+    if output:
+        files[Path(output)] = book.render(book_format)
+    write_files(files)
+    if not output:
+        write_output(book.render(book_format), None)
+    click.echo(book.summary_line(), err=True)
+    if files:
+        click.echo(f"Wrote {', '.join(sorted(map(str, files))) if len(files) <= 3 else f'{len(files)} files'}.",
+                   err=True)
+    if not book.all_right:
+        sys.exit(EXIT_WRONG_ANSWER)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@reports_errors
+def names(spec: str, output: str | None) -> None:
+    """Print a blank answers file for SPEC: every name check accepts, in the solution's order.
+
+    Each name comes with the other spellings check also takes for it (in a comment); a course's
+    own names (the spec's answer_names) are used first.
+
+    \b
+    Examples:
+        backprop-derive names examples/seed_relu.yaml
+        backprop-derive names examples/mazur_2_2_2.yaml -o answers.yaml
+    """
+    from .check import blank_answers
+
+    write_output(blank_answers(solve_spec(spec)), output)
 
 
 UNIT_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")

@@ -266,7 +266,7 @@ def _tex_escape(text: str) -> str:
                     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                     "δ": r"$\delta$", "η": r"$\eta$", "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$",
                     "−": "-", "·": r"$\cdot$", "⊙": r"$\odot$", "θ": r"$\theta$", "½": r"$\frac{1}{2}$",
-                    "²": r"$^2$", "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$"}
+                    "²": r"$^2$", "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$", "≈": r"$\approx$"}
     return "".join(replacements.get(char, char) for char in text)
 
 
