@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import re
 import unicodedata
+from functools import cached_property
 
 from .errors import SpecError
 from .notation import NOTATIONS, Name, Notation
@@ -97,6 +98,7 @@ class Aliases:
         network = solution.network
         others = [Notation(network, style) for style in NOTATIONS if style != self.notation.style]
         self.exact = {self.notation.ascii(quantity): quantity for quantity in self.quantities}
+        self._found: dict[str, tuple[Quantity, ...]] = {}
         native: dict[str, set[Quantity]] = {}
         foreign: dict[str, set[Quantity]] = {}
         #: Spellings worth showing beside a name (``names``): Unicode, the other notations', a hand solution's.
@@ -124,12 +126,18 @@ class Aliases:
 
     def find(self, name: str) -> tuple[Quantity, ...]:
         """The quantities ``name`` may mean: one when it is clear, none when unknown, several when ambiguous."""
-        name = name.strip()
+        # NOTE: remembered: a class's sheets write the same names again and again.
+        if name not in self._found:
+            self._found[name] = self._find(name.strip())
+        return self._found[name]
+
+    def _find(self, name: str) -> tuple[Quantity, ...]:
         if name in self.exact:
             return (self.exact[name],)
         key = normalized(name)
-        if key in self.course_keys:
-            return (self.course_keys[key],)
+        for course_key in (key, lowered(key)):
+            if course_key in self.course_keys:
+                return (self.course_keys[course_key],)
         for table, lookup in zip(self.levels, (key, key, lowered(key), stripped(key))):
             found = table.get(lookup)
             if found:
@@ -144,14 +152,20 @@ class Aliases:
         """
         key = stripped(normalized(name.strip()))
         shape = _shape(key)
-        scored = []
-        for own, quantity in self.exact.items():
-            candidate = stripped(normalized(own))
-            ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
-            same = _shape(candidate) == shape
+        scored = {}
+        for position, (candidate_key, quantity) in enumerate(self._candidates):
+            ratio = difflib.SequenceMatcher(None, key, candidate_key).ratio()
+            same = _shape(candidate_key) == shape
             if same or ratio >= 0.6:
-                scored.append((not same, -ratio, self.quantities.index(quantity), own))
-        return [own for *_, own in sorted(scored)[:count]]
+                score = (not same, -ratio, position % len(self.exact))
+                scored[quantity] = min(scored.get(quantity, score), score)
+        return [self.name_of(quantity) for quantity in sorted(scored, key=scored.__getitem__)[:count]]
+
+    @cached_property
+    def _candidates(self) -> list[tuple[str, Quantity]]:
+        """Each name a suggestion may give (the solution's, then the course's), as its key, with its quantity."""
+        names = [*self.exact.items(), *((course, quantity) for quantity, course in self.course.items())]
+        return [(stripped(normalized(name)), quantity) for name, quantity in names]
 
     def name_of(self, quantity: Quantity) -> str:
         """The name a student of this course writes: the course's own (``answer_names``), else the solution's."""
@@ -173,6 +187,7 @@ class Aliases:
                 raise SpecError(f"{name} is already the solution's name of "
                                 f"{' and '.join(sorted(map(self.notation.ascii, taken)))}; choose another name", path)
             self.course_keys[key] = meant
+            self.course_keys.setdefault(lowered(key), meant)
             if meant is quantity:
                 self.course[meant] = name
             else:
@@ -220,6 +235,8 @@ def _hand_spellings(network, quantity: Quantity):
     else:
         label = node.name
     out, net = f"out_{label}{example}", f"net_{label}{example}"
+    if kind == "out" and node in network.outputs:
+        yield f"y{node.name}_hat{example}"  # NOTE: ŷ numbered as the indexed notation numbers the neuron
     yield from {"target": (f"target_{label}{example}",), "pre": (net,), "out": (out,), "dout": (f"dE/d{out}",),
                 "delta": (f"dE/d{net}",), "slope": (f"d{out}/d{net}",)}[kind]
 

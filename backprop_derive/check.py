@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import json
 from dataclasses import dataclass, fields, is_dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from .errors import SpecError
 from .evaluation import Values, compute
 from .mistakes import replay, variants
 from .numbers import parse_number, settle, show
-from .render import TYPOGRAPHIES, Block, Math, Table, build_document, environment, json_number
+from .render import TYPOGRAPHIES, Block, Document, Math, Table, build_document, environment, json_number
 from .spec import describe, read_document
 from .steps import OutputSlope, Quantity
 from .typography import Latex
@@ -63,7 +64,7 @@ class Answer:
         """True when the student left the answer empty."""
         return self.value is None
 
-    @property
+    @cached_property
     def digits(self) -> int:
         """How many significant digits were written (0 for a fraction)."""
         if self.unit is None or not self.value:
@@ -116,6 +117,11 @@ def _answer(name: str, raw: object) -> Answer:
 
 def _exponent(value: sympy.Expr) -> int:
     """The power of ten of a nonzero value's first significant digit (-1 for 0.75)."""
+    if value.is_Rational:
+        # NOTE: in integers, exactly and fast (marking a class calls this thousands of times).
+        numerator, denominator = abs(value.p), value.q
+        exponent = len(str(numerator)) - len(str(denominator))
+        return exponent if numerator * 10 ** max(0, -exponent) >= denominator * 10 ** max(0, exponent) else exponent - 1
     return decimal.Decimal(str(sympy.Float(abs(value), 60))).adjusted()
 
 
@@ -143,12 +149,12 @@ def agrees(answer: Answer, value: sympy.Expr, tolerance: sympy.Rational | None =
         unit = sympy.Integer(10) ** (_exponent(value) - precision + 1)
     if value != 0:
         unit = min(unit, sympy.Integer(10) ** _exponent(value))
-    if value.is_Rational and (value / unit).is_Integer:
-        # NOTE: nothing to round, so nothing to be one digit off by: 21 is not 20 in an exact exercise.
-        return difference == 0
     if answer.digits > DOUBLE_DIGITS and difference <= FULL_PRECISION * abs(value):
         # NOTE: pasted from numpy or a calculator: the last digits are a double's noise, not the student's.
         return True
+    if value.is_Rational and (value / unit).is_Integer:
+        # NOTE: nothing to round, so nothing to be one digit off by: 21 is not 20 in an exact exercise.
+        return difference == 0
     return bool(difference <= 3 * unit / 2)
 
 
@@ -563,11 +569,17 @@ def report_text(report: Report, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_sheet(report: Report, fmt: str) -> str:
-    """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html)."""
+def report_sheet(report: Report, fmt: str, blank: "BlankSheet | None" = None) -> str:
+    """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html).
+
+    Args:
+        report: The marked answers.
+        fmt: md, tex or html.
+        blank: ``blank_sheet(report.solution, fmt)``, when many reports on one solution are printed.
+    """
     solution = report.solution
-    typography = TYPOGRAPHIES.get(fmt, Latex)(solution.precision)
-    marks = {mark.quantity: _sheet_mark(mark) for mark in report.marks if mark.quantity is not None}
+    blank = blank or blank_sheet(solution, fmt)
+    typography = blank.typography
     rows = []
     for mark in report.marks:
         name = Math(typography.name(solution.notation, mark.quantity)) if mark.quantity else _cell(mark.name, fmt)
@@ -578,7 +590,7 @@ def report_sheet(report: Report, fmt: str) -> str:
     answers = Block("Your answers", summary_line(report) + ".",
                     table=Table(("quantity", "your answer", "right value", "verdict"), tuple(rows)), level=2)
     unknown = [mark.explanation for mark in report.marks if mark.verdict == "unknown"]
-    document = build_document(solution, typography, marks=marks)
+    document = blank.marked({mark.quantity: _sheet_mark(mark) for mark in report.marks if mark.quantity is not None})
     overview = (answers,) + ((Block("Names not in this solution", " ".join(map(_capital, unknown)), level=3),)
                              if unknown else ()) + document.overview
     document = replace(document, title=f"{document.title}: your answers, marked", overview=overview)
@@ -586,13 +598,49 @@ def report_sheet(report: Report, fmt: str) -> str:
                                                                        figure_stem=None)
 
 
-def marked_sheet(report: Report, fmt: str) -> str | bytes:
-    """The sheet to hand back in ``fmt`` (md, tex, html, or pdf compiled from LaTeX), the plain report for txt, or JSON."""
+@dataclass(frozen=True)
+class BlankSheet:
+    """The worked solution printed once for many marked sheets, a placeholder where each quantity's mark goes."""
+
+    typography: Latex
+    document: Document
+    placeholders: dict[Quantity, str]
+
+    def marked(self, marks: dict[Quantity, str]) -> Document:
+        """The document with ``marks`` beside their quantities' lines (and no mark elsewhere)."""
+        texts = {self.placeholders[quantity]: text for quantity, text in marks.items() if quantity in self.placeholders}
+
+        def block(b: Block) -> Block:
+            if not any(line.mark for line in b.lines):
+                return b
+            return replace(b, lines=tuple(replace(line, mark=texts.get(line.mark, "")) for line in b.lines))
+
+        return replace(self.document, steps=tuple((heading, tuple(map(block, blocks)))
+                                                  for heading, blocks in self.document.steps))
+
+
+def blank_sheet(solution, fmt: str) -> BlankSheet:
+    """The worked solution in ``fmt``'s typography, ready to be marked by ``BlankSheet.marked``."""
+    typography = TYPOGRAPHIES.get(fmt, Latex)(solution.precision)
+    placeholders = {quantity: f"mark-{index}" for index, quantity in enumerate(solution.values[0])}
+    return BlankSheet(typography, build_document(solution, typography, marks=placeholders), placeholders)
+
+
+def marked_sheet(report: Report, fmt: str, blank: BlankSheet | None = None) -> str | bytes:
+    """The sheet to hand back in ``fmt`` (md, tex, html, or pdf compiled from LaTeX), the plain report for txt, or JSON.
+
+    Args:
+        report: The marked answers.
+        fmt: txt, md, tex, html, pdf or json.
+        blank: ``blank_sheet(report.solution, fmt)`` (tex for pdf), when many reports on one solution are printed.
+    """
     if fmt == "pdf":
         from .pdf import compile_pdf
 
-        return compile_pdf(report_sheet(report, "tex"))
-    return render_report(report, fmt)
+        return compile_pdf(report_sheet(report, "tex", blank))
+    if fmt in ("txt", "json"):
+        return render_report(report, fmt)
+    return report_sheet(report, fmt, blank)
 
 
 def _sheet_mark(mark: Mark) -> str:

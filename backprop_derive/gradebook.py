@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .check import VERDICTS, Checker, marked_sheet, read_answers, report_json
+from .check import VERDICTS, Checker, blank_sheet, marked_sheet, read_answers, report_json
 from .errors import BackpropDeriveError, SpecError
 from .solution import solve
 
@@ -69,13 +70,15 @@ class ClassMarker:
         self.tolerance = tolerance
         self.min_digits = min_digits
         self.sheet_format = sheet_format
+        # NOTE: the worked solution is printed once; each sheet only places its marks in it.
+        self.blank = blank_sheet(solution, "tex" if sheet_format == "pdf" else sheet_format) if sheet_format else None
 
     def mark_file(self, path: str | Path) -> Student:
         """One student's file marked; a file that cannot be read or marked is a Student with its error."""
         path = Path(path)
         try:
             report = self.checker.mark(read_answers(path), self.tolerance, self.min_digits)
-            sheet = marked_sheet(report, self.sheet_format) if self.sheet_format else None
+            sheet = marked_sheet(report, self.sheet_format, self.blank) if self.sheet_format else None
         except SpecError as error:
             return Student(path.name, (), dict.fromkeys(VERDICTS, 0), None, str(error.with_file(str(path))))
         except BackpropDeriveError as error:
@@ -167,12 +170,22 @@ def mark_class(marker: ClassMarker, folder: str | Path, jobs: int = 1, spec=None
     """
     files = answer_files(folder)
     if jobs > 1 and len(files) > 1:
-        options = (spec, marker.checker.solution.notation.style, marker.checker.solution.precision,
-                   marker.tolerance, marker.min_digits, marker.sheet_format)
         chunk = max(1, min(16, len(files) // (4 * jobs)))
-        with ProcessPoolExecutor(min(jobs, len(files)), initializer=_start_worker, initargs=options) as pool:
+        with _pool(marker, min(jobs, len(files)), spec) as pool:
             return Gradebook(tuple(pool.map(_mark_in_worker, files, chunksize=chunk)))
     return Gradebook(tuple(marker.mark_file(path) for path in files))
+
+
+def _pool(marker: ClassMarker, workers: int, spec) -> ProcessPoolExecutor:
+    """Worker processes that mark with ``marker``: inherited where processes fork, else each solving ``spec`` anew."""
+    global _WORKER
+    if "fork" in multiprocessing.get_all_start_methods():
+        # NOTE: a forked worker starts with the solution already derived: no second derivation per process.
+        _WORKER = marker
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    options = (spec, marker.checker.solution.notation.style, marker.checker.solution.precision,
+               marker.tolerance, marker.min_digits, marker.sheet_format)
+    return ProcessPoolExecutor(workers, initializer=_start_worker, initargs=options)
 
 
 _WORKER: ClassMarker | None = None
