@@ -332,8 +332,11 @@ class Checker:
         return judge(answer, value, sheet.tolerance, self.solution.precision, sheet.min_digits)
 
     def _judge(self, quantity: Quantity, sheet: "_Sheet") -> Mark:
-        answer, name, expected = sheet.given[quantity], self.name(quantity), self.truth[quantity]
+        answer, expected = sheet.given[quantity], self.truth[quantity]
+        # NOTE: explanations speak the course's names (answer_names) where it has them; JSON keeps the solution's.
+        name, said = self.name(quantity), self.aliases.name_of
         mark = Mark(answer, quantity, name, "right", expected)
+        name = said(quantity)
         verdict = self.judge(answer, expected, sheet)
         if verdict == "right":
             return mark
@@ -353,7 +356,7 @@ class Checker:
             if not earlier:
                 # NOTE: right from the student's own right (rounded) numbers: rounding carried along.
                 return mark
-            listed = " and ".join(f"{self.name(source)} = {sheet.given[source].written}" for source in earlier)
+            listed = " and ".join(f"{said(source)} = {sheet.given[source].written}" for source in earlier)
             return replace(mark, verdict="carried_forward", follows_from=tuple(map(self.name, earlier)),
                            explanation=f"{name} is right given your {listed}.")
         mistake, explanation = self._diagnose(quantity, sheet)
@@ -376,7 +379,7 @@ class Checker:
         steps before it the student did not write down), then on the true ones; a mistake in the
         quantity's own step is preferred to one whose effect reaches it.
         """
-        answer, name = sheet.given[quantity], self.name(quantity)
+        answer, name = sheet.given[quantity], self.aliases.name_of(quantity)
         ancestors = self.ancestors(quantity)
         own_numbers = any(sheet.verdicts[source].verdict != "right" for source in self._sources(quantity, sheet.given))
         remark = " (working from your own earlier numbers)" if own_numbers else ""
@@ -396,7 +399,7 @@ class Checker:
                 origins = [changed for changed in variant.changes
                            if changed in ancestors and values[changed] != without[changed]]
                 if origins:
-                    where = " and ".join(map(self.name, origins[:_ORIGINS_NAMED]))
+                    where = " and ".join(map(self.aliases.name_of, origins[:_ORIGINS_NAMED]))
                     more = " and others" if len(origins) > _ORIGINS_NAMED else ""
                     return variant.code, f"{name}: {variant.detail}, in {where}{more}{remark}."
         return None, None

@@ -210,9 +210,11 @@ def check(spec: str, answers: str, tolerance, min_digits: int, fmt: str | None, 
     fmt = fmt or _check_format(output)
     if fmt == "pdf" and output is None and sys.stdout.isatty():
         raise click.UsageError("a PDF is not written to a terminal; give -o FILE.pdf")
-    solution, sheet = solve_spec(spec), read_answers(answers)
+    solution = solve_spec(spec)
+    checker = _of_spec(spec, lambda: Checker(solution))
+    sheet = read_answers(answers)
     try:
-        report = Checker(solution).mark(sheet, tolerance, min_digits)
+        report = checker.mark(sheet, tolerance, min_digits)
     except SpecError as error:
         raise error.with_file(answers) from None
     if fmt == "txt" and output is None:
@@ -226,6 +228,14 @@ def check(spec: str, answers: str, tolerance, min_digits: int, fmt: str | None, 
 
 
 # --- check: a class's folder (kept apart from the rest of the CLI) ---------------------------
+
+
+def _of_spec(spec: str, make):
+    """``make()``; an error in the spec's answer_names (found once the solution is there) names the spec's file."""
+    try:
+        return make()
+    except SpecError as error:
+        raise (error if error.file else error.with_file(spec)) from None
 
 
 def _check_format(output: str | None) -> str:
@@ -256,7 +266,8 @@ def _check_class(spec: str, folder: str, tolerance, min_digits: int, fmt: str | 
 
         if not latex_available():
             raise OutputError(INSTALL_HINT)
-    marker = ClassMarker(solve_spec(spec), tolerance, min_digits, fmt if sheets is not None else None)
+    solution = solve_spec(spec)
+    marker = _of_spec(spec, lambda: ClassMarker(solution, tolerance, min_digits, fmt if sheets is not None else None))
     book = mark_class(marker, folder, jobs, spec=spec)
     files = book.sheets(sheets, fmt) if sheets is not None else {}
     if output:
@@ -289,7 +300,8 @@ def names(spec: str, output: str | None) -> None:
     """
     from .check import blank_answers
 
-    write_output(blank_answers(solve_spec(spec)), output)
+    solution = solve_spec(spec)
+    write_output(_of_spec(spec, lambda: blank_answers(solution)), output)
 
 
 UNIT_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")

@@ -42,3 +42,19 @@ def test_readme_first_screen_has_the_two_setup_commands():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "python3 -m pip install --quiet --disable-pip-version-check '.[test]'" in ci
     assert "python3 -m pytest" in ci
+
+
+
+def test_readme_class_excerpts_are_real_output_of_check(monkeypatch):
+    from click.testing import CliRunner
+
+    from backprop_derive.cli import main
+
+    # NOTE: from the repository's root with relative paths, as the README shows them (a bad file is named by its path).
+    monkeypatch.chdir(ROOT)
+    for marker, answers in (("class-excerpt", "examples/class/"), ("bob-excerpt", "examples/class/bob.yaml")):
+        result = CliRunner().invoke(main, ["check", "examples/mazur_2_2_2.yaml", answers])
+        assert result.exit_code == 1, result.output
+        output = result.output.splitlines()
+        for line in _block(marker):
+            assert line in output, f"README line not in the real output: {line!r}"
