@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import BackpropDeriveError, OutputError, SpecError
-from .numbers import parse_number
-from .output import write_files
-from .pdf import compile_pdf
-from .render import render_files
-from .rules import ACTIVATIONS, LOSSES
-from .solution import solve as solve_spec
+from .api import solve as solve_spec
+from .core.errors import BackpropDeriveError, OutputError, SpecError
+from .core.numbers import parse_number
+from .core.rules import ACTIVATIONS, LOSSES
+from .jobs.output import write_files
+from .render.formats import format_of_path, formats_for
+from .render.pdf import compile_pdf
+from .render.render import render_files
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
 EXIT_WRONG_ANSWER = 1
@@ -50,19 +51,14 @@ def write_output(text: str | bytes, path: str | None) -> None:
 def default_format(output: str | None) -> str:
     """Unicode text on a terminal, Markdown into a pipe; for ``-o``, the file's suffix decides."""
     if output:
-        suffix = Path(output).suffix.lstrip(".").lower()
-        suffix = SUFFIX_ALIASES.get(suffix, suffix)
-        return suffix if suffix in SOLVE_FORMATS else "md"
+        return format_of_path(output) or "md"
     return "txt" if sys.stdout.isatty() else "md"
 
 
-SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
-SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
-# NOTE: check, generate, derive and matrix style load their modules only when used, so that
-# `solve` starts fast; their format lists are repeated here (tests/test_cli.py keeps them equal).
-CHECK_FORMATS = ("txt", "md", "tex", "html", "json", "pdf")
-GENERATE_FORMATS = ("md", "tex", "pdf")
-DERIVE_FORMATS = ("md", "tex", "txt", "json")
+SOLVE_FORMATS = formats_for("solve")
+CHECK_FORMATS = formats_for("check")
+GENERATE_FORMATS = formats_for("generate")
+DERIVE_FORMATS = formats_for("derive")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,7 +106,7 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     """
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
     if style == "matrix":
-        from .matrix import layers_of
+        from .render.matrix import layers_of
 
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     fmt = fmt or default_format(output)
@@ -153,7 +149,7 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
         backprop-derive derive examples/sigmoid_2_2_1.yaml
         backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
     """
-    from .general import general_solution
+    from .jobs.general import general_solution
 
     general = general_solution(spec, notation=notation)
     fmt = fmt or default_format(output)
@@ -200,7 +196,7 @@ def check(spec: str, answers: str, tolerance, min_digits: int, fmt: str | None, 
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml -o marked.html
         backprop-derive check examples/mazur_2_2_2.yaml examples/class/ -o grades.csv --sheets marked/ --format html
     """
-    from .check import Checker, marked_sheet, read_answers
+    from .jobs.check import Checker, marked_sheet, read_answers
 
     if Path(answers).is_dir():
         _check_class(spec, answers, tolerance, min_digits, fmt, output, sheets, jobs)
@@ -218,7 +214,7 @@ def check(spec: str, answers: str, tolerance, min_digits: int, fmt: str | None, 
     except SpecError as error:
         raise error.with_file(answers) from None
     if fmt == "txt" and output is None:
-        from .check import render_report
+        from .jobs.check import render_report
 
         write_output(render_report(report, fmt, color=sys.stdout.isatty()), None)
     else:
@@ -240,17 +236,14 @@ def _of_spec(spec: str, make):
 
 def _check_format(output: str | None) -> str:
     """check's format from -o's suffix (txt without -o or for an unknown suffix)."""
-    if output is None:
-        return "txt"
-    suffix = Path(output).suffix.lstrip(".").lower()
-    suffix = SUFFIX_ALIASES.get(suffix, suffix)
-    return suffix if suffix in CHECK_FORMATS else "txt"
+    found = format_of_path(output) if output else None
+    return found if found in CHECK_FORMATS else "txt"
 
 
 def _check_class(spec: str, folder: str, tolerance, min_digits: int, fmt: str | None, output: str | None,
                  sheets: str | None, jobs: int) -> None:
     """Mark every answer file of ``folder``: the gradebook to -o (or standard output), the sheets to ``sheets``."""
-    from .gradebook import GRADEBOOK_FORMATS, SHEET_FORMATS, ClassMarker, mark_class
+    from .jobs.gradebook import GRADEBOOK_FORMATS, SHEET_FORMATS, ClassMarker, mark_class
 
     book_format = Path(output).suffix.lstrip(".").lower() if output else "csv"
     if book_format not in GRADEBOOK_FORMATS:
@@ -262,7 +255,7 @@ def _check_class(spec: str, folder: str, tolerance, min_digits: int, fmt: str | 
     if sheets is not None and fmt not in SHEET_FORMATS:
         raise click.UsageError(f"a marked sheet is {', '.join(SHEET_FORMATS)}, not {fmt}")
     if sheets is not None and fmt == "pdf":
-        from .pdf import INSTALL_HINT, latex_available
+        from .render.pdf import INSTALL_HINT, latex_available
 
         if not latex_available():
             raise OutputError(INSTALL_HINT)
@@ -298,7 +291,7 @@ def names(spec: str, output: str | None) -> None:
         backprop-derive names examples/seed_relu.yaml
         backprop-derive names examples/mazur_2_2_2.yaml -o answers.yaml
     """
-    from .check import blank_answers
+    from .jobs.check import blank_answers
 
     solution = solve_spec(spec)
     write_output(_of_spec(spec, lambda: blank_answers(solution)), output)
@@ -362,7 +355,8 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
                  if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
-    from .generate import generate as generate_variants, make_plan
+    from .jobs.generate import generate as generate_variants
+    from .jobs.generate import make_plan
 
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,

@@ -6,7 +6,7 @@ import html.parser
 import io
 import json
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_derive import solve
-from backprop_derive.check import Answer, Checker, judge, parse_answers
 from backprop_derive.cli import main
-from backprop_derive.pdf import compile_pdf
+from backprop_derive.jobs.check import Checker, judge, parse_answers
+from backprop_derive.render.pdf import compile_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -32,7 +32,7 @@ MAZUR_PLAIN = {key: value for key, value in yaml.safe_load(MAZUR.read_text()).it
 NETWORKS = {"seed_relu": SEED, "mazur_2_2_2": MAZUR, "bce_batch_2_3_1": BCE}
 
 
-@lru_cache(maxsize=None)
+@cache
 def checker(network: str) -> Checker:
     return Checker(solve(NETWORKS[network]))
 

@@ -8,8 +8,22 @@ from functools import cached_property, singledispatch
 import sympy
 
 from .derivation import Derivation
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
+from .steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+)
 
 #: Steps whose formula is a product of local derivatives or a sum of such products: the chain
 #: rule itself, expanded by ``expand`` down to the forward quantities.

@@ -9,18 +9,33 @@ import sympy
 from .derivation import SLOPE_VARIABLES, Derivation
 from .network import Network, Parameter
 from .numbers import settle
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
+from .steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+)
 
 Values = dict[Quantity, sympy.Expr]
 
 
-def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) -> Values:
+def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], state: Values | None = None) -> Values:
     """Every quantity's value for one training step.
 
     Args:
         derivation: The steps, from ``derive``.
         parameters: Each parameter's value at the start of this step.
+        state: The optimizer's state at the start of this step (core.update.Carried.state).
 
     Returns:
         A map from each quantity (inputs, targets and parameters included) to its value:
@@ -28,6 +43,7 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) ->
     """
     network = derivation.network
     values: Values = _given(network, parameters)
+    values.update(state or {})
     for step in derivation.steps():
         values[step.result] = settle(compute(step, values))
     return values

@@ -12,15 +12,17 @@ import click
 import sympy
 import yaml
 
+from ..core.errors import SpecError
+from ..core.evaluation import Values, compute
+from ..core.numbers import parse_number, settle, show
+from ..core.spec import describe, read_document
+from ..core.steps import OutputSlope, Quantity
+from ..render.formats import FORMATS, formats_for
+from ..render.pdf import compile_pdf
+from ..render.render import Block, Document, Math, Table, build_document, environment, json_number
+from ..render.typography import Latex
 from .aliases import Aliases
-from .errors import SpecError
-from .evaluation import Values, compute
 from .mistakes import replay, variants
-from .numbers import parse_number, settle, show
-from .render import TYPOGRAPHIES, Block, Document, Math, Table, build_document, environment, json_number
-from .spec import describe, read_document
-from .steps import OutputSlope, Quantity
-from .typography import Latex
 
 #: Every verdict, in the order the summary counts them.
 VERDICTS = ("right", "wrong", "carried_forward", "imprecise", "unanswered", "unknown")
@@ -327,11 +329,11 @@ class Checker:
                 marks.append(sheet.verdicts[quantities[0]])
         return Report(self.solution, tuple(marks))
 
-    def judge(self, answer: Answer, value: sympy.Expr | None, sheet: "_Sheet") -> str | None:
+    def judge(self, answer: Answer, value: sympy.Expr | None, sheet: _Sheet) -> str | None:
         """``judge`` at this solution's precision and the sheet's tolerance and fewest digits."""
         return judge(answer, value, sheet.tolerance, self.solution.precision, sheet.min_digits)
 
-    def _judge(self, quantity: Quantity, sheet: "_Sheet") -> Mark:
+    def _judge(self, quantity: Quantity, sheet: _Sheet) -> Mark:
         answer, expected = sheet.given[quantity], self.truth[quantity]
         # NOTE: explanations speak the course's names (answer_names) where it has them; JSON keeps the solution's.
         name, said = self.name(quantity), self.aliases.name_of
@@ -372,7 +374,7 @@ class Checker:
             explanation += "; no common mistake explains your number."
         return replace(mark, verdict="wrong", mistake=mistake, explanation=explanation)
 
-    def _diagnose(self, quantity: Quantity, sheet: "_Sheet") -> tuple[str | None, str | None]:
+    def _diagnose(self, quantity: Quantity, sheet: _Sheet) -> tuple[str | None, str | None]:
         """The mistake that gives the student's answer for ``quantity``, and one sentence on it.
 
         Each mistake is made on the student's own numbers (in the quantity's step and in the
@@ -528,7 +530,7 @@ def _yaml_key(name: str) -> str:
 # --- the report --------------------------------------------------------------------------
 
 
-REPORT_FORMATS = ("txt", "md", "tex", "html", "json", "pdf")
+REPORT_FORMATS = formats_for("check")
 #: Where the report shows the right value beside the answer.
 _SHOWS_EXPECTED = ("wrong", "carried_forward", "imprecise", "unanswered")
 
@@ -572,7 +574,7 @@ def report_text(report: Report, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_sheet(report: Report, fmt: str, blank: "BlankSheet | None" = None) -> str:
+def report_sheet(report: Report, fmt: str, blank: BlankSheet | None = None) -> str:
     """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html).
 
     Args:
@@ -624,7 +626,7 @@ class BlankSheet:
 
 def blank_sheet(solution, fmt: str) -> BlankSheet:
     """The worked solution in ``fmt``'s typography, ready to be marked by ``BlankSheet.marked``."""
-    typography = TYPOGRAPHIES.get(fmt, Latex)(solution.precision)
+    typography = FORMATS[fmt].typography(solution.precision)
     placeholders = {quantity: f"mark-{index}" for index, quantity in enumerate(solution.values[0])}
     return BlankSheet(typography, build_document(solution, typography, marks=placeholders), placeholders)
 
@@ -638,8 +640,6 @@ def marked_sheet(report: Report, fmt: str, blank: BlankSheet | None = None) -> s
         blank: ``blank_sheet(report.solution, fmt)`` (tex for pdf), when many reports on one solution are printed.
     """
     if fmt == "pdf":
-        from .pdf import compile_pdf
-
         return compile_pdf(report_sheet(report, "tex", blank))
     if fmt in ("txt", "json"):
         return render_report(report, fmt)

@@ -28,9 +28,9 @@ class Node:
     layer: int
     unit: int
     activation: Activation | None = None
-    incoming: list["Parameter"] = field(default_factory=list)
-    bias: "Parameter | None" = None
-    group: tuple["Node", ...] = ()
+    incoming: list[Parameter] = field(default_factory=list)
+    bias: Parameter | None = None
+    group: tuple[Node, ...] = ()
 
     @property
     def is_input(self) -> bool:

@@ -10,9 +10,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.errors import BackpropDeriveError, SpecError
+from ..core.solution import solve
 from .check import VERDICTS, Checker, blank_sheet, marked_sheet, read_answers, report_json
-from .errors import BackpropDeriveError, SpecError
-from .solution import solve
 
 #: The suffixes of answer files in a class's folder.
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")

@@ -8,9 +8,9 @@ import re
 import unicodedata
 from functools import cached_property
 
-from .errors import SpecError
-from .notation import NOTATIONS, Name, Notation
-from .steps import Quantity
+from ..core.errors import SpecError
+from ..core.notation import NOTATIONS, Name, Notation
+from ..core.steps import Quantity
 
 #: Stands for the loss (or cost) in a normalised name, whatever letter the student wrote.
 _LOSS = "§"

@@ -6,30 +6,33 @@ import copy
 import decimal
 import random
 import re
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sympy
 import yaml
 
-from .derivation import Derivation, derive
-from .errors import BackpropDeriveError, OutputError, SpecError
+from ..core.derivation import Derivation, derive
+from ..core.errors import BackpropDeriveError, OutputError, SpecError
+from ..core.evaluation import Values, compute, evaluate
+from ..core.network import Example, Parameter
+from ..core.numbers import settle
+from ..core.rules import LOSSES
+from ..core.solution import Solution, solve
+from ..core.spec import build_network, load_spec, read_document
+from ..core.steps import Quantity
+from ..render.diagram import solution_diagrams
+from ..render.formats import formats_for
+from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
+from ..render.present import Context
+from ..render.render import Block, Math, Table, environment, overview_blocks, render
+from ..render.typography import Latex
 from .output import write_files
-from .evaluation import Values, compute, evaluate
-from .network import Example, Parameter
-from .numbers import settle
-from .pdf import INSTALL_HINT, compile_pdf, latex_available
-from .present import Context
-from .render import Block, Math, Table, environment, overview_blocks
-from .rules import LOSSES
-from .solution import Solution, solve
-from .spec import build_network, load_spec, read_document
-from .steps import Quantity
-from .typography import Latex
 
-FORMATS = ("md", "tex", "pdf")
+FORMATS = formats_for("generate")
 #: Learning rates a variant draws from: round values a student multiplies by in their head.
 EXACT_RATES = tuple(decimal.Decimal(rate) for rate in ("0.01", "0.05", "0.1", "0.2", "0.5", "1"))
 SMOOTH_RATES = tuple(decimal.Decimal(rate) for rate in ("0.1", "0.5", "1"))
@@ -515,7 +518,7 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
     context = Context(solution.notation, typography, solution.values[0])
     # NOTE: of the solution's overview, the tables (network, inputs and targets) are the givens; its
     # equation lines (each activation's derivative) are part of the working.
-    givens = tuple(block for block in overview_blocks(solution, typography, solution.diagrams["network"])
+    givens = tuple(block for block in overview_blocks(solution, typography, solution_diagrams(solution)["network"])
                    if not block.lines)
     cost = "cost" if solution.network.batched else "loss"
     questions = [
@@ -605,7 +608,7 @@ class VariantMaker:
         sheet = problem_sheet(solution, typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
-        worked = _finished(solution.render(kind), self.fmt)
+        worked = _finished(render(solution, kind), self.fmt)
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
                        answer_key(solution, typography))
 
