@@ -164,7 +164,8 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
 @click.option("--tolerance", callback=_tolerance,
               help="Accept an answer within this absolute difference (default: by the digits written).")
 @click.option("--min-digits", type=click.IntRange(1, 30), default=2, show_default=True,
-              help="Fewer significant digits than this is imprecise, unless exactly the true value.")
+              help="Fewer significant digits than this is imprecise, unless exactly the true value "
+                   "(not with --tolerance).")
 @click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS),
               help="txt: a line per answer; md/tex/html/pdf: the worked solution with the answers marked; json "
                    "(default: txt, or from -o's suffix). With a folder: the format of the --sheets.")
@@ -243,12 +244,16 @@ def _check_format(output: str | None) -> str:
 def _check_class(spec: str, folder: str, tolerance, min_digits: int, fmt: str | None, output: str | None,
                  sheets: str | None, jobs: int) -> None:
     """Mark every answer file of ``folder``: the gradebook to -o (or standard output), the sheets to ``sheets``."""
-    from .jobs.gradebook import GRADEBOOK_FORMATS, SHEET_FORMATS, ClassMarker, mark_class
+    from .jobs.gradebook import ANSWER_SUFFIXES, GRADEBOOK_FORMATS, SHEET_FORMATS, ClassMarker, mark_class
 
     book_format = Path(output).suffix.lstrip(".").lower() if output else "csv"
     if book_format not in GRADEBOOK_FORMATS:
         raise click.UsageError(f"with a folder, -o writes the gradebook: a .csv or .json file, not {output}; "
                                "--sheets DIR writes each student's marked sheet")
+    if output and Path(output).suffix.lower() in ANSWER_SUFFIXES and \
+            Path(output).resolve().parent == Path(folder).resolve():
+        # NOTE: it would overwrite a student's file, or be marked as one the next time.
+        raise click.UsageError(f"{output} is in the folder of answer files; write the gradebook elsewhere")
     if fmt is not None and sheets is None:
         raise click.UsageError("with a folder, --format is the format of the marked sheets; add --sheets DIR")
     fmt = fmt or "md"

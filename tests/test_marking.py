@@ -292,6 +292,7 @@ def test_a_class_of_another_network_and_the_exit_codes(tmp_path):
     (["check", SEED, CLASS, "--format", "html"], "add --sheets DIR"),
     (["check", SEED, CLASS, "--sheets", "{tmp}/s", "--format", "json"], "a marked sheet is md, tex, html, pdf"),
     (["check", SEED, CLASS / "alice.yaml", "--sheets", "{tmp}/s"], "ANSWERS is a file"),
+    (["check", SEED, "{tmp}/empty", "-o", "{tmp}/empty/grades.json"], "in the folder of answer files"),
 ])
 def test_bad_usage_with_a_folder_is_exit_2_and_writes_nothing(tmp_path, arguments, expected):
     (tmp_path / "empty").mkdir()

@@ -231,11 +231,6 @@ class Report:
         """True when every answer is right (SPEC §4.2: anything else is exit code 1)."""
         return all(mark.verdict == "right" for mark in self.marks)
 
-    @property
-    def score(self) -> int:
-        """How many answers are right."""
-        return self.summary["right"]
-
 
 def reads(step) -> tuple[Quantity, ...]:
     """The quantities a step's value is computed from."""
@@ -335,9 +330,9 @@ class Checker:
 
     def _judge(self, quantity: Quantity, sheet: _Sheet) -> Mark:
         answer, expected = sheet.given[quantity], self.truth[quantity]
+        mark = Mark(answer, quantity, self.name(quantity), "right", expected)
         # NOTE: explanations speak the course's names (answer_names) where it has them; JSON keeps the solution's.
-        name, said = self.name(quantity), self.aliases.name_of
-        mark = Mark(answer, quantity, name, "right", expected)
+        said = self.aliases.name_of
         name = said(quantity)
         verdict = self.judge(answer, expected, sheet)
         if verdict == "right":
