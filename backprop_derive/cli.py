@@ -336,7 +336,11 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("-o", "--output", "directory", type=click.Path(file_okay=False), default="variants",
               show_default=True, help="The folder to write into (created if missing).")
 @click.option("--format", "fmt", type=click.Choice(GENERATE_FORMATS), default="md", show_default=True,
-              help="Format of the problem sheets, solutions and key (pdf needs pdflatex).")
+              help="Format of the problem sheets, solutions and key (pdf needs pdflatex); moodle or qti also "
+                   "write quiz.moodle.xml or quiz.qti.zip for Moodle or Canvas (the rest then in Markdown).")
+@click.option("--tolerance", "lms_tolerance", metavar="AMOUNT|PERCENT",
+              help="For moodle and qti: how far an answer may be from the key, absolute (0.01) or relative (1%) "
+                   "(default: 0.5 %, or one unit of a rounded answer's last digit, whichever is larger).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes to spread the work over (the files are the same whatever the number).")
 @click.option("--force", is_flag=True, help="Overwrite files that exist (without it, nothing is written then).")
@@ -345,13 +349,17 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 def generate(context: click.Context, arch: str, activation: str, output_activation: str | None, loss: str,
              bias: bool, batch: int, structure: str | None, count: int, seed: int, weight_range: str | None,
              decimals: int | None, notation: str | None, allow_dead_layer: bool, directory: str, fmt: str,
-             jobs: int, force: bool) -> None:
+             lms_tolerance: str | None, jobs: int, force: bool) -> None:
     """Make homework variants with nice numbers: a problem sheet, a worked solution and a spec each,
-    plus the class set (problems) and its answer key (answers).
+    plus the class set (problems) and its answer key (answers). With --format moodle or qti, also
+    the quiz a learning-management system imports: one question per variant, each number with its
+    tolerance, the worked solution as feedback.
 
     \b
     Examples:
         backprop-derive generate --arch 2-2-1 --activation relu --count 30 --seed 7 -o hw/
+        backprop-derive generate --from examples/seed_relu.yaml --count 30 --format moodle -o hw/
+        backprop-derive generate --from examples/sigmoid_2_2_1.yaml --format qti --tolerance 1% -o hw/
         backprop-derive generate --from examples/mazur_2_2_2.yaml --count 30 -o hw/ --format pdf
         backprop-derive generate --arch 2-3-2 --activation sigmoid --bias --weights -1..1 --decimals 2
     """
@@ -362,13 +370,18 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
     from .jobs.generate import generate as generate_variants
     from .jobs.generate import make_plan
+    from .jobs.lms import QUIZ_FILES, parse_tolerance
 
+    if lms_tolerance is not None and fmt not in QUIZ_FILES:
+        raise click.UsageError("--tolerance is for the quiz of --format moodle or qti")
+    tolerance = parse_tolerance(lms_tolerance) if lms_tolerance is not None else None
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,
                      count=count, seed=seed, allow_dead=allow_dead_layer)
     if sys.stderr.isatty():
         with click.progressbar(length=count, label="Generating", file=sys.stderr) as bar:
-            files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1))
+            files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1),
+                                      tolerance=tolerance)
     else:
-        files = generate_variants(plan, directory, fmt, jobs=jobs, force=force)
+        files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, tolerance=tolerance)
     click.echo(f"Wrote {count} variants and their key: {len(files)} files in {directory}", err=True)

@@ -12,6 +12,7 @@ from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
+from .numbers import NoFiniteValue
 from .spec import read_network
 from .update import carried, start
 
@@ -82,8 +83,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     for _ in range(steps):
         try:
             step_values = evaluate(derivation, carry.parameters, carry.state)
-        except ArithmeticError as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+        except NoFiniteValue as error:
+            raise SpecError(f"the exercise has no finite solution: {error}", error.path, source) from None
         values.append(step_values)
         carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),

@@ -51,6 +51,11 @@ FORMATS: dict[str, Format] = {format_.name: format_ for format_ in (
     Format("json", (".json",), "JSON", None, frozenset({"solve", "check", "derive"})),
     Format("pdf", (".pdf",), "PDF (LaTeX compiled by pdflatex)", Latex, frozenset({"solve", "check", "generate"}),
            binary=True, template="tex"),
+    # NOTE: a quiz's suffix has two parts, which a file's Path.suffix never is: -o out.xml stays Markdown.
+    Format("moodle", (".moodle.xml",), "a Moodle XML quiz (beside Markdown files)", Latex,
+           frozenset({"generate"}), binary=True, template="md"),
+    Format("qti", (".qti.zip",), "a Canvas QTI 1.2 package (beside Markdown files)", Latex,
+           frozenset({"generate"}), binary=True, template="md"),
 )}
 
 
