@@ -181,6 +181,7 @@ def test_a_courses_own_names_are_accepted_and_shown(tmp_path):
 @pytest.mark.parametrize("entry, expected", [
     ("[w5]", "answer_names: expected a map from a course's names to the solution's, got a list"),
     ("{w5: 3}", "answer_names.w5: expected the solution's name of a quantity"),
+    ('{"w5\\nJ: 1": "W[2]_11"}', "answer_names: expected a course's name for a quantity such as out_h1"),
     ("{w5: 'W[9]_99'}", "answer_names.w5: expected the name of one quantity of the solution"),
     ("{w5: 'W[2]_11', 'a[1]_2': 'W[2]_12'}", "answer_names.a[1]_2: a[1]_2 is already the solution's name of a[1]_2"),
 ])

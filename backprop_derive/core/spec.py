@@ -267,7 +267,7 @@ def _answer_names(raw: Any) -> tuple[tuple[str, str], ...]:
     names = raw if raw == {} else _mapping(raw, "answer_names", "a map from a course's names to the solution's")
     pairs = []
     for name, target in names.items():
-        if not isinstance(name, str) or not name.strip() or ":" in name:
+        if not isinstance(name, str) or not name.strip() or ":" in name or not name.isprintable():
             raise SpecError(f"expected a course's name for a quantity such as out_h1, got {describe(name)}",
                             "answer_names")
         if not isinstance(target, str) or not target.strip():
