@@ -170,7 +170,7 @@ def test_the_spellings_students_write(spec, spelling, name):
 
 def test_a_courses_own_names_are_accepted_and_shown(tmp_path):
     result = run("check", MAZUR, CLASS / "bob.yaml")
-    assert "↪ w5+ (W[2]_11_new) = 0.441083521   expected 0.35891648   carried forward" in result.stdout
+    assert "↪ w5+ (w5_new) = 0.441083521   expected 0.35891648   carried forward" in result.stdout
     spec = write(tmp_path, "seed.yaml", SEED.read_text() + "answer_names: {hidden_a: y3, 'w_a': w13}\n")
     result = run("check", spec, write(tmp_path, "a.yaml", "hidden_a: 5\ndL/dw_a: 20\nw_a_new: 0\n"), "--format", "json")
     assert result.exit_code == 0, result.output
@@ -414,3 +414,32 @@ def test_any_answers_file_gives_a_report_never_a_crash(tmp_path, sheet, suffix):
     assert book.exit_code in (0, 1), book.exception
     (row,) = read_csv(book.stdout)
     assert (row["error"] != "") == (single.exit_code == 2)
+
+
+def _seed_class(folder: Path) -> Path:
+    """A class of the seed exercise: one right, one sign flip carried on, one with a blank, a near miss and a typo."""
+    folder.mkdir()
+    write(folder, "ann.yaml", "y5: 10\nL: 50\ndL/dy5: 10\ndelta5: 10\ndL/dw35: 50\nw35_new: -3\n")
+    write(folder, "ben.yaml", "y5: 10\nL: 50\ndL/dy5: -10\ndelta5: -10\ndL/dw35: -50\nw35_new: 7\n")
+    write(folder, "cat.json", '{"y5": 10, "L": "", "dL/dy5": 10.4, "dL/dw53": 50}')
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "tex"])
+def test_a_class_of_the_seed_exercise_its_sheets_jobs_and_options(tmp_path, fmt):
+    folder = _seed_class(tmp_path / "class")
+    sheets = tmp_path / "sheets"
+    result = run("check", SEED, folder, "-o", tmp_path / "grades.csv", "--sheets", sheets, "--format", fmt,
+                 "--jobs", "2")
+    assert result.exit_code == 1, result.stderr
+    ann, ben, cat = read_csv((tmp_path / "grades.csv").read_text(encoding="utf-8"))
+    assert ann["score"] == ann["out_of"] == "6" and ann["right"] == "6"
+    assert (ben["dL/dy5"], ben["delta5"], ben["w35_new"], ben["score"]) == ("wrong", "carried_forward",
+                                                                            "carried_forward", "5")
+    assert (cat["L"], cat["dL/dy5"], cat["unknown"], cat["score"]) == ("unanswered", "wrong", "1", "1")
+    assert sorted(path.name for path in sheets.iterdir()) == [f"{name}.{fmt}" for name in ("ann", "ben", "cat")]
+    text = (sheets / f"cat.{fmt}").read_text(encoding="utf-8")
+    assert "no quantity called dL/dw53; did you mean dL/dw13 or dL/dw23 or dL/dw35?" in text
+    # --tolerance accepts cat's 10.4 for 10; --min-digits 3 makes ann's exact answers still right.
+    loose = read_csv(run("check", SEED, folder, "--tolerance", "0.5", "--min-digits", "3").stdout)
+    assert loose[2]["dL/dy5"] == "right" and loose[0]["score"] == "6"

@@ -207,6 +207,7 @@ class Mark:
         mistake: The mistake's code when one explains a wrong answer.
         explanation: One sentence on what went wrong, what it follows from, or why it is unknown.
         follows_from: For a carried-forward answer, the solution's names of the earlier answers it follows from.
+        said: The course's own name of the quantity (``answer_names``), when it has one.
     """
 
     answer: Answer
@@ -217,6 +218,12 @@ class Mark:
     mistake: str | None = None
     explanation: str | None = None
     follows_from: tuple[str, ...] = ()
+    said: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name the report shows: the course's own (``answer_names``) where it has one, else the solution's."""
+        return self.said or self.name
 
 
 @dataclass(frozen=True)
@@ -324,7 +331,7 @@ class Checker:
                 marks.append(self._unknown(answer, quantities))
             elif answer.blank:
                 marks.append(Mark(answer, quantities[0], self.name(quantities[0]), "unanswered",
-                                  self.truth[quantities[0]]))
+                                  self.truth[quantities[0]], said=self.aliases.course.get(quantities[0], "")))
             else:
                 marks.append(sheet.verdicts[quantities[0]])
         return Report(self.solution, tuple(marks))
@@ -335,7 +342,7 @@ class Checker:
 
     def _judge(self, quantity: Quantity, sheet: _Sheet) -> Mark:
         answer, expected = sheet.given[quantity], self.truth[quantity]
-        mark = Mark(answer, quantity, self.name(quantity), "right", expected)
+        mark = Mark(answer, quantity, self.name(quantity), "right", expected, said=self.aliases.course.get(quantity, ""))
         # NOTE: explanations speak the course's names (answer_names) where it has them; JSON keeps the solution's.
         said = self.aliases.name_of
         name = said(quantity)
@@ -558,7 +565,7 @@ def report_text(report: Report, color: bool = False) -> str:
     lines = []
     for mark in report.marks:
         written = mark.answer.name
-        label = written if written == mark.name or mark.verdict == "unknown" else f"{written} ({mark.name})"
+        label = written if written in (mark.name, mark.label) or mark.verdict == "unknown" else f"{written} ({mark.label})"
         head = f"{SIGNS[mark.verdict]} {label} = {mark.answer.written}".rstrip()
         if color:
             head = click.style(head, fg=_COLOURS[mark.verdict], bold=mark.verdict == "wrong")
