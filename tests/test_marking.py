@@ -439,7 +439,7 @@ def test_a_class_of_the_seed_exercise_its_sheets_jobs_and_options(tmp_path, fmt)
     assert (cat["L"], cat["dL/dy5"], cat["unknown"], cat["score"]) == ("unanswered", "wrong", "1", "1")
     assert sorted(path.name for path in sheets.iterdir()) == [f"{name}.{fmt}" for name in ("ann", "ben", "cat")]
     text = (sheets / f"cat.{fmt}").read_text(encoding="utf-8")
-    assert "no quantity called dL/dw53; did you mean dL/dw13 or dL/dw23 or dL/dw35?" in text
+    assert "no quantity called dL/dw53; did you mean dL/dw35 or dL/dw13 or dL/dw23?" in text
     # --tolerance accepts cat's 10.4 for 10; --min-digits 3 makes ann's exact answers still right.
     loose = read_csv(run("check", SEED, folder, "--tolerance", "0.5", "--min-digits", "3").stdout)
     assert loose[2]["dL/dy5"] == "right" and loose[0]["score"] == "6"

@@ -148,7 +148,8 @@ class Aliases:
         """The solution's names closest to ``name``, closest first (at most ``count``).
 
         Names of the same shape come first: the same letters once digits and brackets are
-        dropped, so ``dJ/dw1`` suggests the weights' gradients (dJ/dW[1]_11), not a bias's.
+        dropped, so ``dJ/dw1`` suggests the weights' gradients (dJ/dW[1]_11), not a bias's; then
+        names with the same digits in another order (``dL/dw53`` suggests dL/dw35 first).
         """
         key = stripped(normalized(name.strip()))
         shape = _shape(key)
@@ -157,7 +158,8 @@ class Aliases:
             ratio = difflib.SequenceMatcher(None, key, candidate_key).ratio()
             same = _shape(candidate_key) == shape
             if same or ratio >= 0.6:
-                score = (not same, -ratio, position % len(self.exact))
+                swapped = sorted(re.findall(r"\d", candidate_key)) == sorted(re.findall(r"\d", key))
+                score = (not same, not swapped, -ratio, position % len(self.exact))
                 scored[quantity] = min(scored.get(quantity, score), score)
         return [self.name_of(quantity) for quantity in sorted(scored, key=scored.__getitem__)[:count]]
 
