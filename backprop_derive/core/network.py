@@ -108,6 +108,8 @@ class Network:
     learning_rate: sympy.Rational | None
     options: Options
     batched: bool
+    #: A course's own names of quantities (spec ``answer_names``): (course's name, solution's name) pairs.
+    answer_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def notation(self) -> str:

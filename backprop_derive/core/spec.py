@@ -22,7 +22,7 @@ from .numbers import AmbiguousNumber, parse_number
 from .printable import visible
 from .rules import ACTIVATIONS, ALIASES, LOSSES, WITH_ALPHA, ActivationOptions, custom_activation, make_activation
 
-TOP_LEVEL = {"title", "inputs", "targets", "layers", "neurons", "loss", "learning_rate", "options"}
+TOP_LEVEL = {"title", "inputs", "targets", "layers", "neurons", "loss", "learning_rate", "options", "answer_names"}
 OPTIONS = {"relu_derivative_at_zero", "reduction", "update_biases", "notation", "precision"}
 NOTATIONS = ("indexed", "layered", "ng")
 REDUCTIONS = ("mean", "sum")
@@ -307,7 +307,23 @@ def build_network(data: Any) -> Network:
     parameters = tuple(_parameters_in_order(neurons))
     return Network(title=title, form=form, inputs=tuple(inputs), neurons=tuple(neurons),
                    outputs=tuple(outputs), parameters=parameters, examples=tuple(examples),
-                   loss=LOSSES[loss_name], learning_rate=learning_rate, options=options, batched=batched)
+                   loss=LOSSES[loss_name], learning_rate=learning_rate, options=options, batched=batched,
+                   answer_names=_answer_names(spec.get("answer_names", {})))
+
+
+def _answer_names(raw: Any) -> tuple[tuple[str, str], ...]:
+    """``answer_names``: a course's own name for each quantity it names (checked against the solution by check)."""
+    names = raw if raw == {} else _mapping(raw, "answer_names", "a map from a course's names to the solution's")
+    pairs = []
+    for name, target in names.items():
+        if not isinstance(name, str) or not name.strip() or ":" in name or not name.isprintable():
+            raise SpecError(f"expected a course's name for a quantity such as out_h1, got {describe(name)}",
+                            "answer_names")
+        if not isinstance(target, str) or not target.strip():
+            raise SpecError(f"expected the solution's name of a quantity such as a[1]_1, got {describe(target)}",
+                            f"answer_names.{name}")
+        pairs.append((name.strip(), target.strip()))
+    return tuple(pairs)
 
 
 def _options(raw: Any) -> Options:
