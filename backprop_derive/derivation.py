@@ -58,8 +58,9 @@ def derive(network: Network) -> Derivation:
     gradients = tuple(_gradient(network, parameter, routes) for parameter in network.parameters)
     updates = ()
     if network.learning_rate is not None:
+        book = network.options.error_term
         updates = tuple(Update(Quantity("new", parameter=parameter), Quantity("param", parameter=parameter),
-                               gradient.result, Quantity("rate"), parameter.trainable)
+                               gradient.result, Quantity("rate"), parameter.trainable, gradient if book else None)
                         for parameter, gradient in zip(network.parameters, gradients))
     return Derivation(network, forward, tuple(losses), backward, gradients, updates, cost)
 
@@ -92,13 +93,16 @@ def _forward(network: Network, example: int):
 
 def _loss(network: Network, example: int) -> LossValue:
     outputs = tuple(Quantity("out", node, example) for node in network.outputs)
-    targets = tuple(Quantity("target", node, example) for node in network.outputs)
+    targets = tuple(Quantity("target", node, example) for node in network.outputs if network.has_targets)
     formula = network.loss.formula([q.symbol for q in outputs], [q.symbol for q in targets])
     return LossValue(Quantity("loss", example=example), outputs, targets, network.loss, formula)
 
 
 def _backward(network: Network, example: int, loss: LossValue):
     outputs = set(network.outputs)
+    # NOTE: the textbooks' error terms are −∂L/∂: only the loss's derivative changes sign, and every
+    # later step of the backward pass, being linear in it, carries the sign along.
+    sign = -1 if network.options.error_term else 1
     # NOTE: layer by layer from the top, but unit 1 before unit 2 within a layer, as by hand;
     # a neuron's consumers are always deeper, so their deltas are ready.
     for neuron in sorted(network.neurons, key=lambda node: -node.layer):
@@ -110,7 +114,7 @@ def _backward(network: Network, example: int, loss: LossValue):
             # part gets a name of its own and joins the sum over the other paths.
             output = Quantity("out", neuron, example)
             direct = Quantity("dloss", neuron, example) if consumers else dout
-            yield OutputSlope(direct, loss, output, sympy.diff(loss.formula, output.symbol))
+            yield OutputSlope(direct, loss, output, sign * sympy.diff(loss.formula, output.symbol))
         if consumers:
             yield BackSum(dout, tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
                                       for consumer, weight in consumers), direct)
@@ -118,6 +122,11 @@ def _backward(network: Network, example: int, loss: LossValue):
             yield from _local_delta(neuron, example)
         elif neuron is neuron.group[-1]:
             yield from _softmax_deltas(neuron.group, example)
+    if network.options.input_gradients:
+        for node in network.inputs:
+            yield BackSum(Quantity("dinput", node, example),
+                          tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
+                                for consumer, weight in network.consumers(node)), None, sign)
 
 
 def _local_delta(neuron: Node, example: int):
@@ -153,7 +162,8 @@ def _gradient(network: Network, parameter: Parameter, routes: "_Routes") -> Grad
     starts = parameter.users if parameter.kind == "bias" else (parameter.target,)
     count = sum(routes.counts[start] for start in starts)
     listed = () if count > MAX_PATHS_SHOWN else tuple(path for start in starts for path in routes.listed(start))
-    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), listed, count)
+    sign = (-1 if parameter.kind == "threshold" else 1) * (-1 if network.options.error_term else 1)
+    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), listed, count, sign)
 
 
 class _Routes:

@@ -8,19 +8,24 @@ import sympy
 
 from .derivation import SLOPE_VARIABLES, Derivation
 from .network import Network, Parameter
-from .numbers import settle
+from .numbers import Rounding, settle
 from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
+                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum, bias_sign)
 
 Values = dict[Quantity, sympy.Expr]
 
+#: The steps that ``options.rounding``'s ``backward`` rounds: the backward pass and the gradients.
+BACKWARD_STEPS = (OutputSlope, BackSum, Slope, Delta, Jacobian, SoftmaxDelta, Gradient)
 
-def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) -> Values:
+
+def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], rounded: bool = True) -> Values:
     """Every quantity's value for one training step.
 
     Args:
         derivation: The steps, from ``derive``.
         parameters: Each parameter's value at the start of this step.
+        rounded: With ``options.rounding``, round each step's result and carry it rounded (False:
+            the unrounded values, for JSON ``exact``).
 
     Returns:
         A map from each quantity (inputs, targets and parameters included) to its value:
@@ -28,9 +33,17 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) ->
     """
     network = derivation.network
     values: Values = _given(network, parameters)
+    rounding = network.options.rounding if rounded else None
     for step in derivation.steps():
-        values[step.result] = settle(compute(step, values))
+        value = settle(compute(step, values))
+        values[step.result] = _round(step, value, rounding) if rounding else value
     return values
+
+
+def _round(step, value: sympy.Expr, rounding: Rounding) -> sympy.Rational:
+    if isinstance(step, BACKWARD_STEPS) and rounding.backward:
+        return rounding.backward(value)
+    return rounding(value)
 
 
 def _given(network: Network, parameters: dict[Parameter, sympy.Expr]) -> Values:
@@ -52,7 +65,7 @@ def compute(step, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: WeightedSum, values: Values) -> sympy.Expr:
     total = sympy.Add(*(values[source] * values[weight] for source, weight in step.terms))
-    return total + values[step.bias] if step.bias else total
+    return total + bias_sign(step.bias) * values[step.bias] if step.bias else total
 
 
 @compute.register
@@ -88,7 +101,7 @@ def _(step: OutputSlope, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: BackSum, values: Values) -> sympy.Expr:
     paths = sympy.Add(*(values[delta] * values[weight] for delta, weight in step.terms))
-    return paths + values[step.direct] if step.direct else paths
+    return step.sign * (paths + values[step.direct] if step.direct else paths)
 
 
 @compute.register
@@ -117,11 +130,14 @@ def _(step: SoftmaxDelta, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: Gradient, values: Values) -> sympy.Expr:
     total = sympy.Add(*(values[delta] * (values[source] if source else 1) for delta, source in step.terms))
-    return step.scale * total
+    return step.sign * step.scale * total
 
 
 @compute.register
 def _(step: Update, values: Values) -> sympy.Expr:
     if not step.trainable:
         return values[step.old]
+    if step.chain:
+        # NOTE: the book's w + η δ x, from the error terms themselves rather than the rounded gradient.
+        return values[step.old] - values[step.rate] * compute(step.chain, values)
     return values[step.old] - values[step.rate] * values[step.gradient]

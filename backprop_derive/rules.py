@@ -180,5 +180,7 @@ LOSSES: dict[str, Loss] = {
              "the binary cross-entropy"),
         Loss("cross_entropy", lambda o, t: -_sum(tk * sympy.log(ok) for ok, tk in zip(o, t)),
              "the cross-entropy"),
+        # NOTE: no targets: the single output is what is differentiated (a circuit's f, SPEC §2.7).
+        Loss("none", lambda o, t: o[0], "none: the output itself is differentiated"),
     )
 }

@@ -27,6 +27,8 @@ class Solution:
         values: One map of quantity values per training step.
         notation: Names every quantity.
         precision: Significant digits shown for values that are not exact.
+        unrounded: With ``options.rounding``, each step's values without rounding (from the same
+            parameters at the start of the step); None otherwise.
     """
 
     network: Network
@@ -34,6 +36,7 @@ class Solution:
     values: tuple[Values, ...]
     notation: Notation
     precision: int
+    unrounded: tuple[Values, ...] | None = None
 
     @property
     def loss(self) -> sympy.Expr:
@@ -106,14 +109,16 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     derivation = derive(network)
     # Evaluate each step from the parameters the previous one left.
     parameters = {parameter: parameter.value for parameter in network.parameters}
-    values = []
+    values, unrounded = [], []
     for _ in range(steps):
         try:
             step_values = evaluate(derivation, parameters)
+            if network.options.rounding:
+                unrounded.append(evaluate(derivation, parameters, rounded=False))
         except ArithmeticError as error:
             raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
         values.append(step_values)
         if derivation.updates:
             parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
-                    precision or network.options.precision)
+                    precision or network.options.precision, tuple(unrounded) if unrounded else None)
