@@ -140,7 +140,8 @@ class _Printer:
             if factor.is_Add or (index > 0 and text.startswith(("-", "−"))):
                 text = self.typography.group(text)
             printed.append(text)
-        return sign + (self.typography.times.join(printed) or "1")
+        product = self.typography.times.join(printed) or "1"
+        return self.typography.negative(product) if sign else product
 
     @cached_property
     def _unit_slopes(self) -> set[sympy.Symbol]:
@@ -182,6 +183,8 @@ def _line(printer: _Printer, names: dict, step) -> Line:
     if isinstance(step, (Delta, SoftmaxDelta)):
         by_definition = typography.partial(printer.name(Quantity("loss", example=result.example)),
                                            printer.name(Quantity("pre", result.node, result.example)))
+        if general.notation.error_term:
+            by_definition = typography.negative(by_definition)
     paths = len(expanded.terms)
     note = f"a sum over {paths} paths" if paths > 1 else ""
     if paths > MAX_PATHS_EXPANDED:

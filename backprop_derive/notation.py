@@ -180,6 +180,7 @@ class Notation:
         self.single_cost = self.letters.loss if per_example else self.letters.single_cost
         self.outputs = set(network.outputs)
         self.error_term = network.options.error_term
+        self.by_input = network.weights_layout == "input_by_unit"
         self._cache: dict[Quantity, Name] = {}
 
     # -- the parts of a name --
@@ -201,7 +202,9 @@ class Notation:
         layer = self.letters.layer.format(target.layer) if self.by_layer else ""
         if parameter.kind == "weight":
             if self.by_layer:
-                return Name(self.letters.weight, layer, (str(target.unit), str(parameter.source.unit)))
+                # NOTE: indexed as the spec writes the matrix: W_{ji} (unit, input), or W_{ij} for x·W.
+                indices = (str(target.unit), str(parameter.source.unit))
+                return Name(self.letters.weight, layer, indices[::-1] if self.by_input else indices)
             return Name(self.letters.edge_weight, "", (parameter.source.name, target.name))
         if len(parameter.users) > 1:
             if self.by_layer:

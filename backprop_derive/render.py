@@ -184,6 +184,8 @@ def convention_sentences(network) -> list[str]:
                          "is written w + η·δ·(input)")
     if any(parameter.kind == "threshold" for parameter in network.parameters):
         sentences.append("A threshold θ is a weight on a constant input of −1: it is subtracted from the weighted sum")
+    if network.weights_layout == "input_by_unit":
+        sentences.append("Each weight matrix is written as x·W: W[i][j] from input i to unit j")
     if not network.has_targets:
         sentences.append("There are no targets: the output itself is differentiated")
     rounding = options.rounding
