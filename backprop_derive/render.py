@@ -180,7 +180,7 @@ def convention_sentences(network) -> list[str]:
     """One sentence for each textbook convention the spec asks for (SPEC §2.7), for the network's text."""
     options, sentences = network.options, []
     if options.error_term:
-        sentences.append("δ is the textbooks' error term, δ = −∂L/∂x (for an output, (t − y)·f′), and each update "
+        sentences.append("δ is the textbooks' error term, δ = −∂L/∂x (for an output, (t − y)·f'), and each update "
                          "is written w + η·δ·(input)")
     if any(parameter.kind == "threshold" for parameter in network.parameters):
         sentences.append("A threshold θ is a weight on a constant input of −1: it is subtracted from the weighted sum")
@@ -260,7 +260,7 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
     yield Block("Loss", "", tuple(marked(step) for step in derivation.losses))
     error_term = solution.network.options.error_term
     backward = ("From the outputs back: each neuron's error term δ (minus the derivative of the loss by its "
-                "pre-activation; for an output, (t − y)·f′) is computed once and reused by every weight into "
+                "pre-activation; for an output, (t − y)·f') is computed once and reused by every weight into "
                 "that neuron." if error_term else
                 "From the outputs back: each neuron's δ (the derivative of the loss by its pre-activation) "
                 "is computed once and reused by every weight into that neuron.")
@@ -275,8 +275,8 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
         rows = tuple((Math(context.name(update.old)), Math(typography.number(context.values[update.old])),
                       Math(typography.number(context.values[update.gradient])),
                       Math(typography.number(context.values[update.result]))) for update in derivation.updates)
-        yield Block("Updates", "The textbooks' rule w ← w + η·δ·(input): gradient descent, every error term taken "
-                    "at the old parameters." if error_term else
+        yield Block("Updates", "The textbooks' rule, w + η·δ·(input) for each weight w: gradient descent, "
+                    "every error term taken at the old parameters." if error_term else
                     "Gradient descent, every gradient taken at the old parameters.",
                     tuple(marked(update) for update in derivation.updates),
                     Table(("parameter", "old", "gradient", "new"), rows))
