@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 import tempfile
 import shutil
 import subprocess
@@ -500,3 +501,12 @@ def test_each_bad_convention_is_one_clear_line(text: str, field: str, message: s
     assert len(lines) == 1, result.output
     assert field in lines[0] and message in lines[0], lines[0]
     assert "Traceback" not in result.output and not output.exists()
+
+
+def test_readme_conventions_excerpt_is_real_output() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- conventions-excerpt:.*?-->\n```\w*\n(.*?)```\n<!-- /conventions-excerpt -->", text, re.S)
+    assert match, "README.md has no conventions-excerpt block"
+    output = run("solve", str(HAN_KAMBER), "--format", "txt").output.splitlines()
+    for line in match.group(1).splitlines():
+        assert line in output, f"README line not in the real output: {line!r}"
