@@ -428,7 +428,7 @@ def _step_json(solution, index: int) -> dict:
     network = solution.network
     if network.options.error_term:
         # NOTE: JSON carries both: δ as the error term (the book's) and ∂L/∂ of each pre-activation.
-        quantities |= {_derivative_of_pre(solution, delta): -values[delta] for delta in _deltas(derivation, index)}
+        quantities |= {_derivative_of_pre(solution, delta): -values[delta] for delta in _deltas(derivation)}
     result = {
         "loss": json_number(values[derivation.cost]),
         "quantities": {name: json_number(value) for name, value in quantities.items()},
@@ -449,8 +449,9 @@ def _step_json(solution, index: int) -> dict:
     return result
 
 
-def _deltas(derivation, index: int) -> list[Quantity]:
-    return [step.result for step in derivation.backward[index] if step.result.kind == "delta"]
+def _deltas(derivation) -> list[Quantity]:
+    """Every example's δ of every neuron."""
+    return [step.result for example in derivation.backward for step in example if step.result.kind == "delta"]
 
 
 def _derivative_of_pre(solution, delta: Quantity) -> str:

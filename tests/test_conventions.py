@@ -510,3 +510,13 @@ def test_readme_conventions_excerpt_is_real_output() -> None:
     output = run("solve", str(HAN_KAMBER), "--format", "txt").output.splitlines()
     for line in match.group(1).splitlines():
         assert line in output, f"README line not in the real output: {line!r}"
+
+
+def test_a_batch_with_error_terms_carries_each_examples_derivative(tmp_path: Path) -> None:
+    spec = yaml.safe_load((ROOT / "examples" / "bce_batch_2_3_1.yaml").read_text(encoding="utf-8"))
+    spec.setdefault("options", {})["delta"] = "error_term"
+    quantities = solved_json(spec, tmp_path, "--steps", "2")["quantities"]
+    deltas = {name: value for name, value in quantities.items() if name.startswith("delta")}
+    derivatives = {name: value for name, value in quantities.items() if re.fullmatch(r"dL\(\d+\)/dz.*", name)}
+    assert len(deltas) == len(derivatives) > 2
+    assert sorted(-value for value in deltas.values()) == sorted(derivatives.values())
