@@ -229,7 +229,7 @@ def transposed_layout(spec: dict) -> dict:
 def test_input_by_unit_gives_the_transposed_gradients_and_updates(spec: dict) -> None:
     skip_kinks_and_saturation(spec)
     default, by_input = solve(copy.deepcopy(spec)), solve(transposed_layout(spec))
-    from backprop_derive.render import to_json
+    from backprop_derive.render.render import to_json
 
     plain, transposed = to_json(default), to_json(by_input)
     assert plain["loss"] == transposed["loss"]
@@ -319,7 +319,7 @@ def check_input_gradients(spec: dict) -> None:
     expected = oracle.input_gradients(oracle.read(spec))
     values, network = solution.values[0], solution.network
     scale = max([mpmath.mpf(1)] + [abs(g) for example in expected for g in example.values()])
-    from backprop_derive.steps import Quantity
+    from backprop_derive.core.steps import Quantity
 
     for example, gradients in enumerate(expected):
         for node in network.inputs:

@@ -7,8 +7,8 @@ import difflib
 import re
 import unicodedata
 
-from .notation import NOTATIONS, Name, Notation
-from .steps import Quantity
+from ..core.notation import NOTATIONS, Name, Notation
+from ..core.steps import Quantity
 
 #: Stands for the loss (or cost) in a normalised name, whatever letter the student wrote.
 _LOSS = "§"

@@ -8,8 +8,23 @@ from functools import cached_property, singledispatch
 import sympy
 
 from .derivation import Derivation
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum, bias_sign)
+from .steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+    bias_sign,
+)
 
 #: Steps whose formula is a product of local derivatives or a sum of such products: the chain
 #: rule itself, expanded by ``expand`` down to the forward quantities.

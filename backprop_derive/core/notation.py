@@ -22,7 +22,7 @@ class Name:
     example_mark: str = "()"  # the brackets around an example's number: "()" or "<>"
     new: bool = False  # a parameter after the update
 
-    def without_layer(self) -> "Name":
+    def without_layer(self) -> Name:
         """The same name with no layer superscript (targets, ŷ)."""
         return Name(self.base, "", self.indices, self.example, self.example_mark)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Callable, Container, Iterable, Iterator, Mapping
 
 import sympy
 
-from .evaluation import Values, compute
-from .numbers import settle
-from .rules import OUTPUT
-from .steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
+from ..core.evaluation import Values, compute
+from ..core.numbers import settle
+from ..core.rules import OUTPUT
+from ..core.steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
+import weakref
 from dataclasses import dataclass, replace
 
-from .network import Network, Node, Parameter
-from .steps import Quantity
+from ..core.network import Network, Node, Parameter
+from ..core.steps import Quantity
 from .typography import Latex, Unicode
 
 #: Distances in centimetres: between layers, between units of a layer, a node's radius.
@@ -97,7 +98,18 @@ class Diagram:
 def solution_diagrams(solution) -> dict[str, Diagram]:
     """The solution's figures: ``network`` (the exercise) and ``chain`` (the chain rule's paths for the
     first weight into the first layer), the second only when the network has a weight.
+
+    NOTE: drawn once per solution (the label placement is costly; a document with files draws twice).
     """
+    if solution not in _DRAWN:
+        _DRAWN[solution] = _drawn(solution)
+    return _DRAWN[solution]
+
+
+_DRAWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _drawn(solution) -> dict[str, Diagram]:
     network = solution.network
     diagrams = {"network": _diagram(solution)}
     weight = next((parameter for parameter in network.parameters

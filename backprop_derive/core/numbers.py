@@ -94,6 +94,30 @@ def settle(value: sympy.Expr) -> sympy.Expr:
     return sympy.Float(number, DIGITS)
 
 
+def dot(pairs) -> sympy.Expr:
+    """Σ a·b over ``pairs`` of values (b None for 1): exact while every value is rational, otherwise
+    a DIGITS-digit Float.
+
+    NOTE: the inexact case is summed in mpmath directly, not through SymPy's Float arithmetic, which
+    spends most of its time building and normalising intermediate objects.
+    """
+    pairs = list(pairs)
+    if all(a.is_Rational and (b is None or b.is_Rational) for a, b in pairs):
+        return sympy.Add(*(a if b is None else a * b for a, b in pairs))
+    with mpmath.workdps(DIGITS):
+        total = mpmath.fsum(_mpf(a) if b is None else _mpf(a) * _mpf(b) for a, b in pairs)
+        return sympy.Float._new(total._mpf_, mpmath.mp.prec)
+
+
+def _mpf(value: sympy.Expr) -> mpmath.mpf:
+    """``value`` as an mpmath number at the working precision (a Float's own digits, kept)."""
+    if value.is_Float:
+        return mpmath.mpf(value._mpf_)
+    if value.is_Rational:
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(sympy.Float(value, DIGITS)._mpf_)
+
+
 @dataclass(frozen=True)
 class Shown:
     """A number as a careful human writes it, before a renderer picks the typography.

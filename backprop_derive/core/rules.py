@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Callable
+from functools import cache, cached_property
 
 import sympy
 
@@ -63,7 +63,7 @@ OUTPUT = sympy.Symbol("y", real=True)
 
 # NOTE: cached by formula: solving y = f(x) takes SymPy about 0.1 s, and every layer of every
 # network builds its own Activation (generate solves thousands of networks).
-@lru_cache(maxsize=None)
+@cache
 def _in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None:
     """``derivative`` written in the output y = ``formula``, or None (see Activation.derivative_of_output)."""
     if not formula.has(sympy.exp, sympy.tanh) or formula.has(sympy.Piecewise):
@@ -87,12 +87,12 @@ def _in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None
 _HALF = sympy.Rational(1, 2)
 
 
-def _relu(options: "ActivationOptions") -> Activation:
+def _relu(options: ActivationOptions) -> Activation:
     return Activation("relu", sympy.Max(0, X), r"\operatorname{relu}", "relu",
                       derivative_at_zero=options.relu_derivative_at_zero)
 
 
-def _leaky_relu(options: "ActivationOptions") -> Activation:
+def _leaky_relu(options: ActivationOptions) -> Activation:
     # NOTE: `x > 0` rather than `x >= 0`: the same function, and at 0 its derivative is the
     # x < 0 slope α, as PyTorch takes it.
     alpha = options.alpha if options.alpha is not None else sympy.Rational(1, 100)
@@ -100,7 +100,7 @@ def _leaky_relu(options: "ActivationOptions") -> Activation:
                       r"\operatorname{lrelu}", "lrelu", parameters=(("alpha", alpha),))
 
 
-def _elu(options: "ActivationOptions") -> Activation:
+def _elu(options: ActivationOptions) -> Activation:
     alpha = options.alpha if options.alpha is not None else sympy.Integer(1)
     return Activation("elu", sympy.Piecewise((X, X > 0), (alpha * (sympy.exp(X) - 1), True)),
                       r"\operatorname{elu}", "elu", parameters=(("alpha", alpha),))
@@ -152,11 +152,13 @@ class Loss:
         name: The spec's name.
         build: Makes L as a SymPy expression from the output and target symbols.
         description: One line for the solution's text.
+        targets: False for ``none``, which has no targets and is the output itself.
     """
 
     name: str
     build: Callable[[list[sympy.Symbol], list[sympy.Symbol]], sympy.Expr]
     description: str
+    targets: bool = True
 
     def formula(self, outputs: list[sympy.Symbol], targets: list[sympy.Symbol]) -> sympy.Expr:
         """L written out for these symbols."""
@@ -181,6 +183,6 @@ LOSSES: dict[str, Loss] = {
         Loss("cross_entropy", lambda o, t: -_sum(tk * sympy.log(ok) for ok, tk in zip(o, t)),
              "the cross-entropy"),
         # NOTE: no targets: the single output is what is differentiated (a circuit's f, SPEC §2.7).
-        Loss("none", lambda o, t: o[0], "none: the output itself is differentiated"),
+        Loss("none", lambda o, t: o[0], "none: the output itself is differentiated", targets=False),
     )
 }

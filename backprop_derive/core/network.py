@@ -29,9 +29,9 @@ class Node:
     layer: int
     unit: int
     activation: Activation | None = None
-    incoming: list["Parameter"] = field(default_factory=list)
-    bias: "Parameter | None" = None
-    group: tuple["Node", ...] = ()
+    incoming: list[Parameter] = field(default_factory=list)
+    bias: Parameter | None = None
+    group: tuple[Node, ...] = ()
 
     @property
     def is_input(self) -> bool:
@@ -128,7 +128,7 @@ class Network:
     @property
     def has_targets(self) -> bool:
         """False for ``loss: none``, where the output itself is differentiated."""
-        return self.loss.name != "none"
+        return self.loss.targets
 
     @property
     def notation(self) -> str:

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import OutputError
+from ..core.errors import OutputError
 
 #: At most this many pdflatex passes, while LaTeX asks to rerun for its cross-references.
 MAX_PASSES = 3

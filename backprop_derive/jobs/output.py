@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import OutputError
+from ..core.errors import OutputError
 
 
 def write_files(files: dict[Path, str | bytes]) -> None:

@@ -7,11 +7,26 @@ from itertools import chain
 
 import sympy
 
+from .formula import X
 from .network import Network, Node, Parameter
 from .rules import OUTPUT
-from .formula import X
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
+from .steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+)
+from .update import update_steps
 
 #: A gradient's routes to the loss are listed for display while there are at most this many.
 MAX_PATHS_SHOWN = 4
@@ -26,7 +41,8 @@ class Derivation:
         losses: Each example's loss, then the cost J when there is a batch.
         backward: Per example, from the outputs back: ∂L/∂y, f', δ for every neuron.
         gradients: One per parameter, in the network's parameter order.
-        updates: One per parameter; empty without a learning rate.
+        updates: The update stage's steps (core.update), one per parameter for plain descent; empty
+            without a learning rate.
         cost: The quantity minimised (the loss itself for a single example).
     """
 
@@ -56,13 +72,7 @@ def derive(network: Network) -> Derivation:
         losses.append(CostValue(cost, tuple(loss.result for loss in losses), _scale(network)))
     routes = _Routes(network)
     gradients = tuple(_gradient(network, parameter, routes) for parameter in network.parameters)
-    updates = ()
-    if network.learning_rate is not None:
-        book = network.options.error_term
-        updates = tuple(Update(Quantity("new", parameter=parameter), Quantity("param", parameter=parameter),
-                               gradient.result, Quantity("rate"), parameter.trainable, gradient if book else None)
-                        for parameter, gradient in zip(network.parameters, gradients))
-    return Derivation(network, forward, tuple(losses), backward, gradients, updates, cost)
+    return Derivation(network, forward, tuple(losses), backward, gradients, update_steps(network, gradients), cost)
 
 
 def value_of(node: Node, example: int) -> Quantity:
@@ -151,7 +161,7 @@ def _softmax_deltas(group: tuple[Node, ...], example: int):
                                  for output in group))
 
 
-def _gradient(network: Network, parameter: Parameter, routes: "_Routes") -> Gradient:
+def _gradient(network: Network, parameter: Parameter, routes: _Routes) -> Gradient:
     examples = range(len(network.examples))
     if parameter.kind == "weight":
         terms = tuple((Quantity("delta", parameter.target, example), value_of(parameter.source, example))

@@ -11,7 +11,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence, precedence_traditi
 from sympy.printing.str import StrPrinter
 from sympy.simplify import fraction
 
-from .numbers import Shown, show
+from ..core.numbers import Shown, show
 
 
 class _LatexWithNames(LatexPrinter):
@@ -340,7 +340,7 @@ class Unicode(Latex):
             return f"[{lines[0]}]"
         left = ["⎡"] + ["⎢"] * (len(lines) - 2) + ["⎣"]
         right = ["⎤"] + ["⎥"] * (len(lines) - 2) + ["⎦"]
-        return "\n".join(f"{l}{line}{r}" for l, line, r in zip(left, lines, right))
+        return "\n".join(f"{opening}{line}{closing}" for opening, line, closing in zip(left, lines, right))
 
     def transposed(self, text: str) -> str:
         lines = text.split("\n")

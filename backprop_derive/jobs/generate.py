@@ -6,30 +6,37 @@ import copy
 import decimal
 import random
 import re
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sympy
 import yaml
 
-from .derivation import Derivation, derive
-from .errors import BackpropDeriveError, OutputError, SpecError
+from ..core.derivation import Derivation, derive
+from ..core.errors import BackpropDeriveError, OutputError, SpecError
+from ..core.evaluation import Values, compute, evaluate
+from ..core.network import Example, Parameter
+from ..core.numbers import settle
+from ..core.rules import LOSSES
+from ..core.solution import Solution, solve
+from ..core.spec import build_network, load_spec, read_document
+from ..core.steps import Quantity
+from ..render.diagram import solution_diagrams
+from ..render.formats import FORMATS as FORMATS_TABLE
+from ..render.formats import formats_for
+from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
+from ..render.present import Context
+from ..render.render import Block, Math, Table, environment, overview_blocks, render
+from ..render.typography import Latex
+from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, quiz_item, too_small
 from .output import write_files
-from .evaluation import Values, compute, evaluate
-from .network import Example, Parameter
-from .numbers import settle
-from .pdf import INSTALL_HINT, compile_pdf, latex_available
-from .present import Context
-from .render import Block, Math, Table, environment, overview_blocks
-from .rules import LOSSES
-from .solution import Solution, solve
-from .spec import build_network, load_spec, read_document
-from .steps import Quantity
-from .typography import Latex
 
-FORMATS = ("md", "tex", "pdf")
+FORMATS = formats_for("generate")
+#: The format of the variants' own files beside an LMS quiz.
+LMS_FILES_FORMAT = FORMATS_TABLE["moodle"].source
 #: Learning rates a variant draws from: round values a student multiplies by in their head.
 EXACT_RATES = tuple(decimal.Decimal(rate) for rate in ("0.01", "0.05", "0.1", "0.2", "0.5", "1"))
 SMOOTH_RATES = tuple(decimal.Decimal(rate) for rate in ("0.1", "0.5", "1"))
@@ -78,6 +85,7 @@ class Plan:
         count: How many variants.
         seed: Variant k draws from a generator seeded by (seed, k), whatever the number of processes.
         allow_dead: Accept a hidden layer whose ReLU units are all 0 (by default such a draw is redrawn).
+        for_lms: Redraw a variant that asks a value an LMS would round to 0 (see lms.too_small).
     """
 
     spec: dict
@@ -85,6 +93,7 @@ class Plan:
     count: int = 10
     seed: int = 0
     allow_dead: bool = False
+    for_lms: bool = False
 
 
 #: The largest --weights range: numbers a student multiplies by hand.
@@ -284,6 +293,8 @@ class Drawer:
             try:
                 solution = solve(spec)
             except BackpropDeriveError:  # e.g. log 0 in a cross-entropy
+                continue
+            if self.plan.for_lms and too_small(solution):
                 continue
             if self._worth_solving(solution.derivation, solution.values[0]):
                 numbers = (tuple(parameters.values()), tuple(rows),
@@ -518,7 +529,7 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
     context = Context(solution.notation, typography, solution.values[0])
     # NOTE: of the solution's overview, the tables (network, inputs and targets) are the givens; its
     # equation lines (each activation's derivative) are part of the working.
-    givens = tuple(block for block in overview_blocks(solution, typography, solution.diagrams["network"])
+    givens = tuple(block for block in overview_blocks(solution, typography, solution_diagrams(solution)["network"])
                    if not block.lines)
     cost = "cost" if solution.network.batched else "loss"
     questions = [
@@ -553,10 +564,7 @@ def answer_key(solution: Solution, typography: Latex) -> Key:
 
 def key_values(solution: Solution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names (as ``solve --format json`` and ``check`` name them)."""
-    derivation = solution.derivation
-    quantities = [*_outputs(solution), derivation.cost, *(gradient.result for gradient in derivation.gradients),
-                  *(update.result for update in derivation.updates)]
-    return {solution.notation.ascii(quantity): solution.values[0][quantity] for quantity in quantities}
+    return {solution.notation.ascii(quantity): solution.values[0][quantity] for quantity in asked(solution)}
 
 
 def _outputs(solution: Solution) -> list[Quantity]:
@@ -582,7 +590,7 @@ def _finished(text: str, fmt: str) -> str | bytes:
 
 @dataclass(frozen=True)
 class Variant:
-    """One variant, rendered: its files' contents, and its sheet and key for the class set."""
+    """One variant, rendered: its files' contents, its sheet and key for the class set, and its LMS question."""
 
     index: int
     numbers: tuple
@@ -591,14 +599,24 @@ class Variant:
     solution: str | bytes
     sheet: Sheet
     key: Key
+    quiz: QuizItem | None = None
 
 
 class VariantMaker:
-    """Draws, solves and renders the variants of one plan in one format."""
+    """Draws, solves and renders the variants of one plan in one format.
 
-    def __init__(self, plan: Plan, fmt: str) -> None:
+    Args:
+        plan: What to generate.
+        fmt: md, tex or pdf; or moodle or qti (the variants' files then in Markdown, and each variant
+            also as an LMS question).
+        tolerance: The LMS answers' tolerance (default: see lms.tolerance_of).
+    """
+
+    def __init__(self, plan: Plan, fmt: str, tolerance: Tolerance | None = None) -> None:
         self.drawer = Drawer(plan)
-        self.fmt = fmt
+        self.lms = fmt in QUIZ_FILES
+        self.fmt = LMS_FILES_FORMAT if self.lms else fmt
+        self.tolerance = tolerance
 
     def make(self, index: int, redraw: int = 0) -> Variant:
         """Variant ``index`` (its ``redraw``-th fresh draw), rendered from the solution of its spec."""
@@ -608,38 +626,42 @@ class VariantMaker:
         sheet = problem_sheet(solution, typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
-        worked = _finished(solution.render(kind), self.fmt)
+        worked = _finished(render(solution, kind), self.fmt)
+        quiz = quiz_item(index, solution, sheet.text, sheet.givens,
+                         tuple(question.text for question in sheet.questions for _ in question.names),
+                         self.tolerance) if self.lms else None
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
-                       answer_key(solution, typography))
+                       answer_key(solution, typography), quiz)
 
 
 _WORKER: VariantMaker | None = None
 
 
-def _start_worker(plan: Plan, fmt: str) -> None:
+def _start_worker(plan: Plan, fmt: str, tolerance: Tolerance | None) -> None:
     global _WORKER
-    _WORKER = VariantMaker(plan, fmt)
+    _WORKER = VariantMaker(plan, fmt, tolerance)
 
 
 def _make_in_worker(index: int) -> Variant:
     return _WORKER.make(index)
 
 
-def make_variants(plan: Plan, fmt: str = "md", jobs: int = 1,
-                  progress: Callable[[], None] | None = None) -> list[Variant]:
+def make_variants(plan: Plan, fmt: str = "md", jobs: int = 1, progress: Callable[[], None] | None = None,
+                  tolerance: Tolerance | None = None) -> list[Variant]:
     """Every variant of ``plan``, distinct and in order; the same whatever ``jobs`` is.
 
     Args:
         plan: What to generate.
-        fmt: md, tex or pdf.
+        fmt: md, tex, pdf, moodle or qti.
         jobs: How many processes draw, solve and render.
         progress: Called once per variant made.
+        tolerance: The LMS answers' tolerance (moodle and qti).
     """
-    maker = VariantMaker(plan, fmt)
+    maker = VariantMaker(plan, fmt, tolerance)
     indices = range(1, plan.count + 1)
     made = []
     if jobs > 1:
-        with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(plan, fmt)) as pool:
+        with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(plan, fmt, tolerance)) as pool:
             for variant in pool.map(_make_in_worker, indices, chunksize=max(1, min(16, plan.count // (4 * jobs)))):
                 made.append(variant)
                 if progress:
@@ -654,26 +676,30 @@ def make_variants(plan: Plan, fmt: str = "md", jobs: int = 1,
 
 def planned_files(count: int, fmt: str) -> list[Path]:
     """The files ``generate`` writes, relative to its folder."""
+    ext = LMS_FILES_FORMAT if fmt in QUIZ_FILES else fmt
     files = []
     for index in range(1, count + 1):
         folder = Path(f"variant-{index}")
-        files += [folder / "spec.yaml", folder / f"problem.{fmt}", folder / f"solution.{fmt}"]
-    return files + [Path(f"problems.{fmt}"), Path(f"answers.{fmt}")]
+        files += [folder / "spec.yaml", folder / f"problem.{ext}", folder / f"solution.{ext}"]
+    files += [Path(f"problems.{ext}"), Path(f"answers.{ext}")]
+    return files + ([Path(QUIZ_FILES[fmt])] if fmt in QUIZ_FILES else [])
 
 
 def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 1, force: bool = False,
-             progress: Callable[[], None] | None = None) -> list[Path]:
+             progress: Callable[[], None] | None = None, tolerance: Tolerance | None = None) -> list[Path]:
     """Write ``plan``'s variants into ``directory``: per variant a spec, a problem and a solution,
-    then the class set (problems) and its key (answers).
+    then the class set (problems) and its key (answers); for moodle or qti, these in Markdown and the
+    quiz file an LMS imports (quiz.moodle.xml, quiz.qti.zip).
 
     Args:
         plan: What to generate.
         directory: Created if missing.
-        fmt: md, tex or pdf.
+        fmt: md, tex, pdf, moodle or qti.
         jobs: How many processes to use.
         force: Overwrite files that exist; without it an existing file stops everything before anything
             is written.
         progress: Called once per variant made.
+        tolerance: The LMS answers' tolerance (default: 0.5 %, or one unit of a rounded answer's last digit).
 
     Returns:
         The files written, in order.
@@ -684,7 +710,7 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
 
     Example:
         >>> plan = Plan(architecture_spec("2-2-1"), Grid(-3, 3, 0), count=3, seed=7)
-        >>> generate(plan, "homework")  # doctest: +SKIP
+        >>> generate(plan, "homework", "moodle")  # doctest: +SKIP
     """
     directory = Path(directory)
     if fmt not in FORMATS:
@@ -696,13 +722,18 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
         raise OutputError(f"{existing[0]} already exists{more}; nothing was written (use --force to overwrite)")
     if fmt == "pdf" and not latex_available():
         raise OutputError(INSTALL_HINT)
-    variants = make_variants(plan, fmt, jobs, progress)
+    if fmt in QUIZ_FILES:
+        plan = replace(plan, for_lms=True)
+    variants = make_variants(plan, fmt, jobs, progress, tolerance)
     title = read_title(plan.spec)
+    ext = LMS_FILES_FORMAT if fmt in QUIZ_FILES else fmt
     contents: list[str | bytes] = []
     for variant in variants:
         contents += [variant.spec, variant.problem, variant.solution]
-    contents.append(_finished(_render("problems", fmt, title=title, sheets=[v.sheet for v in variants]), fmt))
-    contents.append(_finished(_render("answers", fmt, title=title, keys=[v.key for v in variants]), fmt))
+    contents.append(_finished(_render("problems", ext, title=title, sheets=[v.sheet for v in variants]), ext))
+    contents.append(_finished(_render("answers", ext, title=title, keys=[v.key for v in variants]), ext))
+    if fmt in QUIZ_FILES:
+        contents.append(WRITERS[fmt](title, [variant.quiz for variant in variants]))
     write_files(dict(zip(files, contents)))
     return files
 

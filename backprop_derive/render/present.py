@@ -7,12 +7,27 @@ from functools import singledispatch
 
 import sympy
 
-from .derivation import SLOPE_VARIABLES
-from .formula import X
-from .evaluation import Values
-from .notation import Notation
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum, bias_sign)
+from ..core.derivation import SLOPE_VARIABLES
+from ..core.evaluation import Values
+from ..core.formula import X
+from ..core.notation import Notation
+from ..core.steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+    bias_sign,
+)
 from .typography import Latex
 
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import click
 import sympy
 
+from ..core.errors import SpecError
+from ..core.evaluation import Values, compute
+from ..core.numbers import parse_number, settle, show
+from ..core.spec import describe, read_document
+from ..core.steps import OutputSlope, Quantity
+from ..render.formats import formats_for
+from ..render.render import Block, Math, Table, build_document, environment, json_number
+from ..render.typography import Latex
 from .aliases import Aliases
-from .errors import SpecError
-from .evaluation import Values, compute
 from .mistakes import replay, variants
-from .numbers import parse_number, settle, show
-from .render import Block, Math, Table, build_document, environment, json_number
-from .spec import describe, read_document
-from .steps import OutputSlope, Quantity
-from .typography import Latex
 
 #: Every verdict, in the order the summary counts them.
 VERDICTS = ("right", "wrong", "carried_forward", "unknown")
@@ -259,7 +260,7 @@ class Checker:
         """``agrees`` at this solution's precision; never for a value that could not be computed."""
         return value is not None and agrees(answer, value, tolerance, self.solution.precision)
 
-    def _judge(self, quantity: Quantity, sheet: "_Sheet") -> Mark:
+    def _judge(self, quantity: Quantity, sheet: _Sheet) -> Mark:
         answer, name, expected = sheet.given[quantity], self.name(quantity), self.truth[quantity]
         mark = Mark(answer, quantity, name, "right", expected)
         if self.agrees(answer, expected, sheet.tolerance):
@@ -288,7 +289,7 @@ class Checker:
             explanation += "; no common mistake explains your number."
         return replace(mark, verdict="wrong", mistake=mistake, explanation=explanation)
 
-    def _diagnose(self, quantity: Quantity, sheet: "_Sheet") -> tuple[str | None, str | None]:
+    def _diagnose(self, quantity: Quantity, sheet: _Sheet) -> tuple[str | None, str | None]:
         """The mistake that gives the student's answer for ``quantity``, and one sentence on it.
 
         Each mistake is made on the student's own numbers (in the quantity's step and in the
@@ -409,7 +410,7 @@ def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | Non
 # --- the report --------------------------------------------------------------------------
 
 
-REPORT_FORMATS = ("txt", "md", "tex", "json")
+REPORT_FORMATS = formats_for("check")
 
 
 def report_json(report: Report) -> dict:

@@ -11,17 +11,17 @@ from typing import Any
 
 import sympy
 
-from .derivation import SLOPE_VARIABLES, Derivation, derive
-from .formula import X
-from .network import Network
-from .notation import Notation
-from .present import Line, chain
-from .render import Block, Document, environment
-from .rules import OUTPUT
-from .spec import read_network
-from .steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
-from .symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
-from .typography import Latex, Unicode
+from ..core.derivation import SLOPE_VARIABLES, Derivation, derive
+from ..core.formula import X
+from ..core.network import Network
+from ..core.notation import Notation
+from ..core.rules import OUTPUT
+from ..core.spec import read_network
+from ..core.steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
+from ..render.present import Line, chain
+from ..render.render import Block, Document, environment
+from ..render.typography import Latex, Unicode
 
 #: Formats rendered through the solution templates (json is built directly).
 TEXT_FORMATS = ("md", "tex", "txt")

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import sympy
 
-from .errors import BackpropDeriveError
-from .network import Network, Node, Parameter
-from .notation import Notation
+from ..core.errors import BackpropDeriveError
+from ..core.network import Network, Node, Parameter
+from ..core.notation import Notation
+from ..core.steps import Quantity
+from .document import Block
 from .present import Context, Line, present
-from .steps import Quantity
 from .typography import Latex
 
 
@@ -284,8 +285,6 @@ def matrix_step_blocks(solution, context: Context, chain_figure=None):
     chain style prints. ``chain_figure`` (a Diagram of the chain rule's paths) goes with the
     backward pass.
     """
-    from .render import Block  # NOTE: render builds on this module for --style matrix
-
     network, derivation, notation = solution.network, solution.derivation, solution.notation
     layers = layers_of(network)
     unshown = [what for what, asked in (("error terms (options.delta: error_term)", network.options.error_term),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import singledispatch
 from pathlib import Path
 
@@ -12,89 +12,17 @@ import jinja2
 import markupsafe
 import sympy
 
-from .diagram import Diagram, Label, mermaid, svg, tikz
-from .formula import X
+from ..core.formula import X
+from ..core.rules import OUTPUT
+from ..core.steps import Quantity
+from .diagram import Diagram, Label, mermaid, solution_diagrams, svg, tikz
+from .document import Block, Document, Math, Plot, Table
+from .formats import FORMATS
+from .matrix import matrix_step_blocks
 from .plaintext import equations, table_lines
 from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
 from .present import Context, Line, chain, present
-from .rules import OUTPUT
-from .steps import Quantity
-from .typography import Latex, MathML, Unicode
-
-TEXT_FORMATS = ("md", "tex", "txt", "html")
-#: The typography of each format (LaTeX for the others).
-TYPOGRAPHIES = {"txt": Unicode, "html": MathML}
-
-
-class Math(str):
-    """A printed piece that is mathematics (templates wrap it in $…$ where the format needs that)."""
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table whose cells are already printed (math in the document's typography)."""
-
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-    @property
-    def widths(self) -> list[int]:
-        """Each column's width in characters, for plain-text layout."""
-        return [max(len(cell) for cell in column) for column in zip(self.header, *self.rows)]
-
-
-@dataclass(frozen=True)
-class Plot:
-    """A plot already drawn in every form a template may place (a network Diagram is the other figure).
-
-    Attributes:
-        name: Names the figure's file beside a Markdown document (``seed.loss.svg``).
-        caption: One line saying what it shows.
-        svg: The SVG image (Markdown links to it as a file; HTML inlines it).
-        tikz: pgfplots code for LaTeX.
-        text: A drawing in Unicode characters.
-        mermaid: A Mermaid chart, for Markdown on standard output (GitHub draws it).
-    """
-
-    name: str
-    caption: Label
-    svg: str
-    tikz: str
-    text: str
-    mermaid: str
-
-
-@dataclass(frozen=True)
-class Block:
-    """A headed part of the solution: a sentence, equation chains, a table, a figure."""
-
-    heading: str
-    text: str = ""
-    lines: tuple[Line, ...] = ()
-    table: Table | None = None
-    level: int = 3
-    figure: Diagram | Plot | None = None
-
-
-@dataclass(frozen=True)
-class Document:
-    """The whole solution, printed, ready for a template."""
-
-    title: str
-    overview: tuple[Block, ...]
-    steps: tuple[tuple[str, tuple[Block, ...]], ...]
-    closing: tuple[Block, ...] = field(default=())
-
-    def figures(self) -> list[Diagram | Plot]:
-        """Every figure placed in the document, in order."""
-        blocks = self.overview + tuple(b for _, blocks in self.steps for b in blocks) + self.closing
-        return [block.figure for block in blocks if block.figure]
-
-    @property
-    def has_plots(self) -> bool:
-        """True when a block holds a plot (LaTeX then loads pgfplots)."""
-        return any(isinstance(figure, Plot) for figure in self.figures())
-
+from .typography import Latex, Unicode
 
 # --- the document ------------------------------------------------------------------------
 
@@ -113,7 +41,7 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
     """
     step_blocks = step_blocks or _step_blocks
     derivation, notation = solution.derivation, solution.notation
-    figures = solution.diagrams if with_figures else {}
+    figures = solution_diagrams(solution) if with_figures else {}
     overview = overview_blocks(solution, typography, figures.get("network"))
     steps = []
     for index, values in enumerate(solution.values):
@@ -287,7 +215,7 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
 
 def _template_folder() -> Path:
     """The built-in templates: inside the installed package, or the repository's top-level folder."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     installed = package / "templates"
     return installed if installed.is_dir() else package.parent / "templates"
 
@@ -303,7 +231,7 @@ def _tex_escape(text: str) -> str:
 
 # NOTE: cached so that each template is compiled once per process, not once per render
 # (compiling is most of the cost of rendering a small solution; generate renders thousands).
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Environment:
     """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, HTML escaping for html, StrictUndefined.
 
@@ -378,14 +306,10 @@ def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | Non
             figure_stem: str | None) -> tuple[str, Document | None]:
     if fmt == "json":
         return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n", None
-    if fmt not in TEXT_FORMATS:
+    if fmt not in FORMATS or FORMATS[fmt].binary:
         raise ValueError(f"unknown format {fmt!r}")
-    step_blocks = None
-    if style == "matrix":
-        from .matrix import matrix_step_blocks  # NOTE: deferred: matrix builds on this module's blocks
-
-        step_blocks = matrix_step_blocks
-    document = build_document(solution, TYPOGRAPHIES.get(fmt, Latex)(solution.precision), step_blocks,
+    step_blocks = matrix_step_blocks if style == "matrix" else None
+    document = build_document(solution, FORMATS[fmt].typography(solution.precision), step_blocks,
                               with_figures=fmt != "txt")
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
     return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document

@@ -1,11 +1,9 @@
-"""The top of the pipeline: a spec in, a Solution (derivation + values + notation) out."""
+"""The top of the core pipeline: a spec in, a Solution (derivation + values + notation) out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import sympy
 
@@ -15,9 +13,11 @@ from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
 from .spec import read_network
+from .update import carried, start
 
 
-@dataclass(frozen=True)
+# NOTE: eq=False: a solution is one object (hashed by identity), so the renderers can cache its figures.
+@dataclass(frozen=True, eq=False)
 class Solution:
     """A worked solution: the derivation, the values of each training step, and how to name them.
 
@@ -43,37 +43,9 @@ class Solution:
         """The cost J before the (first) update."""
         return self.values[0][self.derivation.cost]
 
-    @cached_property
-    def diagrams(self) -> dict:
-        """The network's figures, drawn once: ``network`` and ``chain`` (see diagram.solution_diagrams)."""
-        from .diagram import solution_diagrams  # NOTE: deferred, like rendering: only output needs it
-
-        return solution_diagrams(self)
-
     def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
         """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""
         return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}
-
-    def render(self, fmt: str = "md", **options: Any) -> str:
-        """The solution as text in ``fmt`` (md, tex, txt, html or json).
-
-        Args:
-            fmt: The format.
-            **options: For ``render.render``: ``standalone`` (tex), ``template_dir`` (a folder whose
-                templates are used before the built-in ones), ``figure_stem`` (md).
-        """
-        from .render import render  # NOTE: deferred so that `import backprop_derive` stays light
-
-        return render(self, fmt, **options)
-
-    def _repr_markdown_(self) -> str:
-        return self.render("md")
-
-    def _repr_latex_(self) -> str:
-        return self.render("tex", standalone=False)
-
-    def _repr_html_(self) -> str:
-        return self.render("html", standalone=False)
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
@@ -87,7 +59,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         precision: Significant digits shown; default: the spec's, else 6.
 
     Returns:
-        The Solution, which renders itself (``solution.render("md")``).
+        The Solution (``backprop_derive.solve`` returns one that renders itself).
 
     Raises:
         SpecError: the spec is invalid (naming the file and the field path), or its numbers have
@@ -107,18 +79,17 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     # Derive the chain rule once; the structure is the same for every step.
     derivation = derive(network)
-    # Evaluate each step from the parameters the previous one left.
-    parameters = {parameter: parameter.value for parameter in network.parameters}
+    # Evaluate each step from the parameters and optimizer state the previous one left.
+    carry = start(network)
     values, unrounded = [], []
     for _ in range(steps):
         try:
-            step_values = evaluate(derivation, parameters)
+            step_values = evaluate(derivation, carry.parameters, carry.state)
             if network.options.rounding:
-                unrounded.append(evaluate(derivation, parameters, rounded=False))
+                unrounded.append(evaluate(derivation, carry.parameters, carry.state, rounded=False))
         except ArithmeticError as error:
             raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
         values.append(step_values)
-        if derivation.updates:
-            parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
+        carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
                     precision or network.options.precision, tuple(unrounded) if unrounded else None)

@@ -8,9 +8,24 @@ import sympy
 
 from .derivation import SLOPE_VARIABLES, Derivation
 from .network import Network, Parameter
-from .numbers import Rounding, settle
-from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
-                    Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum, bias_sign)
+from .numbers import Rounding, dot, settle
+from .steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+    bias_sign,
+)
 
 Values = dict[Quantity, sympy.Expr]
 
@@ -18,12 +33,14 @@ Values = dict[Quantity, sympy.Expr]
 BACKWARD_STEPS = (OutputSlope, BackSum, Slope, Delta, Jacobian, SoftmaxDelta, Gradient)
 
 
-def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], rounded: bool = True) -> Values:
+def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], state: Values | None = None,
+             rounded: bool = True) -> Values:
     """Every quantity's value for one training step.
 
     Args:
         derivation: The steps, from ``derive``.
         parameters: Each parameter's value at the start of this step.
+        state: The optimizer's state at the start of this step (core.update.Carried.state).
         rounded: With ``options.rounding``, round each step's result and carry it rounded (False:
             the unrounded values, for JSON ``exact``).
 
@@ -33,6 +50,7 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], ro
     """
     network = derivation.network
     values: Values = _given(network, parameters)
+    values.update(state or {})
     rounding = network.options.rounding if rounded else None
     for step in derivation.steps():
         value = settle(compute(step, values))
@@ -64,8 +82,11 @@ def compute(step, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: WeightedSum, values: Values) -> sympy.Expr:
-    total = sympy.Add(*(values[source] * values[weight] for source, weight in step.terms))
-    return total + bias_sign(step.bias) * values[step.bias] if step.bias else total
+    terms = [(values[source], values[weight]) for source, weight in step.terms]
+    if step.bias:
+        # NOTE: a threshold is a weight on a constant −1 input.
+        terms.append((values[step.bias], None if bias_sign(step.bias) > 0 else sympy.Integer(-1)))
+    return dot(terms)
 
 
 @compute.register
@@ -90,7 +111,7 @@ def _(step: LossValue, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: CostValue, values: Values) -> sympy.Expr:
-    return step.scale * sympy.Add(*(values[loss] for loss in step.losses))
+    return step.scale * dot((values[loss], None) for loss in step.losses)
 
 
 @compute.register
@@ -100,8 +121,9 @@ def _(step: OutputSlope, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: BackSum, values: Values) -> sympy.Expr:
-    paths = sympy.Add(*(values[delta] * values[weight] for delta, weight in step.terms))
-    return step.sign * (paths + values[step.direct] if step.direct else paths)
+    terms = [(values[delta], values[weight]) for delta, weight in step.terms]
+    total = dot(terms + [(values[step.direct], None)] if step.direct else terms)
+    return total if step.sign > 0 else -total
 
 
 @compute.register
@@ -124,13 +146,14 @@ def _(step: Jacobian, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: SoftmaxDelta, values: Values) -> sympy.Expr:
-    return sympy.Add(*(values[dout] * values[jacobian] for dout, jacobian in step.terms))
+    return dot((values[dout], values[jacobian]) for dout, jacobian in step.terms)
 
 
 @compute.register
 def _(step: Gradient, values: Values) -> sympy.Expr:
-    total = sympy.Add(*(values[delta] * (values[source] if source else 1) for delta, source in step.terms))
-    return step.sign * step.scale * total
+    total = dot((values[delta], values[source] if source else None) for delta, source in step.terms)
+    scale = step.sign * step.scale
+    return total if scale == 1 else scale * total
 
 
 @compute.register
@@ -139,5 +162,5 @@ def _(step: Update, values: Values) -> sympy.Expr:
         return values[step.old]
     if step.chain:
         # NOTE: the book's w + η δ x, from the error terms themselves rather than the rounded gradient.
-        return values[step.old] - values[step.rate] * compute(step.chain, values)
-    return values[step.old] - values[step.rate] * values[step.gradient]
+        return dot(((values[step.old], None), (-values[step.rate], compute(step.chain, values))))
+    return dot(((values[step.old], None), (-values[step.rate], values[step.gradient])))
