@@ -307,7 +307,7 @@ def input_gradients(model: Model) -> list[dict[Any, mpmath.mpf]]:
         theta = {location: mp(value) for location, value in model.parameters.items()}
         step = STEP
         result = []
-        for index, (inputs, targets) in enumerate(model.examples):
+        for inputs, targets in model.examples:
             gradients = {}
             for name, value in inputs.items():
                 def loss(shift: Fraction) -> mpmath.mpf:

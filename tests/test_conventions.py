@@ -6,26 +6,26 @@ import copy
 import itertools
 import json
 import re
-import tempfile
 import shutil
 import subprocess
+import tempfile
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
 import mpmath
+import oracle
 import pytest
 import sympy
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-import oracle
-from backprop_derive import solve
-from backprop_derive.cli import main
 from specs import dense_specs, named_specs
 from test_gradients_oracle import assert_close, check_against_oracle, skip_kinks_and_saturation
+
+from backprop_derive import solve
+from backprop_derive.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 HAN_KAMBER = ROOT / "examples" / "han_kamber_9_1.yaml"

@@ -217,7 +217,7 @@ class Rounding:
 
     digits: int
     significant: bool = False
-    backward: "Rounding | None" = None
+    backward: Rounding | None = None
 
     def __call__(self, value: sympy.Expr) -> sympy.Rational:
         """``value`` rounded half away from zero, as an exact decimal (a Rational)."""

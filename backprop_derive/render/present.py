@@ -212,7 +212,6 @@ def _by_definition(step: Delta | SoftmaxDelta, context: Context) -> str:
 
 @present.register
 def _(step: Delta, context: Context) -> Line:
-    node, example = step.result.node, step.result.example
     by_definition = _by_definition(step, context)
     return chain(context.name(step.result), by_definition,
                  context.product(context.name(step.dout), context.name(step.slope)),
