@@ -520,3 +520,10 @@ def test_a_batch_with_error_terms_carries_each_examples_derivative(tmp_path: Pat
     derivatives = {name: value for name, value in quantities.items() if re.fullmatch(r"dL\(\d+\)/dz.*", name)}
     assert len(deltas) == len(derivatives) > 2
     assert sorted(-value for value in deltas.values()) == sorted(derivatives.values())
+
+
+def test_the_error_reads_t_minus_o_in_latex_too() -> None:
+    tex = run("solve", str(HAN_KAMBER), "--format", "tex").output
+    assert r"e_{6} = -\frac{\partial L}{\partial y_{6}} = t_{6} - y_{6} = 1 - 0.474 = 0.526" in tex
+    derived = run("derive", str(NEGNEVITSKY), "--format", "tex").output
+    assert r"e_{5} = t_{5} - y_{5}" in derived and r"L = \frac{\left(y_{5} - t_{5}\right)^{2}}{2}" in derived

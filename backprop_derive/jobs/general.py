@@ -17,7 +17,7 @@ from ..core.network import Network
 from ..core.notation import Notation
 from ..core.rules import OUTPUT
 from ..core.spec import read_network
-from ..core.steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from ..core.steps import Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from ..render.present import Line, chain
 from ..render.render import Block, Document, environment
@@ -110,7 +110,25 @@ class _Printer:
         return typography.apply(function + typography.prime, self.name(pre))
 
     def formula(self, expr: sympy.Expr, names: dict) -> str:
+        first = self._targets_first
+        # NOTE: the loss itself keeps SymPy's (o − t)²; only the error terms read t − o.
+        if first and expr.has(*first) and expr not in self._losses:
+            expr = expr.xreplace(first)
+            names = names | {first[symbol]: names[symbol] for symbol in first if symbol in names}
         return self.typography.formula(expr, names)
+
+    @cached_property
+    def _losses(self) -> set[sympy.Expr]:
+        return {step.formula for step in self.general.derivation.losses if isinstance(step, LossValue)}
+
+    @cached_property
+    def _targets_first(self) -> dict[sympy.Symbol, sympy.Symbol]:
+        """With error terms, the targets' symbols renamed to sort first, so that SymPy writes t − o."""
+        network = self.general.network
+        if not (self.general.notation.error_term and network.has_targets):
+            return {}
+        targets = (Quantity("target", node, 0).symbol for node in network.outputs)
+        return {symbol: sympy.Symbol(" " + symbol.name, real=True) for symbol in targets}
 
     def chain_sum(self, chain_sum: ChainSum, names: dict) -> str:
         """A sum over paths of products, each product's factors in chain order."""

@@ -121,9 +121,12 @@ def _(step: SoftmaxActivate, context: Context) -> Line:
     return chain(context.name(step.result), formula, numbers, context.value(step.result))
 
 
-def _formula_chain(result: str, formula: sympy.Expr, quantities, context: Context, value: str) -> Line:
-    names = {quantity.symbol: context.name(quantity) for quantity in quantities}
-    numbers = {quantity.symbol: context.values[quantity] for quantity in quantities}
+def _formula_chain(result: str, formula: sympy.Expr, quantities, context: Context, value: str,
+                   renamed: dict | None = None) -> Line:
+    """result = formula = numbers = value; ``renamed`` maps a quantity's symbol to the one ``formula`` uses."""
+    renamed = renamed or {}
+    names = {renamed.get(quantity.symbol, quantity.symbol): context.name(quantity) for quantity in quantities}
+    numbers = {renamed.get(quantity.symbol, quantity.symbol): context.values[quantity] for quantity in quantities}
     typography = context.typography
     return chain(result, typography.formula(formula, names), typography.substituted(formula, numbers), value)
 
@@ -153,8 +156,14 @@ def _scaled(scale: str, total: str, typography: Latex) -> str:
 @present.register
 def _(step: OutputSlope, context: Context) -> Line:
     loss = step.loss_step
-    line = _formula_chain(context.name(step.result), step.formula, loss.outputs + loss.targets, context,
-                          context.value(step.result))
+    formula, renamed = step.formula, {}
+    if context.notation.error_term:
+        # NOTE: symbols sort outputs before targets, so that SymPy writes o − t; the error reads t − o,
+        # so here the targets' symbols sort first.
+        renamed = {target.symbol: sympy.Symbol(" " + target.symbol.name, real=True) for target in loss.targets}
+        formula = formula.xreplace(renamed)
+    line = _formula_chain(context.name(step.result), formula, loss.outputs + loss.targets, context,
+                          context.value(step.result), renamed)
     if context.notation.error_term and step.result.kind == "dout":
         # NOTE: the error e = −∂L/∂y, said once where it is defined.
         by_definition = context.typography.negative(context.partial(Quantity("loss", example=step.result.example),
