@@ -12,6 +12,7 @@ from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
+from .numbers import NoFiniteValue
 from .spec import read_network
 from .update import carried, start
 
@@ -87,8 +88,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
             step_values = evaluate(derivation, carry.parameters, carry.state)
             if network.options.rounding:
                 unrounded.append(evaluate(derivation, carry.parameters, carry.state, rounded=False))
-        except ArithmeticError as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+        except NoFiniteValue as error:
+            raise SpecError(f"the exercise has no finite solution: {error}", error.path, source) from None
         values.append(step_values)
         carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),

@@ -9,7 +9,7 @@ from functools import cached_property
 import sympy
 
 from ..core.evaluation import Values, compute
-from ..core.numbers import settle
+from ..core.numbers import settle, total
 from ..core.rules import OUTPUT
 from ..core.steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
 
@@ -27,8 +27,8 @@ class MistakenUpdate:
 
 @compute.register
 def _(step: MistakenUpdate, values: Values) -> sympy.Expr:
-    rate = values[step.rate] if step.rate else 1
-    return values[step.old] + step.direction * rate * values[step.gradient]
+    rate = values[step.rate] if step.rate else sympy.Integer(1)
+    return total([values[step.old], step.direction * rate * values[step.gradient]])
 
 
 @dataclass(frozen=True, eq=False)

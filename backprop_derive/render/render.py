@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import replace
 from functools import singledispatch
 from pathlib import Path
@@ -12,7 +13,9 @@ import jinja2
 import markupsafe
 import sympy
 
+from ..core.errors import OutputError
 from ..core.formula import X
+from ..core.numbers import words
 from ..core.rules import OUTPUT
 from ..core.steps import Quantity
 from .diagram import Diagram, Label, mermaid, solution_diagrams, svg, tikz
@@ -305,7 +308,7 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
 def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
             figure_stem: str | None) -> tuple[str, Document | None]:
     if fmt == "json":
-        return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n", None
+        return json.dumps(to_json(solution), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None
     if fmt not in FORMATS or FORMATS[fmt].binary:
         raise ValueError(f"unknown format {fmt!r}")
     step_blocks = matrix_step_blocks if style == "matrix" else None
@@ -349,26 +352,29 @@ def _step_json(solution, index: int) -> dict:
     values = solution.values[index]
     derivation = solution.derivation
     quantities = solution.quantities(index)
+    named = solution.notation.ascii
     network = solution.network
     if network.options.error_term:
         # NOTE: JSON carries both: δ as the error term (the book's) and ∂L/∂ of each pre-activation.
         quantities |= {_derivative_of_pre(solution, delta): -values[delta] for delta in _deltas(derivation)}
     result = {
-        "loss": json_number(values[derivation.cost]),
-        "quantities": {name: json_number(value) for name, value in quantities.items()},
-        "exact": {name: str(value) for name, value in quantities.items() if value.is_Rational},
-        "gradients": _shaped((g.parameter.location, json_number(values[g.result])) for g in derivation.gradients),
+        "loss": json_number(values[derivation.cost], "loss"),
+        "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
+        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
+        "gradients": _shaped((g.parameter.location, json_number(values[g.result], f"quantities.{named(g.result)}"))
+                             for g in derivation.gradients),
     }
     if solution.unrounded:
         # NOTE: with options.rounding, `quantities` are the rounded numbers a hand solution carries;
         # `exact` keeps every value unrounded (exact fractions as p/q, others to 30 significant digits).
         unrounded = solution.unrounded[index]
-        result["exact"] = {solution.notation.ascii(quantity): _unrounded_text(value)
-                           for quantity, value in unrounded.items()}
+        result["exact"] = {named(quantity): _unrounded_text(value) for quantity, value in unrounded.items()
+                           if not value.is_Rational or _short_exact(value)}
     if network.options.input_gradients:
         result["gradients"]["inputs"] = _input_gradients(solution, values)
     if derivation.updates:
-        result["updated"] = _shaped((u.old.parameter.location, json_number(values[u.result]))
+        result["updated"] = _shaped((u.old.parameter.location, json_number(values[u.result],
+                                                                           f"quantities.{named(u.result)}"))
                                     for u in derivation.updates)
     return result
 
@@ -393,15 +399,51 @@ def _input_gradients(solution, values) -> list | dict:
     network = solution.network
     rows = []
     for example in range(len(network.examples)):
-        gradients = {node: json_number(values[Quantity("dinput", node, example)]) for node in network.inputs}
+        gradients = {}
+        for node in network.inputs:
+            quantity = Quantity("dinput", node, example)
+            gradients[node] = json_number(values[quantity], f"quantities.{solution.notation.ascii(quantity)}")
         rows.append(list(gradients.values()) if network.form == "dense"
                     else {node.name: value for node, value in gradients.items()})
     return rows if network.batched else rows[0]
 
 
-def json_number(value) -> int | float:
-    """The JSON number nearest ``value``: an int when it is a whole number."""
-    return int(value) if value.is_Integer else float(value)
+#: The most digits (numerator and denominator together) of an exact form JSON's ``exact`` carries as a string.
+JSON_EXACT_DIGITS = 1000
+
+
+def _short_exact(value) -> bool:
+    """True for a rational whose exact form is at most JSON_EXACT_DIGITS digits (counted without printing it)."""
+    # NOTE: a longer one is left out: its nearest double is in ``quantities``, and Python refuses to print
+    # an integer of more than 4300 digits.
+    bits = abs(int(value.p)).bit_length() + int(value.q).bit_length() if value.is_Rational else None
+    return bits is not None and bits * 0.30103 <= JSON_EXACT_DIGITS
+
+
+#: Whole numbers up to this size are written as JSON integers: every double holds them exactly.
+JSON_EXACT_INTEGER = 2**53
+
+
+def json_number(value, field: str) -> int | float:
+    """The JSON number of ``value`` (SPEC §4.1): the nearest double, or a whole number a double holds exactly.
+
+    Args:
+        value: An exact or carried value.
+        field: Where it goes in the JSON object (``quantities.J``), for the error.
+
+    Raises:
+        OutputError: ``value`` lies beyond the range of a double (about 1.8e308).
+    """
+    if value.is_Integer and abs(value) <= JSON_EXACT_INTEGER:
+        return int(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise OutputError(f"cannot write JSON: {field} is {words(value)}, beyond the ±1.8e308 a JSON number holds; "
+                          "the other formats show it")
+    return number
 
 
 def _shaped(located) -> dict:
