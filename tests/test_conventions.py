@@ -527,3 +527,11 @@ def test_the_error_reads_t_minus_o_in_latex_too() -> None:
     assert r"e_{6} = -\frac{\partial L}{\partial y_{6}} = t_{6} - y_{6} = 1 - 0.474 = 0.526" in tex
     derived = run("derive", str(NEGNEVITSKY), "--format", "tex").output
     assert r"e_{5} = t_{5} - y_{5}" in derived and r"L = \frac{\left(y_{5} - t_{5}\right)^{2}}{2}" in derived
+
+
+def test_a_rounded_output_at_a_log_losss_edge_is_said_plainly() -> None:
+    spec = ("inputs: [10]\ntargets: [1]\nlayers:\n  - {activation: sigmoid, weights: [[1]]}\n"
+            "loss: binary_cross_entropy\noptions: {rounding: {decimals: 2}}\n")
+    result = run("solve", "-", input=spec)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "options.rounding carries rounded values, so keep more digits" in result.output

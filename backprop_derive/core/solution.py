@@ -89,7 +89,9 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
             if network.options.rounding:
                 unrounded.append(evaluate(derivation, carry.parameters, carry.state, rounded=False))
         except NoFiniteValue as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", error.path, source) from None
+            # NOTE: a value rounded by options.rounding may reach what the full value never does (σ = 1).
+            hint = "; options.rounding carries rounded values, so keep more digits" if network.options.rounding else ""
+            raise SpecError(f"the exercise has no finite solution: {error}{hint}", error.path, source) from None
         values.append(step_values)
         carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
