@@ -124,7 +124,11 @@ def _backward(network: Network, example: int, loss: LossValue):
             # part gets a name of its own and joins the sum over the other paths.
             output = Quantity("out", neuron, example)
             direct = Quantity("dloss", neuron, example) if consumers else dout
-            yield OutputSlope(direct, loss, output, sign * sympy.diff(loss.formula, output.symbol))
+            # NOTE: written as a person does, 2·(o − t), where SymPy's derivative distributes it to
+            # 2o − 2t; the same form in every format and in `derive`. An error term reads 2·(t − o).
+            target = Quantity("target", neuron, example)
+            slope = network.loss.slope(loss.formula, output.symbol, target.symbol)
+            yield OutputSlope(direct, loss, output, _negated(slope) if sign < 0 else slope)
         if consumers:
             yield BackSum(dout, tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
                                       for consumer, weight in consumers), direct)
@@ -137,6 +141,17 @@ def _backward(network: Network, example: int, loss: LossValue):
             yield BackSum(Quantity("dinput", node, example),
                           tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
                                 for consumer, weight in network.consumers(node)), None, sign)
+
+
+def _negated(slope: sympy.Expr) -> sympy.Expr:
+    """−``slope`` with its sum negated inside, as a book writes the error: 2·(t − o), not −2·(o − t)."""
+    if slope.is_Mul:
+        factors = list(slope.args)
+        for index, factor in enumerate(factors):
+            if factor.is_Add:
+                factors[index] = -factor
+                return sympy.Mul(*factors, evaluate=False)
+    return -slope
 
 
 def _local_delta(neuron: Node, example: int):

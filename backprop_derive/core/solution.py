@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import sympy
 
@@ -12,7 +14,7 @@ from .errors import SpecError
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
-from .numbers import NoFiniteValue
+from .numbers import NoFiniteValue, python_number
 from .spec import read_network
 from .update import carried, start
 
@@ -22,10 +24,15 @@ from .update import carried, start
 class Solution:
     """A worked solution: the derivation, the values of each training step, and how to name them.
 
+    Values come two ways: as plain Python numbers (``loss``, ``quantities()``) — ``int`` for a whole
+    number, ``fractions.Fraction`` for another exact one, ``float`` for one carried to high
+    precision — and exactly, as SymPy numbers (``exact_loss``, ``quantities(exact=True)``), an
+    irrational value to at least 30 significant digits.
+
     Attributes:
         network: The exercise.
         derivation: The symbolic steps (the same for every training step).
-        values: One map of quantity values per training step.
+        values: One map of quantity values per training step (exact, SymPy).
         notation: Names every quantity.
         precision: Significant digits shown for values that are not exact.
         unrounded: With ``options.rounding``, each step's values without rounding (from the same
@@ -40,13 +47,26 @@ class Solution:
     unrounded: tuple[Values, ...] | None = None
 
     @property
-    def loss(self) -> sympy.Expr:
-        """The cost J before the (first) update."""
+    def loss(self) -> int | Fraction | float:
+        """The cost J before the (first) update, as a Python number (see the class)."""
+        return python_number(self.exact_loss)
+
+    @property
+    def exact_loss(self) -> sympy.Expr:
+        """The cost J before the (first) update, exactly (a SymPy number)."""
         return self.values[0][self.derivation.cost]
 
-    def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
-        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""
-        return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}
+    def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
+        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them.
+
+        Args:
+            step: The training step, 0 for the first.
+            exact: SymPy numbers as computed (True), or Python numbers (False, see the class).
+        """
+        values = self.values[step].items()
+        if exact:
+            return {self.notation.ascii(quantity): value for quantity, value in values}
+        return {self.notation.ascii(quantity): python_number(value) for quantity, value in values}
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
@@ -70,6 +90,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution = solve("examples/seed_relu.yaml")
         >>> solution.loss
         50
+        >>> solution.quantities()["dL/dw13"]
+        10
     """
     # Read and validate the spec into a network.
     network = read_network(spec)

@@ -99,9 +99,8 @@ def _(step: WeightedSum, context: Context) -> Line:
 @present.register
 def _(step: Activate, context: Context) -> Line:
     typography, activation = context.typography, step.activation
-    function = typography.function(activation)
     argument = context.name(step.argument)
-    applied = typography.apply(function, argument)
+    applied = typography.applied(context.notation, activation, argument)
     formula = typography.formula(activation.formula, {X: argument})
     numbers = typography.substituted(activation.formula, {X: context.values[step.argument]})
     if activation.formula == X:
@@ -161,7 +160,8 @@ def _(step: OutputSlope, context: Context) -> Line:
         # NOTE: symbols sort outputs before targets, so that SymPy writes o − t; the error reads t − o,
         # so here the targets' symbols sort first.
         renamed = {target.symbol: sympy.Symbol(" " + target.symbol.name, real=True) for target in loss.targets}
-        formula = formula.xreplace(renamed)
+        with sympy.evaluate(False):  # NOTE: keeps 2·(t − o) from being distributed again
+            formula = formula.xreplace(renamed)
     line = _formula_chain(context.name(step.result), formula, loss.outputs + loss.targets, context,
                           context.value(step.result), renamed)
     if context.notation.error_term and step.result.kind == "dout":
@@ -199,7 +199,7 @@ def _(step: BackSum, context: Context) -> Line:
 @present.register
 def _(step: Slope, context: Context) -> Line:
     typography, activation = context.typography, step.activation
-    function = typography.function(activation) or typography.variable("f")
+    function = typography.function(context.notation, activation)
     pre = Quantity("pre", step.result.node, step.result.example)
     applied = typography.apply(function + typography.prime, context.name(pre))
     names = {variable: context.name(step.variable) for variable in SLOPE_VARIABLES}
