@@ -296,7 +296,7 @@ def test_loss_none_with_input_gradients_gives_micrograds_published_neuron(tmp_pa
     assert gradients["neurons"]["3"]["in"] == pytest.approx({"1": 1.0, "2": 0.0}, abs=1e-9)
     assert gradients["neurons"]["3"]["bias"] == pytest.approx(0.5, abs=1e-9)
     text = run("solve", "-", "--format", "txt", input=yaml.safe_dump(spec)).output
-    assert "∂L/∂x₁ = ∂L/∂x₃ · ∂x₃/∂y₁ = δ₃ · w₁₃ = 0.5 · (−3) = −1.5" in text
+    assert "∂L/∂x₁ = ∂L/∂x₃ · ∂x₃/∂x₁ = δ₃ · w₁₃ = 0.5 · (−3) = −1.5" in text
     assert "L = y₃ = 0.707107" in text and "∂L/∂y₃ = 1\n" in text
 
 

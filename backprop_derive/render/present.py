@@ -175,7 +175,7 @@ def _(step: OutputSlope, context: Context) -> Line:
 @present.register
 def _(step: BackSum, context: Context) -> Line:
     node, example = step.result.node, step.result.example
-    output = Quantity("out", node, example)
+    output = Quantity("input" if node.is_input else "out", node, example)
     partials = [context.product(context.partial(Quantity("loss", example=example), Quantity("pre", delta.node, example)),
                                 context.partial(Quantity("pre", delta.node, example), output))
                 for delta, _ in step.terms]
