@@ -369,7 +369,8 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("--output-activation", type=click.Choice(sorted(ACTIVATIONS)),
               help="Activation of the output layer (default: --activation; sigmoid for binary_cross_entropy, "
                    "softmax for cross_entropy).")
-@click.option("--loss", type=click.Choice(list(LOSSES)), default="half_squared_error", show_default=True,
+@click.option("--loss", type=click.Choice([name for name, rule in LOSSES.items() if rule.targets]),
+              default="half_squared_error", show_default=True,
               help="The loss function.")
 @click.option("--bias/--no-bias", default=False, show_default=True, help="Give every neuron a bias.")
 @click.option("--batch", type=click.IntRange(1, 100), default=1, show_default=True,

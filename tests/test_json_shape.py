@@ -48,8 +48,9 @@ def parameter_shape(spec: dict) -> dict:
     neurons = {}
     for name, neuron in spec["neurons"].items():
         neurons[str(name)] = {"in": {str(source): None for source in neuron["in"]}}
-        if neuron.get("bias") is not None:
-            neurons[str(name)]["bias"] = None
+        for kind in ("bias", "threshold"):
+            if neuron.get(kind) is not None:
+                neurons[str(name)][kind] = None
     return {"neurons": neurons}
 
 

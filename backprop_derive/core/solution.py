@@ -35,6 +35,8 @@ class Solution:
         values: One map of quantity values per training step (exact, SymPy).
         notation: Names every quantity.
         precision: Significant digits shown for values that are not exact.
+        unrounded: With ``options.rounding``, each step's values without rounding (from the same
+            parameters at the start of the step); None otherwise.
     """
 
     network: Network
@@ -42,6 +44,7 @@ class Solution:
     values: tuple[Values, ...]
     notation: Notation
     precision: int
+    unrounded: tuple[Values, ...] | None = None
 
     @property
     def loss(self) -> int | Fraction | float:
@@ -101,13 +104,17 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     derivation = derive(network)
     # Evaluate each step from the parameters and optimizer state the previous one left.
     carry = start(network)
-    values = []
+    values, unrounded = [], []
     for _ in range(steps):
         try:
             step_values = evaluate(derivation, carry.parameters, carry.state)
+            if network.options.rounding:
+                unrounded.append(evaluate(derivation, carry.parameters, carry.state, rounded=False))
         except NoFiniteValue as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", error.path, source) from None
+            # NOTE: a value rounded by options.rounding may reach what the full value never does (σ = 1).
+            hint = "; options.rounding carries rounded values, so keep more digits" if network.options.rounding else ""
+            raise SpecError(f"the exercise has no finite solution: {error}{hint}", error.path, source) from None
         values.append(step_values)
         carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
-                    precision or network.options.precision)
+                    precision or network.options.precision, tuple(unrounded) if unrounded else None)

@@ -7,7 +7,7 @@ only threads what the rules say they carry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Protocol
 
 import sympy
@@ -77,7 +77,11 @@ def update_steps(network: Network, gradients: tuple) -> tuple:
     if network.learning_rate is None:
         return ()
     rule = optimizer_of(network)
-    return tuple(step for gradient in gradients for step in rule.steps(gradient.parameter, gradient.result))
+    # NOTE: with the textbooks' error terms, an update is written (and computed) from δ and the input,
+    # w + η δ x, as the book does: the update step carries the gradient's own step for that.
+    book = network.options.error_term
+    return tuple(replace(step, chain=gradient) if book and isinstance(step, Update) else step
+                 for gradient in gradients for step in rule.steps(gradient.parameter, gradient.result))
 
 
 def start(network: Network) -> Carried:

@@ -256,12 +256,13 @@ def _spellings(notation: Notation, quantity: Quantity):
     kind, node, example = quantity.kind, quantity.node, quantity.example
     if kind == "new":
         yield from (form + "_new" for form in _forms(notation.parameter_name(quantity.parameter)))
-    elif kind in _DERIVATIVE_PARTS:
+    elif kind in _DERIVATIVE_PARTS and not (kind == "dout" and notation.error_term):
         numerator, denominator = _DERIVATIVE_PARTS[kind](notation, quantity)
         yield from _fractions(numerator, denominator)
     else:
         yield from _forms(notation.name(quantity))
-    if kind in ("dout", "delta"):
+    # NOTE: an error term is −∂L/∂: it is never spelled as the derivative itself.
+    if kind in ("dout", "delta") and not notation.error_term:
         # NOTE: ∂L/∂y₃ and ∂L(1)/∂y₃(1) alike: the denominator already says which example.
         loss = notation.name(Quantity("loss", example=example))
         by = Quantity("out" if kind == "dout" else "pre", node, example)
@@ -293,4 +294,6 @@ _DERIVATIVE_PARTS = {
     "jacobian": lambda notation, q: (notation.name(Quantity("out", q.node, q.example)),
                                      notation.name(Quantity("pre", q.other, q.example))),
     "grad": lambda notation, q: (notation.name(Quantity("cost")), notation.parameter_name(q.parameter)),
+    "dinput": lambda notation, q: (notation.name(Quantity("loss", example=q.example)),
+                                   notation.name(Quantity("input", q.node, q.example))),
 }

@@ -17,7 +17,7 @@ from ..core.network import Network
 from ..core.notation import Notation
 from ..core.rules import OUTPUT
 from ..core.spec import read_network
-from ..core.steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from ..core.steps import Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from ..render.formats import FORMATS
 from ..render.present import Line, chain
@@ -111,7 +111,26 @@ class _Printer:
         return typography.apply(function + typography.prime, self.name(pre))
 
     def formula(self, expr: sympy.Expr, names: dict) -> str:
+        first = self._targets_first
+        # NOTE: the loss itself keeps SymPy's (o − t)²; only the error terms read t − o.
+        if first and expr.has(*first) and expr not in self._losses:
+            with sympy.evaluate(False):  # NOTE: keeps 2·(t − o) from being distributed again
+                expr = expr.xreplace(first)
+            names = names | {first[symbol]: names[symbol] for symbol in first if symbol in names}
         return self.typography.formula(expr, names)
+
+    @cached_property
+    def _losses(self) -> set[sympy.Expr]:
+        return {step.formula for step in self.general.derivation.losses if isinstance(step, LossValue)}
+
+    @cached_property
+    def _targets_first(self) -> dict[sympy.Symbol, sympy.Symbol]:
+        """With error terms, the targets' symbols renamed to sort first, so that SymPy writes t − o."""
+        network = self.general.network
+        if not (self.general.notation.error_term and network.has_targets):
+            return {}
+        targets = (Quantity("target", node, 0).symbol for node in network.outputs)
+        return {symbol: sympy.Symbol(" " + symbol.name, real=True) for symbol in targets}
 
     def chain_sum(self, chain_sum: ChainSum, names: dict) -> str:
         """A sum over paths of products, each product's factors in chain order."""
@@ -129,7 +148,9 @@ class _Printer:
     def _product(self, factors: tuple[sympy.Expr | ChainSum, ...], names: dict) -> tuple[bool, str]:
         """Whether the product is negated, and its factors printed in chain order."""
         kept = [factor for factor in factors if factor not in self._unit_slopes]
-        negative = bool(kept) and not isinstance(kept[0], ChainSum) and kept[0].could_extract_minus_sign()
+        # NOTE: a leading difference (t − o with error terms) is a factor as written, not a sign to pull out.
+        negative = bool(kept) and not isinstance(kept[0], ChainSum) and not kept[0].is_Add \
+            and kept[0].could_extract_minus_sign()
         if negative:
             kept = kept[1:] if kept[0] == -1 else [-kept[0], *kept[1:]]
         printed = []
@@ -184,6 +205,8 @@ def _line(printer: _Printer, names: dict, step) -> Line:
     if isinstance(step, (Delta, SoftmaxDelta)):
         by_definition = typography.partial(printer.name(Quantity("loss", example=result.example)),
                                            printer.name(Quantity("pre", result.node, result.example)))
+        if general.notation.error_term:
+            by_definition = typography.negative(by_definition)
     paths = len(expanded.terms)
     note = f"a sum over {paths} paths" if paths > 1 else ""
     if paths > MAX_PATHS_EXPANDED:

@@ -397,11 +397,14 @@ class Drawer:
         spec = copy.deepcopy(self.plan.spec)
         for parameter, value in parameters.items():
             _place(spec, parameter.location, value)
-        input_keys, target_keys = _keys(spec["inputs"]), _keys(spec["targets"])
+        input_keys = _keys(spec["inputs"])
         rows = [_row(input_keys, list(inputs.values())) for inputs, _ in examples]
-        targets = [_row(target_keys, list(values.values())) for _, values in examples]
         spec["inputs"] = rows if self.network.batched else rows[0]
-        spec["targets"] = targets if self.network.batched else targets[0]
+        # NOTE: target_classes and loss: none are kept as the structure gives them (no targets to draw).
+        if "targets" in spec:
+            target_keys = _keys(spec["targets"])
+            targets = [_row(target_keys, list(values.values())) for _, values in examples]
+            spec["targets"] = targets if self.network.batched else targets[0]
         if rate is not None:
             spec["learning_rate"] = _plain(rate)
         title = read_title(spec)

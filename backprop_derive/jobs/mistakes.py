@@ -127,7 +127,9 @@ def _changed(steps: Iterable, change: Callable) -> dict:
 
 
 def _sign_flip(exercise: _Exercise) -> Made:
-    yield ("the sign of the loss's derivative is flipped (t − o instead of o − t)",
+    # NOTE: with the textbooks' error terms the right sign is t − o.
+    flipped = "o − t instead of t − o" if exercise.network.options.error_term else "t − o instead of o − t"
+    yield (f"the sign of the loss's derivative is flipped ({flipped})",
            _changed(exercise.of_type(OutputSlope), lambda step: replace(step, formula=-step.formula)))
 
 
