@@ -39,6 +39,15 @@ _ALLOWED = (
     + ", ".join(_FUNCTIONS)
 )
 
+#: The functions a graph's formulas may call besides those of activations, with their number of arguments.
+GRAPH_FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], int]] = {
+    **{name: (function, 1) for name, function in _FUNCTIONS.items()},
+    "sigmoid": (lambda argument: 1 / (1 + sympy.exp(-argument)), 1),
+    "relu": (lambda argument: sympy.Max(0, argument), 1),
+    "max": (sympy.Max, 2),
+    "min": (sympy.Min, 2),
+}
+
 _BINARY_OPS: dict[type[ast.operator], Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -143,16 +152,66 @@ def parse_formula(text: str) -> sympy.Expr:
     return expr
 
 
+def parse_graph_formula(text: str, names: dict[str, sympy.Symbol]) -> tuple[sympy.Expr, ast.expr]:
+    """Parse a graph's formula over ``names`` (inputs, parameters, earlier nodes), by the same whitelist.
+
+    Besides the functions of custom activations it may call sigmoid, relu, max and min (two arguments).
+
+    Args:
+        text: The formula, e.g. ``"(x + y) * z"`` or ``"1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))"``.
+        names: Each name the formula may use and the symbol it stands for.
+
+    Returns:
+        The SymPy expression and the checked syntax tree (for splitting it into gates).
+
+    Raises:
+        FormulaError: as ``parse_formula``; an unknown name is named.
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be a string, not {type(text).__name__}")
+    if len(text) > _MAX_LENGTH:
+        raise FormulaError(f"formula is {len(text)} characters long; at most {_MAX_LENGTH} allowed")
+    source = text.strip()
+    if not source:
+        raise FormulaError("formula is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            tree = ast.parse(source, mode="eval")
+    except SyntaxError as err:
+        raise FormulaError(f"not a formula: {err.msg}") from None
+    except ValueError as err:
+        raise FormulaError(f"not a formula: {err}") from None
+    except (RecursionError, MemoryError):
+        raise FormulaError("formula is nested too deeply") from None
+    translator = _Translator(source, {"e": sympy.E, "pi": sympy.pi, **names}, GRAPH_FUNCTIONS)
+    try:
+        return translator.build(tree.body), tree.body
+    except RecursionError:
+        raise FormulaError("formula is nested too deeply") from None
+
+
+def constant_value(node: ast.expr, source: str) -> sympy.Expr:
+    """The value of a formula's part that uses no name but e and pi (already checked by ``parse_graph_formula``)."""
+    return _Translator(source, {"e": sympy.E, "pi": sympy.pi}, GRAPH_FUNCTIONS).build(node)
+
+
 class _Translator:
     """Translate whitelisted ast nodes of one formula into SymPy expressions."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, names: dict[str, sympy.Expr] | None = None,
+                 functions: dict[str, tuple[Callable[..., sympy.Expr], int]] | None = None) -> None:
         """Remember the source text, to read literals and quote snippets.
 
         Args:
             source: The (stripped) text that was parsed.
+            names: The names allowed (default: x, e and pi, for an activation).
+            functions: The functions allowed and their number of arguments (default: the activations').
         """
         self._source = source
+        self._graph = names is not None
+        self._names = _NAMES if names is None else names
+        self._functions = functions or {name: (function, 1) for name, function in _FUNCTIONS.items()}
         self._handlers: dict[type[ast.AST], Callable[[ast.AST], sympy.Expr]] = {
             ast.Constant: self._constant,
             ast.Name: self._name,
@@ -201,13 +260,18 @@ class _Translator:
         return sympy.Rational(literal)
 
     def _name(self, node: ast.Name) -> sympy.Expr:
-        """Translate x, e or pi; reject any other name."""
-        if node.id in _NAMES:
-            return _NAMES[node.id]
-        if node.id in _FUNCTIONS:
+        """Translate an allowed name (x, e or pi for an activation); reject any other name."""
+        if node.id in self._names:
+            return self._names[node.id]
+        if node.id in self._functions:
+            if self._graph:
+                raise FormulaError(f"{node.id!r} is a function; call it, e.g. {node.id}(...)")
             raise FormulaError(
                 f"{node.id!r} is a function; call it with one argument, e.g. {node.id}(x)"
             )
+        if self._graph:
+            raise FormulaError(f"unknown name {node.id!r}; a formula may use the inputs, the parameters, "
+                               "the nodes before it, e and pi")
         raise FormulaError(f"unknown name {node.id!r}; the only names allowed are x, e and pi")
 
     def _binop(self, node: ast.BinOp) -> sympy.Expr:
@@ -233,31 +297,33 @@ class _Translator:
         return _UNARY_OPS[type(node.op)](self.build(node.operand))
 
     def _call(self, node: ast.Call) -> sympy.Expr:
-        """Translate a call of a whitelisted function with one positional argument."""
-        allowed = ", ".join(_FUNCTIONS)
+        """Translate a call of a whitelisted function with its number of positional arguments."""
+        allowed = ", ".join(self._functions)
         if not isinstance(node.func, ast.Name):
             raise FormulaError(
                 f"calling {self._quote(node.func)} is not allowed; only {allowed} may be called"
             )
         name = node.func.id
-        if name not in _FUNCTIONS:
+        if name not in self._functions:
             raise FormulaError(f"unknown function {name!r}; the allowed functions are {allowed}")
         if node.keywords:
             raise FormulaError(f"keyword arguments are not allowed, in {self._quote(node)}")
         if any(isinstance(arg, ast.Starred) for arg in node.args):
             raise FormulaError(f"starred arguments are not allowed, in {self._quote(node)}")
-        if len(node.args) != 1:
+        function, arity = self._functions[name]
+        if len(node.args) != arity:
             hint = ""
             if name == "log":
                 hint = " (the natural logarithm; write log(x)/log(2) for base 2)"
+            count = "exactly one argument" if arity == 1 else f"exactly {arity} arguments"
             raise FormulaError(
-                f"{name} takes exactly one argument{hint}, "
+                f"{name} takes {count}{hint}, "
                 f"got {len(node.args)} in {self._quote(node)}"
             )
-        argument = self.build(node.args[0])
+        arguments = [self.build(argument) for argument in node.args]
         if name == "exp":
-            _check_exponent(argument, self._quote(node))
-        return _FUNCTIONS[name](argument)
+            _check_exponent(arguments[0], self._quote(node))
+        return function(*arguments)
 
     def _quote(self, node: ast.AST) -> str:
         """Return the node's source text, shortened to one line, in backticks."""
