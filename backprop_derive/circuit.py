@@ -12,7 +12,7 @@ import sympy
 
 from .errors import SpecError
 from .formula import GRAPH_FUNCTIONS, FormulaError, constant_value, parse_graph_formula
-from .graph import Graph, Leaf, Node
+from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
 from .rules import LOSSES, Loss
 from .spec import _known_keys, _mapping, _number, describe
@@ -233,7 +233,7 @@ class _Builder:
 
     def constant(self, value: sympy.Expr) -> str:
         """A leaf holding a constant of a formula (a gate input that is a number)."""
-        leaf = Leaf(f"#{len(self.constants) + 1}", "constant", value)
+        leaf = Leaf(f"{CONSTANT_MARK}{len(self.constants) + 1}", "constant", value)
         self.constants += (leaf,)
         return leaf.name
 

@@ -17,6 +17,8 @@ from .evaluation import compute
 from .numbers import settle
 from .operations import ARGUMENTS, Operation
 
+#: A formula's constant that is a gate's input is a leaf whose name starts so (no spec name can).
+CONSTANT_MARK = "#"
 #: What a leaf is: its gradient is reported for inputs and parameters; targets and constants get none.
 LEAF_KINDS = ("input", "parameter", "target", "constant")
 DIFFERENTIABLE = ("input", "parameter")
@@ -223,13 +225,13 @@ def evaluate(derivation: Derivation, leaves: Mapping[str, sympy.Expr]) -> Values
     return values
 
 
-def _at(formula: sympy.Expr, arguments: tuple[Ref, ...], values: Values) -> sympy.Expr:
+def at(formula: sympy.Expr, arguments: tuple[Ref, ...], values: Values) -> sympy.Expr:
     return formula.xreplace({symbol: values[argument] for symbol, argument in zip(ARGUMENTS, arguments)})
 
 
 @compute.register
 def _(step: Forward, values: Values) -> sympy.Expr:
-    return _at(step.node.formula(), step.arguments, values)
+    return at(step.node.formula(), step.arguments, values)
 
 
 @compute.register
@@ -239,7 +241,7 @@ def _(step: Seed, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: Backward, values: Values) -> sympy.Expr:
-    return values[step.upstream] * _at(step.local, step.arguments, values)
+    return values[step.upstream] * at(step.local, step.arguments, values)
 
 
 @compute.register

@@ -10,11 +10,13 @@ from typing import Any
 import sympy
 
 from .derivation import Derivation, derive
+from .circuit import build_circuit, is_graph_spec
 from .errors import SpecError
+from .graph_solution import GraphSolution, solve_circuit
 from .evaluation import Values, evaluate
 from .network import Network
 from .notation import Notation
-from .spec import read_network
+from .spec import build_network, read_document
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Solution:
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None) -> Solution:
+          precision: int | None = None) -> "Solution | GraphSolution":
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -84,7 +86,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         precision: Significant digits shown; default: the spec's, else 6.
 
     Returns:
-        The Solution, which renders itself (``solution.render("md")``).
+        The Solution, which renders itself (``solution.render("md")``); for a `graph:` spec a GraphSolution.
 
     Raises:
         SpecError: the spec is invalid (naming the file and the field path), or its numbers have
@@ -95,11 +97,24 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution.loss
         50
     """
-    # Read and validate the spec into a network.
-    network = read_network(spec)
     source = str(spec) if isinstance(spec, (str, Path)) else ""
     if steps < 1:
         raise SpecError("expected at least 1 step", "--steps")
+    data = read_document(spec) if source else spec
+    # A computational graph (SPEC §2.4) has a pipeline of its own over the operation graph.
+    if is_graph_spec(data):
+        if notation is not None:
+            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+        try:
+            circuit = build_circuit(data)
+        except SpecError as error:
+            raise error.with_file(source) from None
+        return solve_circuit(circuit, steps, source, precision)
+    # Read and validate the spec into a network.
+    try:
+        network = data if isinstance(data, Network) else build_network(data)
+    except SpecError as error:
+        raise error.with_file(source) from None
     if steps > 1 and network.learning_rate is None:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     # Derive the chain rule once; the structure is the same for every step.
