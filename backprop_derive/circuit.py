@@ -90,7 +90,7 @@ def build_circuit(data: Any) -> Circuit:
     formulas = _mapping(spec.get("graph"), "graph", "a map from node names to formulas")
     if not formulas:
         raise SpecError("expected at least one node", "graph")
-    builder = _Builder(taken, split)
+    builder = _Builder(taken, split, [str(name) for name in formulas])
     for raw_name, text in formulas.items():
         name = _leaf_name(raw_name, f"graph.{raw_name}")
         if name in taken:
@@ -183,8 +183,9 @@ def _loss(name: Any, raw: Any, kinds: dict[str, str]) -> tuple[Loss, tuple[tuple
 class _Builder:
     """Turns each node's formula into one node, or into elementary gates named in order."""
 
-    def __init__(self, kinds: dict[str, str], split: bool) -> None:
+    def __init__(self, kinds: dict[str, str], split: bool, order: list[str]) -> None:
         self.kinds = dict(kinds)
+        self.order = order
         self.split = split
         self.nodes: tuple[Node, ...] = ()
         self.constants: tuple[Leaf, ...] = ()
@@ -199,8 +200,12 @@ class _Builder:
         try:
             expr, tree = parse_graph_formula(str(text), symbols)
         except FormulaError as error:
+            later = re.match(r"unknown name '(\w+)'", str(error))
+            if later and later[1] in self.order[self.order.index(name):]:
+                raise SpecError(f"uses {later[1]}, which is not computed before {name}: a node may use only the "
+                                "inputs, the parameters and the nodes above it (a graph has no cycles)", path) from None
             raise SpecError(str(error), path) from None
-        if not expr.free_symbols:
+        if not any(isinstance(part, ast.Name) and part.id in symbols for part in ast.walk(tree)):
             raise SpecError(f"the formula {text!r} is constant; a node computes something from its inputs", path)
         source = str(text).strip()
         gates: list[Node] = []

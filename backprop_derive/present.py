@@ -336,6 +336,8 @@ def _(step: Backward, context: Context) -> Line:
     note = node.operation.backward if step.slot == 0 else ""
     if context.values[step.upstream] == 1 and step.upstream.name == context.notation.top:
         # NOTE: next to the differentiated node itself, upstream is ∂f/∂f = 1: the local gradient is all.
+        # NOTE: a part sent back (∂f/∂a|f) is not the whole ∂f/∂a its local derivative would be written as.
+        by_node = "" if step.result.kind == "sent" else by_node
         return chain(context.name(step.result), by_node, formula, context.value(step.result), note=note)
     return chain(context.name(step.result), context.product(context.name(step.upstream), by_node),
                  context.product(context.name(step.upstream), factor),
