@@ -82,12 +82,16 @@ class Aliases:
     def __init__(self, solution) -> None:
         self.notation: Notation = solution.notation
         quantities = list(solution.values[0])
-        others = [Notation(solution.network, style) for style in NOTATIONS if style != self.notation.style]
+        # NOTE: a graph's quantities have their own names (spelled by its notation); a network's, every notation's.
+        graph = hasattr(self.notation, "spellings")
+        others = [] if graph else [Notation(solution.network, style) for style in NOTATIONS
+                                   if style != self.notation.style]
+        spellings = self.notation.spellings if graph else lambda quantity: _spellings(self.notation, quantity)
         self.exact = {self.notation.ascii(quantity): quantity for quantity in quantities}
         native: dict[str, set[Quantity]] = {}
         foreign: dict[str, set[Quantity]] = {}
         for quantity in quantities:
-            for spelling in _spellings(self.notation, quantity):
+            for spelling in spellings(quantity):
                 native.setdefault(normalized(spelling), set()).add(quantity)
             for notation in others:
                 for spelling in _spellings(notation, quantity):

@@ -13,6 +13,7 @@ import sympy
 from .aliases import Aliases
 from .errors import SpecError
 from .evaluation import Values, compute
+from .graph import Ref
 from .mistakes import replay, variants
 from .numbers import parse_number, settle, show
 from .render import Block, Math, Table, build_document, environment, json_number
@@ -185,7 +186,7 @@ def reads(step) -> tuple[Quantity, ...]:
     found: list[Quantity] = []
 
     def walk(value) -> None:
-        if isinstance(value, Quantity):
+        if isinstance(value, (Quantity, Ref)):
             found.append(value)
         elif isinstance(value, tuple):
             for item in value:
@@ -216,7 +217,7 @@ class Checker:
     def __init__(self, solution) -> None:
         self.solution = solution
         self.truth: Values = solution.values[0]
-        self.steps = list(solution.derivation.steps())
+        self.steps = list(solution.steps())
         self.step_of = {step.result: step for step in self.steps}
         self.reads = {step.result: reads(step) for step in self.steps}
         self.position = {quantity: index for index, quantity in enumerate(self.truth)}

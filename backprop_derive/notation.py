@@ -371,7 +371,8 @@ class GraphNotation:
         if not parts:
             return self.name(ref).tex()
         fraction = r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
-        return rf"\left.{fraction}\right|_{{{self._via(ref)[0]}}}" if ref.kind == "sent" else fraction
+        # NOTE: \vert, not |: a Markdown table cell would end at the bar.
+        return rf"\left.{fraction}\right\vert_{{{self._via(ref)[0]}}}" if ref.kind == "sent" else fraction
 
     def text(self, ref) -> str:
         parts = self._parts(ref)

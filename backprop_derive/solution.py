@@ -49,6 +49,10 @@ class Solution:
 
         return solution_diagrams(self)
 
+    def steps(self):
+        """Every step with a value, in order: forward, loss, backward, gradients, updates."""
+        return self.derivation.steps()
+
     def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
         """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""
         return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}

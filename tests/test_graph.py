@@ -284,3 +284,50 @@ def test_a_bad_graph_spec_is_one_line_and_exit_2(tmp_path: Path, spec: str, mess
 def test_several_steps_need_a_learning_rate() -> None:
     result = run("solve", str(EXAMPLES / "circuit_add_multiply.yaml"), "--steps", "2")
     assert result.exit_code == 2 and "learning_rate" in result.output
+
+
+# --- check ------------------------------------------------------------------------------
+
+
+def _check(tmp_path: Path, spec: Path, answers: str, *options: str):
+    path = tmp_path / "answers.yaml"
+    path.write_text(answers)
+    return run("check", str(spec), str(path), *options)
+
+
+def test_check_names_each_gate_mistake(tmp_path: Path) -> None:
+    answers = "df/dg7: -0.53\ndf/dg4: -0.20\ndf/dw2: -0.20\ndf/dw1: -0.59\ndf/dx1: -0.39\n"
+    result = _check(tmp_path, EXAMPLES / "sigmoid_neuron_circuit.yaml", answers, "--format", "json")
+    assert result.exit_code == 1
+    marks = {mark["name"]: mark for mark in json.loads(result.output)["answers"]}
+    assert marks["df/dg7"]["verdict"] == "right"
+    assert (marks["df/dg4"]["verdict"], marks["df/dg4"]["mistake"]) == ("wrong", "sign_flip")
+    assert "dg5/dg4 (negate gate)" in marks["df/dg4"]["explanation"]
+    assert marks["df/dw2"]["verdict"] == "carried_forward"
+    assert marks["df/dw1"]["mistake"] == marks["df/dx1"]["mistake"] == "swapped_multiply_inputs"
+
+
+def test_check_finds_a_missing_fan_out_sum(tmp_path: Path) -> None:
+    spec = tmp_path / "fan.yaml"
+    spec.write_text("inputs: {x: 3}\nparameters: {w: 2}\ngraph: {a: w * x, b: w + a, f: a * b}\n")
+    result = _check(tmp_path, spec, "df/da: 8\ndf/dx: 16\n∂f/∂w: 48\ndf/da|b: 6\n")
+    assert result.exit_code == 1
+    assert "✗ df/da = 8   expected 14   [missing_fanout_sum]" in result.output
+    assert "↪ df/dx = 16   expected 28   carried forward" in result.output
+    assert "✓ ∂f/∂w (df/dw) = 48" in result.output and "✓ df/da|b = 6" in result.output
+
+
+def test_check_a_loss_and_an_update(tmp_path: Path) -> None:
+    spec = tmp_path / "loss.yaml"
+    spec.write_text("inputs: {x: 2}\nparameters: {w: 0.5}\ngraph: {y: w * x}\ntargets: {y: 3}\nlearning_rate: 0.25\n")
+    result = _check(tmp_path, spec, "L: 2\ndL/dy: 2\nw_new: 0.5\nyhat: 1\n")
+    assert "✓ L = 2" in result.output
+    assert "[sign_flip]" in result.output and "(t − o" not in result.output
+    assert "w_new = 0.5   expected 1.5" in result.output and "? yhat = 1" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex"])
+def test_check_marks_a_graph_sheet(tmp_path: Path, fmt: str) -> None:
+    result = _check(tmp_path, EXAMPLES / "circuit_add_multiply.yaml", "df/dx: 4\nq: 3\n", "--format", fmt)
+    assert result.exit_code == 1 and "Your answer 4: wrong" in result.output
+    assert ("sign_flip" if fmt == "md" else r"sign\_flip") in result.output
