@@ -436,14 +436,20 @@ GATE_COLUMN = 3.6
 WIRE_LABEL = 0.26
 
 
-def circuit_diagram(solution) -> Diagram:
+def circuit_diagram(solution, solved: bool = True) -> Diagram:
     """A `graph:` exercise drawn as course notes draw a circuit: leaves on the left, each gate a circle with
     its mark (+, ×, exp, σ), each wire's value above it and the gradient sent back along it below it.
+
+    Args:
+        solution: The GraphSolution.
+        solved: False for a problem sheet: each wire carries its name only.
     """
     graph, notation, values = solution.circuit.graph, solution.notation, solution.values[0]
     latex, unicode = Latex(solution.precision), Unicode(solution.precision)
 
     def named_value(ref) -> Label:
+        if not solved:
+            return Label(latex.name(notation, ref), unicode.name(notation, ref))
         return Label(latex.equals(latex.name(notation, ref), latex.number(values[ref])),
                      unicode.equals(unicode.name(notation, ref), unicode.number(values[ref])))
 
@@ -497,9 +503,11 @@ def circuit_diagram(solution) -> Diagram:
         for slot, name in enumerate(node.inputs):
             sent = sent_back.get((node.name, slot))
             edges.append(_wire(places[name], places[node.name], named_value(Ref("value", name)),
-                               number(values[sent]) if sent is not None else None))
-    edges.append(_wire(end, places[""], named_value(Ref("value", top)), number(values[Ref("grad", top)])))
-    words = "The circuit: each wire's value above it, the gradient sent back along it below it (in red)."
+                               number(values[sent]) if sent is not None and solved else None))
+    edges.append(_wire(end, places[""], named_value(Ref("value", top)),
+                       number(values[Ref("grad", top)]) if solved else None))
+    words = ("The circuit: each wire's value above it, the gradient sent back along it below it (in red)."
+             if solved else "The circuit: each wire carries the value it is named after.")
     boxes = [_box(place.x, place.y, 2 * RADIUS, 2 * RADIUS) for place in places.values()]
     for edge in edges:
         boxes += [_box(*edge.label_at, *_label_size(edge.label))]
@@ -507,7 +515,8 @@ def circuit_diagram(solution) -> Diagram:
             boxes.append(_box(*edge.under_at, *_label_size(edge.under)))
     bounds = (min(box[0] for box in boxes) - MARGIN, min(box[1] for box in boxes) - MARGIN,
               max(box[2] for box in boxes) + MARGIN, max(box[3] for box in boxes) + MARGIN)
-    return Diagram("circuit", tuple(places.values()), tuple(edges), Label(words, words), bounds)
+    return Diagram("circuit" if solved else "problem", tuple(places.values()), tuple(edges), Label(words, words),
+                   bounds)
 
 
 def _wire(source: Place, target: Place, above: Label, below: Label | None) -> Edge:

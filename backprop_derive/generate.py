@@ -26,6 +26,10 @@ from .render import Block, Math, Table, environment, overview_blocks
 from .rules import LOSSES
 from .solution import Solution, solve
 from .spec import build_network, load_spec, read_document
+from .circuit import build_circuit, is_graph_spec
+from .generate_graph import (GraphDrawer, default_graph_grid, graph_answer_key, graph_key_values,
+                             graph_problem_sheet, stays_exact)
+from .graph_solution import GraphSolution
 from .steps import Quantity
 from .typography import Latex
 
@@ -169,9 +173,12 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         spec = load_structure(structure)
     else:
         spec = architecture_spec(arch, activation, output_activation, loss, bias, batch)
+    graph = is_graph_spec(spec)
+    if notation and graph:
+        raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
     if notation:
         spec = {**spec, "options": {**spec.get("options", {}), "notation": notation}}
-    grid = default_grid(spec)
+    grid = default_graph_grid(spec) if graph else default_grid(spec)
     if weights is not None:
         low, high = parse_range(weights)
         grid = Grid(low, high, grid.decimals)
@@ -351,17 +358,7 @@ class Drawer:
 
     def _short(self, value: sympy.Expr) -> bool:
         """True when ``value`` is an exact decimal of at most ``places`` decimal places."""
-        if not value.is_Rational:
-            return False
-        denominator, places = int(value.q), 0
-        while denominator % 10 == 0:
-            denominator //= 10
-            places += 1
-        for factor in (2, 5):
-            while denominator % factor == 0:
-                denominator //= factor
-                places += 1
-        return denominator == 1 and places <= self.places
+        return _short_decimal(value, self.places)
 
     def _draw_rate(self, generator: random.Random, values: Values) -> decimal.Decimal | None:
         """A round learning rate that keeps the new parameters short, and their steps no longer than
@@ -394,6 +391,33 @@ class Drawer:
         title = read_title(spec)
         spec["title"] = f"Variant {index}: {title}"
         return spec
+
+
+def _short_decimal(value: sympy.Expr, places: int) -> bool:
+    """True when ``value`` is an exact decimal of at most ``places`` decimal places."""
+    if not value.is_Rational:
+        return False
+    denominator, written = int(value.q), 0
+    while denominator % 10 == 0:
+        denominator //= 10
+        written += 1
+    for factor in (2, 5):
+        while denominator % factor == 0:
+            denominator //= factor
+            written += 1
+    return denominator == 1 and written <= places
+
+
+def make_drawer(plan: Plan):
+    """The drawer of ``plan``'s variants: of a network, or of a computational graph."""
+    if not is_graph_spec(plan.spec):
+        return Drawer(plan)
+    numbers = plan.grid.values()
+    if len(numbers) < 2:
+        raise SpecError(f"the range {plan.grid.low}..{plan.grid.high} holds fewer than two nonzero numbers "
+                        f"with {plan.grid.decimals} decimals; widen it", "--weights")
+    exact = stays_exact(plan.spec)
+    return GraphDrawer(plan, numbers, EXACT_RATES if exact else SMOOTH_RATES, plan.grid.decimals + 2, MAX_DRAWS)
 
 
 def _dying_layers(network) -> list:
@@ -441,7 +465,7 @@ def _place(spec: dict, location: tuple, value) -> None:
 
 def draw_specs(plan: Plan) -> list[dict]:
     """The specs of every variant of ``plan``, distinct and in order, without rendering anything."""
-    drawer = Drawer(plan)
+    drawer = make_drawer(plan)
     return [draw.spec for draw in _distinct([drawer.draw(index) for index in range(1, plan.count + 1)], drawer.draw)]
 
 
@@ -550,6 +574,8 @@ def answer_key(solution: Solution, typography: Latex) -> Key:
 
 def key_values(solution: Solution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names (as ``solve --format json`` and ``check`` name them)."""
+    if isinstance(solution, GraphSolution):
+        return graph_key_values(solution)
     derivation = solution.derivation
     quantities = [*_outputs(solution), derivation.cost, *(gradient.result for gradient in derivation.gradients),
                   *(update.result for update in derivation.updates)]
@@ -594,7 +620,7 @@ class VariantMaker:
     """Draws, solves and renders the variants of one plan in one format."""
 
     def __init__(self, plan: Plan, fmt: str) -> None:
-        self.drawer = Drawer(plan)
+        self.drawer = make_drawer(plan)
         self.fmt = fmt
 
     def make(self, index: int, redraw: int = 0) -> Variant:
@@ -602,12 +628,13 @@ class VariantMaker:
         draw = self.drawer.draw(index, redraw)
         solution = draw.solution
         typography = Latex(solution.precision)
-        sheet = problem_sheet(solution, typography)
+        graph = isinstance(solution, GraphSolution)
+        sheet = (graph_problem_sheet if graph else problem_sheet)(solution, typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
         worked = _finished(solution.render(kind), self.fmt)
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
-                       answer_key(solution, typography))
+                       (graph_answer_key if graph else answer_key)(solution, typography))
 
 
 _WORKER: VariantMaker | None = None
@@ -711,5 +738,12 @@ def read_title(spec: dict) -> str:
 
 def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
+    data = read_document(path)
+    if is_graph_spec(data):
+        try:
+            build_circuit(data)
+        except SpecError as error:
+            raise error.with_file(str(path)) from None
+        return data
     load_spec(path)
-    return read_document(path)
+    return data

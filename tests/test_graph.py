@@ -331,3 +331,37 @@ def test_check_marks_a_graph_sheet(tmp_path: Path, fmt: str) -> None:
     result = _check(tmp_path, EXAMPLES / "circuit_add_multiply.yaml", "df/dx: 4\nq: 3\n", "--format", fmt)
     assert result.exit_code == 1 and "Your answer 4: wrong" in result.output
     assert ("sign_flip" if fmt == "md" else r"sign\_flip") in result.output
+
+
+# --- generate ---------------------------------------------------------------------------
+
+
+def test_generate_from_a_circuit_keeps_it_exact_and_solvable(tmp_path: Path) -> None:
+    result = run("generate", "--from", str(EXAMPLES / "circuit_add_multiply.yaml"), "--count", "4", "--seed", "3",
+                 "-o", str(tmp_path / "hw"))
+    assert result.exit_code == 0, result.output
+    specs = sorted((tmp_path / "hw").glob("variant-*/spec.yaml"))
+    assert len(specs) == 4
+    seen = set()
+    for spec in specs:
+        solution = solve(spec)
+        assert [node.name for node in solution.circuit.graph.nodes] == ["q", "f"]
+        assert all(value.is_Integer for value in solution.values[0].values())
+        assert any(solution.values[0][gradient] != 0 for gradient in solution.derivation.gradients)
+        seen.add(tuple(solution.circuit.values.values()))
+    assert len(seen) == 4
+    problem = (tmp_path / "hw" / "variant-1" / "problem.md").read_text()
+    assert "The gradient of every input and parameter" in problem and "(in red)" not in problem
+    assert "Answer key" in (tmp_path / "hw" / "answers.md").read_text()
+
+
+def test_generate_from_a_circuit_with_updates_is_reproducible(tmp_path: Path) -> None:
+    spec = tmp_path / "neuron.yaml"
+    spec.write_text((EXAMPLES / "sigmoid_neuron_circuit.yaml").read_text() + "learning_rate: 0.5\n")
+    for folder in ("a", "b"):
+        result = run("generate", "--from", str(spec), "--count", "2", "--seed", "5", "-o", str(tmp_path / folder))
+        assert result.exit_code == 0, result.output
+    first, second = (sorted(p.read_text() for p in (tmp_path / folder).rglob("*.md")) for folder in ("a", "b"))
+    assert first == second
+    assert "after one step" in (tmp_path / "a" / "answers.md").read_text()
+    assert solve(tmp_path / "a" / "variant-1" / "spec.yaml").updates
