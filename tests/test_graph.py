@@ -365,3 +365,26 @@ def test_generate_from_a_circuit_with_updates_is_reproducible(tmp_path: Path) ->
     assert first == second
     assert "after one step" in (tmp_path / "a" / "answers.md").read_text()
     assert solve(tmp_path / "a" / "variant-1" / "spec.yaml").updates
+
+
+# --- derive -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["circuit_add_multiply.yaml", "sigmoid_neuron_circuit.yaml", "tanh_neuron.yaml"])
+def test_derive_expands_every_gradient_to_sympys_derivative_of_the_output(name: str) -> None:
+    from backprop_derive import general_solution
+
+    general = general_solution(EXAMPLES / name)
+    output = general.expanded[Ref("value", general.circuit.graph.output)]
+    for gradient in general.derivation.gradients:
+        symbol = general.symbols[gradient.name]
+        assert sympy.simplify(general.expanded[gradient] - sympy.diff(output, symbol)) == 0, gradient
+
+
+def test_derive_a_circuit_through_the_cli() -> None:
+    result = run("derive", str(EXAMPLES / "circuit_add_multiply.yaml"), "--format", "txt")
+    assert result.exit_code == 0, result.output
+    assert "f = q · z = z·(x + y)" in result.output
+    assert "∂f/∂x = ∂f/∂q · ∂q/∂x = ∂f/∂q · 1 = z" in result.output
+    data = json.loads(run("derive", str(EXAMPLES / "circuit_add_multiply.yaml"), "--format", "json").output)
+    assert data["formulas"]["df/dz"]["expanded_text"] == "x + y"
