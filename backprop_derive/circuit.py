@@ -11,7 +11,7 @@ from typing import Any
 import sympy
 
 from .errors import SpecError
-from .formula import GRAPH_FUNCTIONS, FormulaError, constant_value, parse_graph_formula
+from .formula import GRAPH_FUNCTIONS, FormulaError, check_operation, constant_value, graph_expression, parse_graph_tree
 from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
 from .rules import LOSSES, Loss
@@ -197,20 +197,23 @@ class _Builder:
         if not isinstance(text, (str, int)) or isinstance(text, bool):
             raise SpecError(f"expected a formula such as \"(x + y) * z\", got {describe(text)}", path)
         symbols = {known: sympy.Symbol(f"v:{known}", real=True) for known in self.kinds}
+        gates: list[Node] = []
+        before = (dict(self.kinds), self.constants, self._gate_number)
         try:
-            expr, tree = parse_graph_formula(str(text), symbols)
+            tree, source = parse_graph_tree(str(text))
+            if not any(isinstance(part, ast.Name) and part.id not in ("e", "pi") for part in ast.walk(tree)):
+                raise SpecError(f"the formula {text!r} is constant; a node computes something from its inputs",
+                                path)
+            result = _Splitter(self, source, gates, name, symbols).value(tree)
+            expr = graph_expression(tree, source, symbols) if not self.split and len(gates) > 1 else None
         except FormulaError as error:
             later = re.match(r"unknown name '(\w+)'", str(error))
             if later and later[1] in self.order[self.order.index(name):]:
                 raise SpecError(f"uses {later[1]}, which is not computed before {name}: a node may use only the "
                                 "inputs, the parameters and the nodes above it (a graph has no cycles)", path) from None
             raise SpecError(str(error), path) from None
-        if not any(isinstance(part, ast.Name) and part.id in symbols for part in ast.walk(tree)):
-            raise SpecError(f"the formula {text!r} is constant; a node computes something from its inputs", path)
-        source = str(text).strip()
-        gates: list[Node] = []
-        before = (dict(self.kinds), self.constants, self._gate_number)
-        result = _Splitter(self, source, gates, name).value(tree)
+        except RecursionError:
+            raise SpecError("formula is nested too deeply", path) from None
         if isinstance(result, str) and not gates:
             raise SpecError(f"the formula only names {result}; a node computes something from its inputs", path)
         if not self.split and len(gates) > 1:
@@ -246,15 +249,18 @@ class _Builder:
 class _Splitter:
     """Walks one checked formula's syntax tree in evaluation order, making a gate for each operation."""
 
-    def __init__(self, builder: _Builder, source: str, gates: list[Node], name: str) -> None:
-        self.builder, self.source, self.gates, self.name = builder, source, gates, name
+    def __init__(self, builder: _Builder, source: str, gates: list[Node], name: str,
+                 symbols: dict[str, sympy.Symbol]) -> None:
+        self.builder, self.source, self.gates, self.name, self.symbols = builder, source, gates, name, symbols
 
     def value(self, tree: ast.expr, final: bool = True) -> str | sympy.Expr:
         """The name of the node holding ``tree``'s value, or the number it is when it uses no name."""
         if not any(isinstance(part, ast.Name) and part.id not in ("e", "pi") for part in ast.walk(tree)):
             return constant_value(tree, self.source)
         if isinstance(tree, ast.Name):
+            graph_expression(tree, self.source, self.symbols)  # NOTE: a name not known here is refused by it
             return tree.id
+        check_operation(tree, self.source)
         if isinstance(tree, ast.UnaryOp):
             operand = self.value(tree.operand, final and isinstance(tree.op, ast.UAdd))
             return operand if isinstance(tree.op, ast.UAdd) else self.gate("negate", [operand], final)

@@ -152,20 +152,14 @@ def parse_formula(text: str) -> sympy.Expr:
     return expr
 
 
-def parse_graph_formula(text: str, names: dict[str, sympy.Symbol]) -> tuple[sympy.Expr, ast.expr]:
-    """Parse a graph's formula over ``names`` (inputs, parameters, earlier nodes), by the same whitelist.
-
-    Besides the functions of custom activations it may call sigmoid, relu, max and min (two arguments).
-
-    Args:
-        text: The formula, e.g. ``"(x + y) * z"`` or ``"1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))"``.
-        names: Each name the formula may use and the symbol it stands for.
+def parse_graph_tree(text: str) -> tuple[ast.expr, str]:
+    """Parse a graph's formula (e.g. ``"(x + y) * z"``) into its syntax tree, without translating it yet.
 
     Returns:
-        The SymPy expression and the checked syntax tree (for splitting it into gates).
+        The tree and the stripped source text (for quoting it in messages).
 
     Raises:
-        FormulaError: as ``parse_formula``; an unknown name is named.
+        FormulaError: the text is not a string, is too long or empty, or is not valid syntax.
     """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be a string, not {type(text).__name__}")
@@ -177,22 +171,64 @@ def parse_graph_formula(text: str, names: dict[str, sympy.Symbol]) -> tuple[symp
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            tree = ast.parse(source, mode="eval")
+            return ast.parse(source, mode="eval").body, source
     except SyntaxError as err:
         raise FormulaError(f"not a formula: {err.msg}") from None
     except ValueError as err:
         raise FormulaError(f"not a formula: {err}") from None
     except (RecursionError, MemoryError):
         raise FormulaError("formula is nested too deeply") from None
+
+
+def graph_expression(tree: ast.expr, source: str, names: dict[str, sympy.Symbol]) -> sympy.Expr:
+    """Translate a graph formula's tree over ``names`` (inputs, parameters, earlier nodes) by the whitelist.
+
+    Besides the functions of custom activations it may call sigmoid, relu, max and min (two arguments).
+
+    Raises:
+        FormulaError: as ``parse_formula``; an unknown name is named.
+    """
     translator = _Translator(source, {"e": sympy.E, "pi": sympy.pi, **names}, GRAPH_FUNCTIONS)
     try:
-        return translator.build(tree.body), tree.body
+        return translator.build(tree)
     except RecursionError:
         raise FormulaError("formula is nested too deeply") from None
 
 
+#: Stand-ins for the operands of one operation checked on its own (see ``check_operation``).
+_OPERANDS = tuple(sympy.Symbol(f"operand{index}") for index in range(8))
+
+
+def check_operation(node: ast.expr, source: str) -> None:
+    """Check one node of a graph formula against the whitelist, its operands standing in as plain symbols.
+
+    NOTE: a formula split into gates is never built as one SymPy expression (SymPy's evaluation of a long
+    formula costs milliseconds per operation); each operation is checked alone, by the same translator.
+
+    Raises:
+        FormulaError: the node is not allowed (an operator, a construct, a function or its arguments).
+    """
+    stand_ins = {f"_operand{index}": symbol for index, symbol in enumerate(_OPERANDS)}
+    translator = _Translator(source, stand_ins, GRAPH_FUNCTIONS)
+
+    def operand(child: ast.expr, index: int) -> ast.expr:
+        return ast.copy_location(ast.Name(f"_operand{index}", ast.Load()), child)
+
+    if isinstance(node, ast.BinOp):
+        shallow = ast.BinOp(operand(node.left, 0), node.op, operand(node.right, 1))
+    elif isinstance(node, ast.UnaryOp):
+        shallow = ast.UnaryOp(node.op, operand(node.operand, 0))
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and not any(
+            isinstance(argument, ast.Starred) for argument in node.args) and len(node.args) <= len(_OPERANDS):
+        shallow = ast.Call(node.func, [operand(argument, index) for index, argument in enumerate(node.args)], [])
+    else:
+        translator.build(node)  # NOTE: a leaf (a name, a number) or a construct the translator refuses
+        return
+    translator.build(ast.copy_location(shallow, node))
+
+
 def constant_value(node: ast.expr, source: str) -> sympy.Expr:
-    """The value of a formula's part that uses no name but e and pi (already checked by ``parse_graph_formula``)."""
+    """The value of a formula's part that uses no name but e and pi (already checked by ``check_operation``)."""
     return _Translator(source, {"e": sympy.E, "pi": sympy.pi}, GRAPH_FUNCTIONS).build(node)
 
 

@@ -345,6 +345,7 @@ class GraphNotation:
 
     def __init__(self, graph) -> None:
         self.top = graph.output
+        self._cache: dict[tuple[str, object], str] = {}
         self._kinds = {leaf.name: leaf.kind for leaf in graph.leaves}
         self._targets = {leaf.name: leaf.name.split(":", 1)[1] for leaf in graph.leaves if leaf.kind == "target"}
 
@@ -367,6 +368,12 @@ class GraphNotation:
         return via.tex() + slot, via.text() + slot.replace(",", ".")
 
     def tex(self, ref) -> str:
+        key = ("tex", ref)
+        if key not in self._cache:
+            self._cache[key] = self._tex(ref)
+        return self._cache[key]
+
+    def _tex(self, ref) -> str:
         parts = self._parts(ref)
         if not parts:
             return self.name(ref).tex()
@@ -375,12 +382,24 @@ class GraphNotation:
         return rf"\left.{fraction}\right\vert_{{{self._via(ref)[0]}}}" if ref.kind == "sent" else fraction
 
     def text(self, ref) -> str:
+        key = ("text", ref)
+        if key not in self._cache:
+            self._cache[key] = self._text(ref)
+        return self._cache[key]
+
+    def _text(self, ref) -> str:
         parts = self._parts(ref)
         if not parts:
             return self.name(ref).text()
         return f"∂{parts[0].text()}/∂{parts[1].text()}" + (f"|{self._via(ref)[1]}" if ref.kind == "sent" else "")
 
     def mathml(self, ref) -> str:
+        key = ("mathml", ref)
+        if key not in self._cache:
+            self._cache[key] = self._mathml(ref)
+        return self._cache[key]
+
+    def _mathml(self, ref) -> str:
         parts = self._parts(ref)
         if not parts:
             return self.name(ref).mathml("<mtext>new</mtext>" if ref.kind == "new" else "")
@@ -391,6 +410,12 @@ class GraphNotation:
         return fraction
 
     def ascii(self, ref) -> str:
+        key = ("ascii", ref)
+        if key not in self._cache:
+            self._cache[key] = self._ascii(ref)
+        return self._cache[key]
+
+    def _ascii(self, ref) -> str:
         """The ASCII name, as JSON ``quantities`` and ``check`` use it: ``q``, ``df/dx``, ``df/dx|q``, ``w0_new``."""
         if ref.kind in ("grad", "sent"):
             via = "" if ref.kind == "grad" else f"|{ref.via}" + ("" if ref.slot is None else f".{ref.slot + 1}")
