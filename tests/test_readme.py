@@ -42,3 +42,9 @@ def test_readme_first_screen_has_the_two_setup_commands():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "python3 -m pip install --quiet --disable-pip-version-check '.[test]'" in ci
     assert "python3 -m pytest" in ci
+
+
+def test_readme_graph_excerpt_is_real_output_of_the_sigmoid_circuit():
+    output = solve(ROOT / "examples" / "sigmoid_neuron_circuit.yaml").render("txt").splitlines()
+    for line in _block("graph-excerpt"):
+        assert line in output, f"README line not in the real output: {line!r}"
