@@ -245,8 +245,16 @@ def test_a_huge_value_is_printed_or_refused_cleanly(tmp_path: Path) -> None:
     assert result.exit_code in (0, 2), f"crashed: {result.exception!r}"
 
 
-def test_the_cli_offers_the_formats_its_commands_produce() -> None:
-    from backprop_derive import check, cli, generate
+def test_the_cli_offers_each_command_the_formats_of_the_one_format_table() -> None:
+    from backprop_derive.render.formats import FORMATS, formats_for
 
-    assert cli.CHECK_FORMATS == check.REPORT_FORMATS
-    assert cli.GENERATE_FORMATS == generate.FORMATS
+    for name, command in main.commands.items():
+        options = {option.name: option for option in command.params}
+        if "fmt" in options:
+            assert tuple(options["fmt"].type.choices) == formats_for(name), name
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    for format_ in FORMATS.values():
+        if format_.typography is not None:
+            assert (templates / f"solution.{format_.source}.j2").is_file(), format_.name
+
+

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backprop_derive import solve
-from backprop_derive.diagram import RADIUS, mermaid, solution_diagrams, svg, tikz
+from backprop_derive.render.diagram import RADIUS, mermaid, solution_diagrams, svg, tikz
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -13,13 +13,21 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.errors import BackpropDeriveError
-from backprop_derive.generate import (EXACT_RATES, Grid, Plan, architecture_spec, draw_specs, key_values,
-                                      make_plan, spec_yaml)
-from backprop_derive.render import json_number
-from backprop_derive.spec import read_document
-from backprop_derive.steps import Quantity
-from backprop_derive.typography import Latex
+from backprop_derive.core.errors import BackpropDeriveError
+from backprop_derive.core.spec import read_document
+from backprop_derive.core.steps import Quantity
+from backprop_derive.jobs.generate import (
+    EXACT_RATES,
+    Grid,
+    Plan,
+    architecture_spec,
+    draw_specs,
+    key_values,
+    make_plan,
+    spec_yaml,
+)
+from backprop_derive.render.render import json_number
+from backprop_derive.render.typography import Latex
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NO_LATEX = "pdflatex is not installed (TeX Live); the LaTeX of the sheets cannot be compiled here"

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.graph import Ref
-from backprop_derive.operations import OPERATIONS
+from backprop_derive.core.graph import Ref
+from backprop_derive.core.operations import OPERATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.typography import MathML
+from backprop_derive.render.typography import MathML
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
 SEED = Path(__file__).resolve().parent.parent / "examples" / "seed_relu.yaml"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from backprop_derive import solve
-from backprop_derive.notation import NOTATIONS, Notation
-from backprop_derive.steps import Quantity
+from backprop_derive.core.notation import NOTATIONS, Notation
+from backprop_derive.core.steps import Quantity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml"))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from backprop_derive import output, solve
+from backprop_derive import solve
 from backprop_derive.cli import main
+from backprop_derive.jobs import output
 
 SEED = Path(__file__).resolve().parent.parent / "examples" / "seed_relu.yaml"
 
@@ -45,7 +46,7 @@ def test_an_error_while_rendering_leaves_no_file(tmp_path, monkeypatch):
     def broken(diagram):
         raise RuntimeError("emitter failed")
 
-    monkeypatch.setattr("backprop_derive.render.figure_svg", broken)
+    monkeypatch.setattr("backprop_derive.render.render.figure_svg", broken)
     result = run("-o", str(tmp_path / "seed.md"))
     assert isinstance(result.exception, RuntimeError)
     assert list(tmp_path.iterdir()) == []

@@ -4,11 +4,12 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from click.testing import CliRunner
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.plot import mermaid_plot, nice_ticks, pgfplots_plot, svg_line_plot, text_plot
+from backprop_derive.render.plot import mermaid_plot, nice_ticks, pgfplots_plot, svg_line_plot, text_plot
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 POINTS = [(1, 0.5), (2, 0.4), (3, 0.32), (4, 0.25)]

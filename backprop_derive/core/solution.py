@@ -1,0 +1,110 @@
+"""The top of the core pipeline: a spec in, a Solution (derivation + values + notation) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sympy
+
+from .circuit import build_circuit, is_graph_spec
+from .derivation import Derivation, derive
+from .errors import SpecError
+from .evaluation import Values, evaluate
+from .graph_solution import GraphSolution, solve_circuit
+from .network import Network
+from .notation import Notation
+from .spec import build_network, read_document
+from .update import carried, start
+
+
+# NOTE: eq=False: a solution is one object (hashed by identity), so the renderers can cache its figures.
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """A worked solution: the derivation, the values of each training step, and how to name them.
+
+    Attributes:
+        network: The exercise.
+        derivation: The symbolic steps (the same for every training step).
+        values: One map of quantity values per training step.
+        notation: Names every quantity.
+        precision: Significant digits shown for values that are not exact.
+    """
+
+    network: Network
+    derivation: Derivation
+    values: tuple[Values, ...]
+    notation: Notation
+    precision: int
+
+    @property
+    def loss(self) -> sympy.Expr:
+        """The cost J before the (first) update."""
+        return self.values[0][self.derivation.cost]
+
+    def steps(self):
+        """Every step with a value, in order: forward, loss, backward, gradients, updates."""
+        return self.derivation.steps()
+
+    def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
+        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""
+        return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}
+
+
+def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
+          precision: int | None = None) -> Solution | GraphSolution:
+    """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
+
+    Args:
+        spec: A spec file's path, a parsed spec (dict), or a Network.
+        steps: How many gradient-descent steps to take (more than one needs a learning rate).
+        notation: ``indexed``, ``layered`` or ``ng``; default: the spec's, else by its form.
+        precision: Significant digits shown; default: the spec's, else 6.
+
+    Returns:
+        The Solution (``backprop_derive.solve`` returns one that renders itself); for a `graph:` spec
+        (SPEC §2.4) a GraphSolution.
+
+    Raises:
+        SpecError: the spec is invalid (naming the file and the field path), or its numbers have
+            no finite solution (e.g. a loss of log 0).
+
+    Example:
+        >>> solution = solve("examples/seed_relu.yaml")
+        >>> solution.loss
+        50
+    """
+    source = str(spec) if isinstance(spec, (str, Path)) else ""
+    if steps < 1:
+        raise SpecError("expected at least 1 step", "--steps")
+    data = read_document(spec) if source else spec
+    # A computational graph (SPEC §2.4) goes through the operation graph's own pipeline.
+    if is_graph_spec(data):
+        if notation is not None:
+            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+        try:
+            circuit = build_circuit(data)
+        except SpecError as error:
+            raise error.with_file(source) from None
+        return solve_circuit(circuit, steps, source, precision)
+    # Read and validate the spec into a network.
+    try:
+        network = data if isinstance(data, Network) else build_network(data)
+    except SpecError as error:
+        raise error.with_file(source) from None
+    if steps > 1 and network.learning_rate is None:
+        raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
+    # Derive the chain rule once; the structure is the same for every step.
+    derivation = derive(network)
+    # Evaluate each step from the parameters and optimizer state the previous one left.
+    carry = start(network)
+    values = []
+    for _ in range(steps):
+        try:
+            step_values = evaluate(derivation, carry.parameters, carry.state)
+        except ArithmeticError as error:
+            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+        values.append(step_values)
+        carry = carried(network, derivation.updates, step_values)
+    return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
+                    precision or network.options.precision)
