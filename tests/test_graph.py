@@ -10,6 +10,7 @@ from pathlib import Path
 import mpmath
 import pytest
 import sympy
+import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -181,8 +182,8 @@ def test_a_value_that_fans_out_sums_what_each_gate_sends_back() -> None:
     assert quantities["df/da"] == quantities["df/da|b"] + quantities["df/da|f"]
     assert quantities["df/dw"] == quantities["df/dw|a"] + quantities["df/dw|b"]
     text = solution.render("txt")
-    assert "w is a parameter used in 2 places: its gradient is the sum over its uses" in text
-    assert "a feeds 2 gates: the gradients they send back add up" in text
+    assert "the parameter w is used 2 times: its gradient is the sum over its uses" in text
+    assert "a feeds 2 gates: what they send back adds up" in text
     assert "∂f/∂w = ∂f/∂w|a + ∂f/∂w|b = 42 + 6 = 48" in text
 
 
@@ -388,3 +389,15 @@ def test_derive_a_circuit_through_the_cli() -> None:
     assert "∂f/∂x = ∂f/∂q · ∂q/∂x = ∂f/∂q · 1 = z" in result.output
     data = json.loads(run("derive", str(EXAMPLES / "circuit_add_multiply.yaml"), "--format", "json").output)
     assert data["formulas"]["df/dz"]["expanded_text"] == "x + y"
+
+
+@pytest.mark.parametrize("name", ["circuit_add_multiply.yaml", "sigmoid_neuron_circuit.yaml", "tanh_neuron.yaml"])
+def test_every_graph_quantity_has_its_own_name_in_every_form(name: str) -> None:
+    spec = {**yaml.safe_load((EXAMPLES / name).read_text()), "learning_rate": "0.1"}
+    if not spec.get("parameters"):
+        spec.pop("learning_rate")
+    solution = solve(spec)
+    notation = solution.notation
+    for form in (notation.ascii, notation.text, notation.tex, notation.mathml):
+        names = [form(quantity) for quantity in solution.values[0]]
+        assert len(set(names)) == len(names), form.__name__

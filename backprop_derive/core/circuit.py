@@ -109,7 +109,7 @@ def build_circuit(data: Any) -> Circuit:
         differentiated = next(name for name in LOSS_NAMES if name not in taken)
         arity = len(targets)
         formula = loss.formula(list(ARGUMENTS[:arity]), list(ARGUMENTS[arity:2 * arity]))
-        operation = Operation(loss.name, 2 * arity, _fixed(formula), _loss_shape, f"the loss: {loss.description}")
+        operation = Operation(loss.name, 2 * arity, _fixed(formula), _loss_shape, f"the loss: {loss.name}")
         nodes = nodes + (Node(differentiated, operation, tuple(node for node, _ in targets)
                               + tuple(leaf.name for leaf in target_leaves), group=MappingProxyType({"loss": True})),)
         leaves = leaves + target_leaves

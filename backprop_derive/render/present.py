@@ -364,7 +364,7 @@ def _(step: FanIn, context: Context) -> Line:
     typography = context.typography
     name = step.result.name
     count = len(step.terms)
-    note = (f"{name} is a parameter used in {count} places: its gradient is the sum over its uses" if step.tied
-            else f"{name} feeds {count} gates: the gradients they send back add up")
+    note = (f"the parameter {name} is used {count} times: its gradient is the sum over its uses" if step.tied
+            else f"{name} feeds {count} gates: what they send back adds up")
     return chain(context.name(step.result), typography.sum(context.name(term) for term in step.terms),
                  typography.sum(context.factor(term) for term in step.terms), context.value(step.result), note=note)
