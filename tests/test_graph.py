@@ -401,3 +401,19 @@ def test_every_graph_quantity_has_its_own_name_in_every_form(name: str) -> None:
     for form in (notation.ascii, notation.text, notation.tex, notation.mathml):
         names = [form(quantity) for quantity in solution.values[0]]
         assert len(set(names)) == len(names), form.__name__
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (("--style", "matrix"), "--style matrix is for layers of neurons"),
+    (("--notation", "ng"), "--notation: a graph's quantities carry their own names"),
+])
+def test_options_a_circuit_does_not_take_are_one_line_and_exit_2(options: tuple[str, ...], message: str) -> None:
+    result = run("solve", str(EXAMPLES / "circuit_add_multiply.yaml"), *options)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_generate_quizzes_are_for_networks_for_now(tmp_path: Path) -> None:
+    result = run("generate", "--from", str(EXAMPLES / "circuit_add_multiply.yaml"), "--format", "moodle",
+                 "-o", str(tmp_path / "q"))
+    assert result.exit_code == 2 and "--format moodle is for networks for now" in result.output
+    assert not (tmp_path / "q").exists()
