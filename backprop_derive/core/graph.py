@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 import sympy
@@ -83,9 +84,10 @@ class Graph:
     output: str
 
     def leaf(self, name: str) -> Leaf | None:
+        """The leaf called ``name``, or None for a node."""
         return self._leaves.get(name)
 
-    @property
+    @cached_property
     def _leaves(self) -> dict[str, Leaf]:
         return {leaf.name: leaf for leaf in self.leaves}
 

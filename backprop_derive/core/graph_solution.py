@@ -49,7 +49,7 @@ class GraphSolution:
         """The differentiated value (the loss, or the output) before the (first) update."""
         return self.values[0][self.top]
 
-    def steps(self, index: int = 0):
+    def steps(self):
         """Every step with a value, in order: forward, backward, updates."""
         yield from self.derivation.steps()
         yield from self.updates
