@@ -208,7 +208,7 @@ def test_every_key_is_what_solve_prints_for_that_spec(homework, kind):
         assert result.exit_code == 0, result.output
         printed = json.loads(result.output)
         solution = solve(spec)
-        assert {name: json_number(value) for name, value in key_values(solution).items()} == {
+        assert {name: json_number(value, name) for name, value in key_values(solution).items()} == {
             name: printed["quantities"][name] for name in key_values(solution)}
         typography, notation = Latex(solution.precision), solution.notation
 

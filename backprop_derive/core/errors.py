@@ -1,5 +1,7 @@
 """The package's errors: one base class, and a SpecError that names the file and the field."""
 
+from .printable import visible
+
 
 class BackpropDeriveError(Exception):
     """Base of every error this package raises on purpose."""
@@ -26,7 +28,8 @@ class SpecError(BackpropDeriveError):
 
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.file, self.path) if part)
-        return f"{where}: {self.message}" if where else self.message
+        # NOTE: a file name, a key or an answer's name is the user's: one line, whatever it holds.
+        return visible(f"{where}: {self.message}" if where else self.message)
 
 
 class OutputError(BackpropDeriveError):

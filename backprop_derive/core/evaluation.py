@@ -7,8 +7,9 @@ from functools import singledispatch
 import sympy
 
 from .derivation import SLOPE_VARIABLES, Derivation
+from .formula import X
 from .network import Network, Parameter
-from .numbers import dot, settle
+from .numbers import NoFiniteValue, dot, settle, substitute, total
 from .steps import (
     Activate,
     BackSum,
@@ -40,12 +41,19 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], st
     Returns:
         A map from each quantity (inputs, targets and parameters included) to its value:
         exact where every step kept it rational, a Float of numbers.DIGITS digits otherwise.
+
+    Raises:
+        NoFiniteValue: a step has no finite real value, with the spec field it comes from and the step in words.
     """
     network = derivation.network
     values: Values = _given(network, parameters)
     values.update(state or {})
     for step in derivation.steps():
-        values[step.result] = settle(compute(step, values))
+        try:
+            values[step.result] = settle(compute(step, values))
+        except NoFiniteValue as error:
+            note = network.loss.domain if isinstance(step, _LOSS_STEPS) else ""
+            raise error.at(*_where(step, network), note) from None
     return values
 
 
@@ -57,6 +65,47 @@ def _given(network: Network, parameters: dict[Parameter, sympy.Expr]) -> Values:
         values.update({Quantity("input", node, index): value for node, value in example.inputs.items()})
         values.update({Quantity("target", node, index): value for node, value in example.targets.items()})
     return values
+
+
+#: Each step in a student's words, for a message on a value it cannot compute.
+_STEP_WORDS = {WeightedSum: "the weighted sum", Activate: "the activation", SoftmaxActivate: "the softmax",
+               LossValue: "the loss", CostValue: "the cost", OutputSlope: "the loss's derivative",
+               BackSum: "the sum over the paths", Slope: "the activation's derivative",
+               Jacobian: "the softmax's derivative", SoftmaxDelta: "δ", Delta: "δ", Gradient: "the gradient",
+               Update: "the update"}
+#: Steps whose trouble lies in the activation's formula or in the loss's, rather than in a neuron's numbers.
+_ACTIVATION_STEPS = (Activate, SoftmaxActivate, Slope, Jacobian)
+_LOSS_STEPS = (LossValue, CostValue, OutputSlope)
+
+
+def _where(step, network: Network) -> tuple[str, str]:
+    """The spec field a step's value comes from, and the step in words (``the activation at unit 2``)."""
+    quantity: Quantity = step.result
+    words = _STEP_WORDS.get(type(step), "a step")
+    example = f" of example {quantity.example + 1}" if network.batched and quantity.example is not None else ""
+    if isinstance(step, _LOSS_STEPS):
+        return "loss", words + example
+    if quantity.parameter is not None:
+        parameter = quantity.parameter
+        return _location_path(parameter.location), f"{words} of {parameter.kind} {_location_path(parameter.location)}"
+    node = quantity.node
+    if node is None:
+        return "", words + example
+    if network.form == "dense":
+        field, unit = f"layers[{node.layer - 1}]", f"unit {node.unit}"
+    else:
+        field, unit = f"neurons.{node.name}", f"neuron {node.name}"
+    if isinstance(step, _ACTIVATION_STEPS):
+        field += ".activation"
+    return field, f"{words} at {unit}{example}"
+
+
+def _location_path(location: tuple) -> str:
+    """``("layers", 0, "weights", 1, 0)`` as a field path: ``layers[0].weights[1][0]``."""
+    path = ""
+    for key in location:
+        path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
+    return path
 
 
 @singledispatch
@@ -78,12 +127,14 @@ def _(step: Activate, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: SoftmaxActivate, values: Values) -> sympy.Expr:
-    exponentials = [settle(sympy.exp(values[argument])) for argument in step.arguments]
-    return exponentials[step.index] / sympy.Add(*exponentials)
+    # NOTE: 1 / Σ_k e^{z_k − z_j}: the same value, and e^{1e100} only where the unit's own output is
+    # that small, so a softmax of huge logits fails (if at all) at the unit that cannot be carried.
+    own = values[step.arguments[step.index]]
+    return 1 / total(sympy.exp(values[argument] - own) for argument in step.arguments)
 
 
 def _in_symbols(formula: sympy.Expr, quantities, values: Values) -> sympy.Expr:
-    return formula.xreplace({quantity.symbol: values[quantity] for quantity in quantities})
+    return substitute(formula, {quantity.symbol: values[quantity] for quantity in quantities})
 
 
 @compute.register
@@ -110,7 +161,14 @@ def _(step: BackSum, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: Slope, values: Values) -> sympy.Expr:
     value = values[step.variable]
-    return step.formula.xreplace({variable: value for variable in SLOPE_VARIABLES})
+    slope = substitute(step.formula, {variable: value for variable in SLOPE_VARIABLES})
+    if slope == 0 and value.is_Float and step.variable.kind == "out":
+        # NOTE: near saturation a carried y = f(x) is its limit to all DIGITS digits (tanh 120 = 1 − 2e-104),
+        # so f′ written in y (1 − y², y(1 − y)) cancels to 0 though f′(x) is not 0: take it at x then.
+        pre = values.get(Quantity("pre", step.variable.node, step.variable.example))
+        if pre is not None:
+            return substitute(step.activation.derivative, {X: pre})
+    return slope
 
 
 @compute.register
@@ -121,7 +179,7 @@ def _(step: Delta, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: Jacobian, values: Values) -> sympy.Expr:
     if step.diagonal:
-        return values[step.output] * (1 - values[step.output])
+        return values[step.output] * total([sympy.Integer(1), -values[step.output]])
     return -values[step.output] * values[step.other]
 
 

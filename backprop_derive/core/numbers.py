@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import fractions
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import mpmath
@@ -16,10 +17,38 @@ DIGITS = 100
 #: Numbers read from a user's file lie within 10^±MAX_EXPONENT in size (or are 0).
 MAX_EXPONENT = 100
 
+#: Digits of DIGITS that the rounding of earlier steps may have cost a carried value: a sum of carried
+#: values within 10^-(DIGITS - ROUNDING_MARGIN) of its largest term is 0 (see ``total``).
+ROUNDING_MARGIN = 5
+
+#: Digits SymPy may work with to settle an exact value whose terms cancel (1 − tanh²(240) ≈ 1.4e-208):
+#: one that still cannot be told from 0 is 0.
+CANCELLATION_DIGITS = 10 * DIGITS
+
+#: A computed value other than 0 lies within 10^±MAX_MAGNITUDE in size: beyond it a number can be neither
+#: shown nor used (sigmoid(−1e100) is about 10^(−4.3e99)).
+MAX_MAGNITUDE = 10**6
+
 #: Exact terminating decimals are shown in full up to this many significant digits.
 EXACT_DECIMAL_DIGITS = 12
 #: An exact fraction is shown as p/q while numerator and denominator together have at most this many digits.
 SHORT_FRACTION_DIGITS = 6
+
+
+class AmbiguousNumber(str):
+    """A number as written that a file format reads as another value (YAML 1.1 reads ``010`` as 8).
+
+    Args:
+        text: The number as written.
+        problem: How it would be read, and what to write instead.
+    """
+
+    problem: str
+
+    def __new__(cls, text: str, problem: str) -> AmbiguousNumber:
+        written = super().__new__(cls, text)
+        written.problem = problem
+        return written
 
 
 def parse_number(raw: object) -> sympy.Rational:
@@ -33,9 +62,11 @@ def parse_number(raw: object) -> sympy.Rational:
         A SymPy Rational: ``0.1`` is exactly 1/10, never a binary float.
 
     Raises:
-        ValueError: ``raw`` is not a finite number (a bool counts as not a number), or lies outside
-            10^±MAX_EXPONENT in size.
+        ValueError: ``raw`` is not a finite number (a bool counts as not a number), lies outside
+            10^±MAX_EXPONENT in size, or is an AmbiguousNumber.
     """
+    if isinstance(raw, AmbiguousNumber):
+        raise ValueError(raw.problem)
     # NOTE: the size is checked before parsing: 1e999999999 would be expanded to a billion digits.
     if abs(_written_exponent(raw)) > MAX_EXPONENT:
         raise ValueError(_out_of_range(raw))
@@ -80,23 +111,152 @@ def _out_of_range(raw: object) -> str:
     return f"expected a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size (or 0), got {text}"
 
 
+class NoFiniteValue(ArithmeticError):
+    """A computed value that is not a finite real number, or too large or too small to carry.
+
+    Args:
+        predicate: What is wrong with the value, in a student's words, as said of the step that
+            computes it (``takes the log of −1``, ``is about 10^(−4.3e+99), …``).
+        path: The spec field the value comes from, when known (``layers[0].activation``).
+        step: The step in words (``the activation at unit 1``), when known.
+    """
+
+    def __init__(self, predicate: str, path: str = "", step: str = "the value") -> None:
+        super().__init__(f"{step} {predicate}")
+        self.predicate = predicate
+        self.path = path
+        self.step = step
+
+    def at(self, path: str, step: str, note: str = "") -> NoFiniteValue:
+        """The same trouble, placed in the spec field ``path`` and the step ``step``, with a ``note`` after it."""
+        return NoFiniteValue(f"{self.predicate}; {note}" if note else self.predicate, path, step)
+
+
 def settle(value: sympy.Expr) -> sympy.Expr:
-    """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float."""
-    if value.is_Rational:
-        return value
-    if value.is_Float:
-        if not value.is_finite:
-            raise ArithmeticError(f"the value {value} is not a finite real number")
-        return value
-    number = value.evalf(DIGITS)
-    if not number.is_Number or number.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
-        raise ArithmeticError(f"the value {value} is not a finite real number")
-    return sympy.Float(number, DIGITS)
+    """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float.
+
+    A sum SymPy cannot tell from 0 (an exact cancellation, such as σ(z) + σ(−z) − 1) is 0.
+
+    Raises:
+        NoFiniteValue: ``value`` is not a finite real number, or lies outside 10^±MAX_MAGNITUDE.
+    """
+    if value.is_Rational or value.is_Float:
+        number = value
+    else:
+        number = value.evalf(DIGITS)
+        if number.is_Float and number._prec <= 1:
+            number = value.evalf(DIGITS, maxn=CANCELLATION_DIGITS)
+        if not number.is_Number:
+            raise NoFiniteValue("is not a real number")
+        # NOTE: where a sum cancels, evalf works with more digits, up to maxn; a Float with no bit of
+        # precision left even then is its way of saying "0 within 10^-CANCELLATION_DIGITS".
+        if number.is_Float and number._prec <= 1:
+            return sympy.Integer(0)
+        if not number.is_Rational:
+            number = sympy.Float(number, DIGITS)
+    if not number.is_finite:
+        raise NoFiniteValue("is not a finite number")
+    exponent = _decimal_exponent(number)
+    if abs(exponent) > MAX_MAGNITUDE:
+        size = f"{exponent:.2g}".replace("-", "−")
+        raise NoFiniteValue(f"is about 10^({size}), beyond the 10^±{MAX_MAGNITUDE} that a worked solution can show")
+    return number
+
+
+def _decimal_exponent(number: sympy.Expr) -> int:
+    """About the power of ten of a nonzero number's size (0 for 0), without printing it."""
+    if not number:
+        return 0
+    return int(_binary_exponent(number) * 0.30103)
+
+
+def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
+    """The sum of ``terms`` (exact, or carried values, or exact formulas such as e^(1/2)), formed by ``dot``.
+
+    Terms that are all exact stay an exact sum, for ``settle`` to evaluate as closely as it needs.
+
+    Raises:
+        NoFiniteValue: a term has no finite real value.
+    """
+    terms = [sympy.sympify(term) for term in terms]
+    if not any(term.is_Float or (not term.is_Rational and term.has(sympy.Float)) for term in terms):
+        return sympy.Add(*terms)
+    return dot((term if term.is_Number else settle(term), None) for term in terms)
+
+
+def _binary_exponent(number: sympy.Expr) -> int:
+    """About log2 of a nonzero number's size."""
+    if number.is_Rational:
+        return abs(int(number.p)).bit_length() - int(number.q).bit_length()
+    _, _, exponent, length = number._mpf_
+    return exponent + length
+
+
+def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """``formula`` at numbers: each symbol replaced by its value, every sum formed by ``total``.
+
+    Raises:
+        NoFiniteValue: a log or a power has no finite real value (takes the log of −1, divides by 0).
+    """
+    # NOTE: the same bottom-up rebuild as xreplace, with sums and partial functions looked at on the way.
+    if formula in values:
+        return values[formula]
+    if not formula.args:
+        return formula
+    arguments = [substitute(argument, values) for argument in formula.args]
+    if formula.is_Add:
+        return total(arguments)
+    result = formula.func(*arguments)
+    if formula.func in _PARTIAL and not _finite_real(result):
+        raise NoFiniteValue(_PARTIAL[formula.func](*arguments))
+    return result
+
+
+def _finite_real(value: sympy.Expr) -> bool:
+    """False for a number that is not finite or not real; True for a formula still in symbols."""
+    if value.is_Rational or value.free_symbols:
+        return True
+    if value.is_Number:
+        return bool(value.is_finite)  # a Float, or oo or nan
+    if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+        return False
+    number = value if value.is_Number else value.evalf(15)
+    return bool(number.is_Number and number.is_finite)
+
+
+def words(value: sympy.Expr) -> str:
+    """A value as a message to a student writes it: ``−0.5``, ``1/3``."""
+    if not value.is_Number:
+        value = value.evalf(15)
+    if not value.is_Number:
+        return "a number that is not real"
+    if value.is_Integer and abs(int(value)) >= 10**EXACT_DECIMAL_DIGITS:
+        value = sympy.Float(value, DIGITS)  # NOTE: 5e+800, not 801 digits, in a one-line message
+    return show(value).plain().replace("-", "−", 1)
+
+
+def _power(base: sympy.Expr, exponent: sympy.Expr) -> str:
+    if base == 0:
+        return "divides by 0"
+    if exponent == sympy.Rational(1, 2):
+        return f"takes the square root of {words(base)}"
+    return f"raises {words(base)} to the power {words(exponent)}"
+
+
+#: The functions of a formula that are not defined everywhere, each with how its failure is said.
+_PARTIAL = {
+    sympy.log: lambda argument, *_: f"takes the log of {words(argument)}",
+    sympy.Pow: _power,
+}
 
 
 def dot(pairs) -> sympy.Expr:
     """Σ a·b over ``pairs`` of values (b None for 1): exact while every value is rational, otherwise
-    a DIGITS-digit Float.
+    a DIGITS-digit Float, or 0 where the carried values cancel to within their rounding.
+
+    A carried value is known to about its size × 10^-DIGITS, so a sum that comes out smaller than its
+    largest term × 10^-(DIGITS - ROUNDING_MARGIN) is rounding residue of an exact 0, and is 0: the
+    outputs of a softmax sum to 1, so ∂J/∂b of a bias shared by the layer is 0, not 7e-102.
 
     NOTE: the inexact case is summed in mpmath directly, not through SymPy's Float arithmetic, which
     spends most of its time building and normalising intermediate objects.
@@ -105,8 +265,26 @@ def dot(pairs) -> sympy.Expr:
     if all(a.is_Rational and (b is None or b.is_Rational) for a, b in pairs):
         return sympy.Add(*(a if b is None else a * b for a, b in pairs))
     with mpmath.workdps(DIGITS):
-        total = mpmath.fsum(_mpf(a) if b is None else _mpf(a) * _mpf(b) for a, b in pairs)
+        terms = [_mpf(a) if b is None else _mpf(a) * _mpf(b) for a, b in pairs]
+        total = mpmath.fsum(terms)
+        if _cancelled(total._mpf_, [term._mpf_ for term in terms]):
+            return sympy.Integer(0)
         return sympy.Float._new(total._mpf_, mpmath.mp.prec)
+
+
+#: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
+_CANCELLED_BITS = int((DIGITS - ROUNDING_MARGIN) * 3.321928)
+
+
+def _cancelled(total: tuple, terms: list[tuple]) -> bool:
+    """True when the mpf ``total`` is 0, or below the rounding of the mpf ``terms`` it sums (see ``dot``)."""
+    _, mantissa, exponent, length = total
+    if not mantissa:
+        return True
+    # NOTE: sizes compared as powers of two, read off the numbers (exponent + bit count): a bit either way
+    # does not matter.
+    largest = max(term[2] + term[3] for term in terms if term[1])
+    return exponent + length < largest - _CANCELLED_BITS
 
 
 def _mpf(value: sympy.Expr) -> mpmath.mpf:

@@ -14,6 +14,7 @@ from .evaluation import Values, evaluate
 from .graph_solution import GraphSolution, solve_circuit
 from .network import Network
 from .notation import Notation
+from .numbers import NoFiniteValue
 from .spec import build_network, read_document
 from .update import carried, start
 
@@ -102,8 +103,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     for _ in range(steps):
         try:
             step_values = evaluate(derivation, carry.parameters, carry.state)
-        except ArithmeticError as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+        except NoFiniteValue as error:
+            raise SpecError(f"the exercise has no finite solution: {error}", error.path, source) from None
         values.append(step_values)
         carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),

@@ -15,7 +15,8 @@ import yaml
 from .errors import SpecError
 from .formula import FormulaError
 from .network import Example, Network, Node, Options, Parameter
-from .numbers import parse_number
+from .numbers import AmbiguousNumber, parse_number
+from .printable import visible
 from .rules import ACTIVATIONS, ALIASES, LOSSES, WITH_ALPHA, ActivationOptions, custom_activation, make_activation
 
 TOP_LEVEL = {"title", "inputs", "targets", "layers", "neurons", "loss", "learning_rate", "options"}
@@ -32,15 +33,43 @@ NODE_NAME = re.compile(r"[A-Za-z0-9]+")
 # NOTE: libyaml's parser (CSafeLoader) where PyYAML has it: reading a 13,000-weight spec takes 0.3 s
 # instead of 3 s; the constructors below are the same Python code either way.
 class _ExactLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """YAML's safe loader, reading decimals as exact Decimals and refusing duplicate keys."""
+    """YAML's safe loader, reading numbers as written (decimals as exact Decimals) and refusing duplicate keys."""
 
 
-def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> decimal.Decimal | float:
-    text = loader.construct_scalar(node).replace("_", "")
+#: A whole number as written in decimal digits; YAML 1.1 reads other spellings as numbers too.
+_DECIMAL_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+#: Why YAML 1.1 reads a number as another value than its digits say, by what the number contains.
+_YAML_READINGS = (
+    (re.compile(r"_"), "it drops the _"),
+    (re.compile(r":"), "a : makes it base 60"),
+    (re.compile(r"^[-+]?0x", re.I), "0x makes it hexadecimal"),
+    (re.compile(r"^[-+]?0b", re.I), "0b makes it binary"),
+    (re.compile(r"^[-+]?0[0-9]"), "a leading 0 makes it octal"),
+)
+
+
+def _as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode, value: object) -> object:
+    """``value`` if it is what ``node``'s digits say, else an AmbiguousNumber explaining YAML's reading."""
+    text = loader.construct_scalar(node)
+    for pattern, why in _YAML_READINGS:
+        if pattern.search(text):
+            return AmbiguousNumber(text, f"YAML reads {text} as {value} ({why}); write the number in plain "
+                                         "decimal digits, or quote it")
+    return value
+
+
+def _exact_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | AmbiguousNumber:
+    value = loader.construct_yaml_int(node)
+    return value if _DECIMAL_INTEGER.fullmatch(loader.construct_scalar(node)) else _as_written(loader, node, value)
+
+
+def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> decimal.Decimal | float | AmbiguousNumber:
+    text = loader.construct_scalar(node)
     try:
-        return decimal.Decimal(text)
+        value = decimal.Decimal(text.replace("_", ""))
     except decimal.InvalidOperation:
-        return float(loader.construct_yaml_float(node))
+        value = float(loader.construct_yaml_float(node))
+    return _as_written(loader, node, value)
 
 
 def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
@@ -57,6 +86,7 @@ def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode)
     return mapping
 
 
+_ExactLoader.add_constructor("tag:yaml.org,2002:int", _exact_int)
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
 _ExactLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
@@ -69,7 +99,7 @@ def read_document(path: str | Path) -> Any:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # NOTE: -sig: a byte-order mark, as some editors write, is skipped
     except FileNotFoundError:
         raise SpecError("no such file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
@@ -156,6 +186,8 @@ def describe(raw: Any) -> str:
     """A value found in a user's file, as an error message names it: ``nothing``, ``a list of 3``."""
     if raw is None:
         return "nothing"
+    if isinstance(raw, AmbiguousNumber):
+        return raw.problem.split(";")[0]
     if isinstance(raw, bool):
         return str(raw).lower()
     if raw == {}:
@@ -219,6 +251,8 @@ def build_network(data: Any) -> Network:
     title = spec.get("title", "")
     if not isinstance(title, str):
         raise SpecError(f"expected a line of text, got {describe(title)}", "title")
+    # NOTE: kept printable here, once, so that no format can print a line break or a terminal sequence from it.
+    title = visible(title)
     builder = _dense if "layers" in spec else _named
     form, inputs, neurons, outputs, examples, batched = builder(spec, options)
     parameters = tuple(_parameters_in_order(neurons))

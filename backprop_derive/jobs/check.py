@@ -13,7 +13,8 @@ import sympy
 from ..core.errors import SpecError
 from ..core.evaluation import Values, compute
 from ..core.graph import Ref
-from ..core.numbers import parse_number, settle, show
+from ..core.numbers import AmbiguousNumber, parse_number, settle, show
+from ..core.printable import visible
 from ..core.spec import describe, read_document
 from ..core.steps import OutputSlope, Quantity
 from ..render.formats import formats_for
@@ -81,13 +82,17 @@ def parse_answers(document: object) -> tuple[Answer, ...]:
     for name in document:
         if isinstance(name, bool) or not isinstance(name, (str, int)):
             raise SpecError(f"expected a quantity's name such as dL/dw13 as the key, got {describe(name)}")
-    return tuple(_answer(str(name), raw) for name, raw in document.items())
+    # NOTE: a name is the student's own string, kept printable from here on: in no format can it forge a
+    # line of the report (a name "y5\n✓ dL/dw13 = 999") or send a terminal sequence.
+    return tuple(_answer(visible(str(name)), raw) for name, raw in document.items())
 
 
 def _answer(name: str, raw: object) -> Answer:
     problem = f"expected a number such as 20, -0.5 or \"1/3\", got {describe(raw)}"
     if isinstance(raw, bool) or not isinstance(raw, (int, float, decimal.Decimal, str)):
         raise SpecError(problem, name)
+    if isinstance(raw, AmbiguousNumber):
+        raise SpecError(raw.problem, name)
     text = (repr(raw) if isinstance(raw, float) else str(raw)).strip().replace("−", "-").replace("_", "")
     try:
         # NOTE: parse_number bounds the size first, so 1e999999999 is refused, not expanded.
@@ -417,10 +422,11 @@ REPORT_FORMATS = formats_for("check")
 def report_json(report: Report) -> dict:
     """SPEC §4.2's object: each answer's name, given, expected, verdict, mistake, explanation; the summary."""
     return {
-        "answers": [{"name": mark.name, "given": json_number(mark.answer.value),
-                     "expected": json_number(mark.expected) if mark.expected is not None else None,
+        "answers": [{"name": mark.name, "given": json_number(mark.answer.value, f"answers[{index}].given"),
+                     "expected": (json_number(mark.expected, f"answers[{index}].expected")
+                                  if mark.expected is not None else None),
                      "verdict": mark.verdict, "mistake": mark.mistake, "explanation": mark.explanation}
-                    for mark in report.marks],
+                    for index, mark in enumerate(report.marks)],
         "summary": report.summary,
     }
 
@@ -493,7 +499,7 @@ def _capital(sentence: str) -> str:
 def render_report(report: Report, fmt: str, color: bool = False) -> str:
     """The report in ``fmt``: txt (``color`` for a terminal), md, tex or json."""
     if fmt == "json":
-        return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "txt":
         return report_text(report, color)
     return report_sheet(report, fmt)

@@ -24,6 +24,7 @@ from ..core.graph import Backward, Ref
 from ..core.graph_solution import GraphSolution, solve_circuit
 from ..core.network import Example, Parameter
 from ..core.numbers import settle
+from ..core.printable import visible
 from ..core.rules import LOSSES
 from ..core.solution import Solution, solve
 from ..core.spec import build_network, load_spec, read_document
@@ -767,8 +768,8 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
 
 
 def read_title(spec: dict) -> str:
-    """The title of a plan's class set: the spec's title, or a plain one."""
-    return spec.get("title") or "Backpropagation"
+    """The title of a plan's class set: the spec's title (printable, as spec.build_network keeps it), or a plain one."""
+    return visible(spec.get("title") or "Backpropagation")
 
 
 def load_structure(path: str | Path) -> dict:

@@ -11,7 +11,7 @@ import sympy
 from ..core.evaluation import Values, compute
 from ..core.graph import Backward, FanIn
 from ..core.graph_solution import GraphSolution
-from ..core.numbers import settle
+from ..core.numbers import settle, total
 from ..core.operations import ARGUMENTS as _ARGUMENTS
 from ..core.rules import OUTPUT
 from ..core.steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
@@ -30,8 +30,8 @@ class MistakenUpdate:
 
 @compute.register
 def _(step: MistakenUpdate, values: Values) -> sympy.Expr:
-    rate = values[step.rate] if step.rate else 1
-    return values[step.old] + step.direction * rate * values[step.gradient]
+    rate = values[step.rate] if step.rate else sympy.Integer(1)
+    return total([values[step.old], step.direction * rate * values[step.gradient]])
 
 
 @dataclass(frozen=True, eq=False)

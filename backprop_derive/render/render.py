@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import replace
 from functools import singledispatch
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
+from ..core.errors import OutputError
 from ..core.formula import X
+from ..core.numbers import words
 from ..core.rules import OUTPUT
 from ..core.steps import Quantity
 from .diagram import Diagram, Label, mermaid, solution_diagrams, svg, tikz
@@ -280,7 +283,7 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
 def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
             figure_stem: str | None) -> tuple[str, Document | None]:
     if fmt == "json":
-        return json.dumps(to_json(solution), indent=2, ensure_ascii=False) + "\n", None
+        return json.dumps(to_json(solution), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None
     if fmt not in FORMATS or FORMATS[fmt].binary:
         raise ValueError(f"unknown format {fmt!r}")
     step_blocks = matrix_step_blocks if style == "matrix" else None
@@ -325,21 +328,57 @@ def _step_json(solution, index: int) -> dict:
     values = solution.values[index]
     derivation = solution.derivation
     quantities = solution.quantities(index)
+    named = solution.notation.ascii
     result = {
-        "loss": json_number(values[derivation.cost]),
-        "quantities": {name: json_number(value) for name, value in quantities.items()},
-        "exact": {name: str(value) for name, value in quantities.items() if value.is_Rational},
-        "gradients": _shaped((g.parameter.location, json_number(values[g.result])) for g in derivation.gradients),
+        "loss": json_number(values[derivation.cost], "loss"),
+        "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
+        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
+        "gradients": _shaped((g.parameter.location, json_number(values[g.result], f"quantities.{named(g.result)}"))
+                             for g in derivation.gradients),
     }
     if derivation.updates:
-        result["updated"] = _shaped((u.old.parameter.location, json_number(values[u.result]))
+        result["updated"] = _shaped((u.old.parameter.location, json_number(values[u.result],
+                                                                           f"quantities.{named(u.result)}"))
                                     for u in derivation.updates)
     return result
 
 
-def json_number(value) -> int | float:
-    """The JSON number nearest ``value``: an int when it is a whole number."""
-    return int(value) if value.is_Integer else float(value)
+#: The most digits (numerator and denominator together) of an exact form JSON's ``exact`` carries as a string.
+JSON_EXACT_DIGITS = 1000
+
+
+def _short_exact(value) -> bool:
+    """True for a rational whose exact form is at most JSON_EXACT_DIGITS digits (counted without printing it)."""
+    # NOTE: a longer one is left out: its nearest double is in ``quantities``, and Python refuses to print
+    # an integer of more than 4300 digits.
+    bits = abs(int(value.p)).bit_length() + int(value.q).bit_length() if value.is_Rational else None
+    return bits is not None and bits * 0.30103 <= JSON_EXACT_DIGITS
+
+
+#: Whole numbers up to this size are written as JSON integers: every double holds them exactly.
+JSON_EXACT_INTEGER = 2**53
+
+
+def json_number(value, field: str) -> int | float:
+    """The JSON number of ``value`` (SPEC §4.1): the nearest double, or a whole number a double holds exactly.
+
+    Args:
+        value: An exact or carried value.
+        field: Where it goes in the JSON object (``quantities.J``), for the error.
+
+    Raises:
+        OutputError: ``value`` lies beyond the range of a double (about 1.8e308).
+    """
+    if value.is_Integer and abs(value) <= JSON_EXACT_INTEGER:
+        return int(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise OutputError(f"cannot write JSON: {field} is {words(value)}, beyond the ±1.8e308 a JSON number holds; "
+                          "the other formats show it")
+    return number
 
 
 def _shaped(located) -> dict:

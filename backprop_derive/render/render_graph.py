@@ -9,7 +9,7 @@ from ..core.graph_solution import GraphSolution
 from .diagram import circuit_diagram
 from .document import Block, Document, Math, Table
 from .present import Context, Line, present
-from .render import build_document, cost_plot, json_number, to_json
+from .render import _short_exact, build_document, cost_plot, json_number, to_json
 from .typography import Latex, Unicode
 
 #: How each kind of leaf is listed among the given values.
@@ -106,14 +106,18 @@ def _(solution: GraphSolution) -> dict:
 def _step_json(solution: GraphSolution, index: int) -> dict:
     values, circuit = solution.values[index], solution.circuit
     quantities = solution.quantities(index)
+    named = solution.notation.ascii
+
+    def number(ref: Ref) -> int | float:
+        return json_number(values[ref], f"quantities.{named(ref)}")
+
     result = {
-        "loss": json_number(values[solution.top]),
-        "quantities": {name: json_number(value) for name, value in quantities.items()},
-        "exact": {name: str(value) for name, value in quantities.items() if value.is_Rational},
-        "gradients": {"inputs": {name: json_number(values[Ref("grad", name)]) for name in circuit.inputs},
-                      "parameters": {name: json_number(values[Ref("grad", name)]) for name in circuit.parameters}},
+        "loss": json_number(values[solution.top], "loss"),
+        "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
+        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
+        "gradients": {"inputs": {name: number(Ref("grad", name)) for name in circuit.inputs},
+                      "parameters": {name: number(Ref("grad", name)) for name in circuit.parameters}},
     }
     if solution.updates:
-        result["updated"] = {"parameters": {name: json_number(values[Ref("new", name)])
-                                            for name in circuit.parameters}}
+        result["updated"] = {"parameters": {name: number(Ref("new", name)) for name in circuit.parameters}}
     return result
