@@ -11,7 +11,15 @@ from typing import Any
 import sympy
 
 from .errors import SpecError
-from .formula import GRAPH_FUNCTIONS, FormulaError, check_operation, constant_value, graph_expression, parse_graph_tree
+from .formula import (
+    GRAPH_FUNCTIONS,
+    MAX_EXPONENT,
+    FormulaError,
+    check_operation,
+    constant_value,
+    graph_expression,
+    parse_graph_tree,
+)
 from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
 from .rules import LOSSES, Loss
@@ -265,12 +273,13 @@ class _Splitter:
             operand = self.value(tree.operand, final and isinstance(tree.op, ast.UAdd))
             return operand if isinstance(tree.op, ast.UAdd) else self.gate("negate", [operand], final)
         if isinstance(tree, ast.BinOp):
-            return self.binary(type(tree.op), self.value(tree.left, False), self.value(tree.right, False), final)
+            return self.binary(tree, self.value(tree.left, False), self.value(tree.right, False), final)
         function = tree.func.id  # a Call: the whitelist let nothing else through
         arguments = [self.value(argument, False) for argument in tree.args]
         return self.gate(function, arguments, final)
 
-    def binary(self, op: type, left, right, final: bool) -> str:
+    def binary(self, tree: ast.BinOp, left, right, final: bool) -> str:
+        op = type(tree.op)
         numbers = (not isinstance(left, str), not isinstance(right, str))
         if op is ast.Add and any(numbers):
             name, constant = (right, left) if numbers[0] else (left, right)
@@ -281,15 +290,23 @@ class _Splitter:
             name, constant = (right, left) if numbers[0] else (left, right)
             return self.gate("scale", [name], final, constant)
         if op is ast.Div and numbers[1]:
+            if right == 0:
+                raise FormulaError(f"division by zero in {self._quote(tree)}")
             return self.gate("scale", [left], final, 1 / right)
         if op is ast.Div and numbers[0] and left == 1:
             return self.gate("reciprocal", [right], final)
         if op is ast.Pow and numbers[1]:
+            if abs(right) > MAX_EXPONENT:
+                raise FormulaError(f"exponent in {self._quote(tree)} is too large: numbers in exponents must be "
+                                   f"within ±{MAX_EXPONENT}")
             return self.gate("power", [left], final, right)
         if op is ast.Pow and numbers[0] and left == sympy.E:
             return self.gate("exp", [right], final)
         kind = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide", ast.Pow: "pow"}[op]
         return self.gate(kind, [left, right], final)
+
+    def _quote(self, tree: ast.AST) -> str:
+        return f"`{ast.get_source_segment(self.source, tree)}`"
 
     def gate(self, kind: str, inputs: list, final: bool, constant: sympy.Expr | None = None) -> str:
         names = tuple(item if isinstance(item, str) else self.builder.constant(item) for item in inputs)

@@ -17,6 +17,8 @@ _MAX_LENGTH = 500
 """Longest formula text accepted, in characters."""
 
 _MAX_EXPONENT = 100
+#: The same bound, for the gates of a split formula (a constant exponent of a power gate).
+MAX_EXPONENT = _MAX_EXPONENT
 """Largest absolute value allowed for a number in an exponent (of ** or exp)."""
 
 _MAX_BITS = 2048

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import sympy
 
 from .evaluation import compute
-from .numbers import settle
+from .numbers import DIGITS, settle
 from .operations import ARGUMENTS, Operation
 
 #: A formula's constant that is a gate's input is a leaf whose name starts so (no spec name can).
@@ -227,8 +227,32 @@ def evaluate(derivation: Derivation, leaves: Mapping[str, sympy.Expr]) -> Values
     return values
 
 
+#: An exact value of more bits than this is carried as a DIGITS-digit number (x·x chained would double them).
+MAX_EXACT_BITS = 4096
+#: Above this size, an exact value raised to a computed power is carried as a DIGITS-digit number.
+MAX_EXACT_POWER = 1000
+
+
 def at(formula: sympy.Expr, arguments: tuple[Ref, ...], values: Values) -> sympy.Expr:
-    return formula.xreplace({symbol: values[argument] for symbol, argument in zip(ARGUMENTS, arguments)})
+    """``formula`` at the arguments' values: exactly, unless that would build a number of millions of digits.
+
+    NOTE: a graph may square a value again and again, or raise it to a computed power; exactly, that is a
+    number whose size explodes before any check could look at it. Such arguments are carried as DIGITS-digit
+    numbers instead, and the result then meets settle's bounds like any other.
+    """
+    numbers = [values[argument] for argument in arguments]
+    if any(_too_big(number, formula) for number in numbers):
+        numbers = [sympy.Float(number, DIGITS) if number.is_Rational else number for number in numbers]
+    return formula.xreplace(dict(zip(ARGUMENTS, numbers)))
+
+
+def _too_big(number: sympy.Expr, formula: sympy.Expr) -> bool:
+    if not number.is_Rational:
+        return False
+    if max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) > MAX_EXACT_BITS:
+        return True
+    powered = any(not power.exp.is_number for power in formula.atoms(sympy.Pow))
+    return powered and abs(number) > MAX_EXACT_POWER
 
 
 @compute.register
