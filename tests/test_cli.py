@@ -143,8 +143,9 @@ def test_one_step_has_no_loss_table() -> None:
 @pytest.mark.parametrize(("notation", "names"), [
     (None, {"x3", "y5", "dL/dw13", "w13_new"}),
     ("indexed", {"x3", "y5", "dL/dw13", "w13_new"}),
-    ("ng", {"z3", "a5", "dJ/dw13", "w13_new"}),
-    ("layered", {"h3", "E", "dE/dw13", "w13_new"}),
+    # NOTE: the seed graph is layered: its nodes keep their names and take the layer marks.
+    ("ng", {"z[1]_3", "a[2]_5", "dJ/dw[1]_13", "w[1]_13_new"}),
+    ("layered", {"h(1)_3", "E", "dE/dw(1)_13", "w(1)_13_new"}),
 ])
 def test_notation_names_the_quantities(notation: str | None, names: set[str]) -> None:
     arguments = ["solve", SEED, "--format", "json"] + (["--notation", notation] if notation else [])

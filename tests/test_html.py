@@ -64,7 +64,7 @@ def test_the_pages_numbers_are_the_solutions_values(page):
     updates = solution.updates if hasattr(solution, "updates") else solution.derivation.updates
     for update in updates:
         assert typography.number(solution.values[0][update.result]) in html
-    assert typography.number(solution.loss) in html
+    assert typography.number(solution.exact_loss) in html
 
 
 def test_every_figure_is_inline_svg_with_a_caption(page):

@@ -121,7 +121,10 @@ def _backward(network: Network, example: int, loss: LossValue):
             # part gets a name of its own and joins the sum over the other paths.
             output = Quantity("out", neuron, example)
             direct = Quantity("dloss", neuron, example) if consumers else dout
-            yield OutputSlope(direct, loss, output, sympy.diff(loss.formula, output.symbol))
+            # NOTE: written as a person does, 2·(o − t), where SymPy's derivative distributes it to
+            # 2o − 2t; the same form in every format and in `derive`.
+            target = Quantity("target", neuron, example)
+            yield OutputSlope(direct, loss, output, network.loss.slope(loss.formula, output.symbol, target.symbol))
         if consumers:
             yield BackSum(dout, tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
                                       for consumer, weight in consumers), direct)

@@ -34,3 +34,21 @@ class SpecError(BackpropDeriveError):
 
 class OutputError(BackpropDeriveError):
     """An output that cannot be made here, e.g. a PDF without pdflatex."""
+
+
+class TemplateError(BackpropDeriveError):
+    """A template of the user's (``--template-dir``) that does not compile or render.
+
+    Args:
+        message: What went wrong, in Jinja's words.
+        file: The template's path.
+        line: The line of the template where it went wrong, 0 when not known.
+    """
+
+    def __init__(self, message: str, file: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.file, self.line = message, file, line
+
+    def __str__(self) -> str:
+        where = f"{self.file}, line {self.line}" if self.line else self.file
+        return f"{where}: {self.message}"

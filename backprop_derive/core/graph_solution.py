@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
 
 import sympy
 
@@ -10,6 +12,7 @@ from .circuit import Circuit
 from .errors import SpecError
 from .graph import CONSTANT_MARK, Derivation, Ref, Values, derive, evaluate
 from .notation import GraphNotation
+from .numbers import python_number
 from .steps import Update
 from .update import NAMED_RULES, GradientDescent
 
@@ -45,8 +48,13 @@ class GraphSolution:
         return Ref("value", self.circuit.graph.output)
 
     @property
-    def loss(self) -> sympy.Expr:
-        """The differentiated value (the loss, or the output) before the (first) update."""
+    def loss(self) -> int | Fraction | float:
+        """The differentiated value (the loss, or the output) before the (first) update, as a Python number."""
+        return python_number(self.exact_loss)
+
+    @property
+    def exact_loss(self) -> sympy.Expr:
+        """The differentiated value before the (first) update, exactly (a SymPy number)."""
         return self.values[0][self.top]
 
     def steps(self):
@@ -54,9 +62,15 @@ class GraphSolution:
         yield from self.derivation.steps()
         yield from self.updates
 
-    def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
-        """Every quantity of training step ``step`` by its ASCII name (the formulas' constants left out)."""
-        return {self.notation.ascii(ref): value for ref, value in self.values[step].items()
+    def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
+        """Every quantity of training step ``step`` by its ASCII name (the formulas' constants left out).
+
+        Args:
+            step: The training step, 0 for the first.
+            exact: SymPy numbers as computed (True), or Python numbers: int, Fraction, float (False).
+        """
+        convert = (lambda value: value) if exact else python_number
+        return {self.notation.ascii(ref): convert(value) for ref, value in self.values[step].items()
                 if not ref.name.startswith(CONSTANT_MARK)}
 
 

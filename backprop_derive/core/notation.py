@@ -7,7 +7,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .formula import X
 from .network import Network, Node, Parameter
+from .rules import Activation
 from .steps import Quantity
 
 
@@ -158,6 +160,50 @@ NOTATIONS = {
 }
 
 
+@dataclass(frozen=True)
+class FunctionName:
+    """An activation's symbol: ``base`` (tex, text) and a subscript number when several share the base.
+
+    The identity is written ``id`` where its derivative is named; ``applied`` is False for it, so
+    that y = x is written without a function.
+    """
+
+    base: tuple[str, str]
+    index: int = 0
+    applied: bool = True
+
+    def tex(self) -> str:
+        return self.base[0] + (f"_{{{self.index}}}" if self.index else "")
+
+    def text(self) -> str:
+        return self.base[1] + (str(self.index).translate(_SUBSCRIPTS) if self.index else "")
+
+    def mathml(self) -> str:
+        letter = f"<mi>{html.escape(self.base[1])}</mi>"
+        return f"<msub>{letter}<mn>{self.index}</mn></msub>" if self.index else letter
+
+
+#: The identity's symbol where its derivative is written (f'(x) = 1 would read as any f's).
+IDENTITY = (r"\operatorname{id}", "id")
+
+
+def _function_name(activation: Activation, index: int) -> FunctionName:
+    if activation.formula == X:
+        return FunctionName(IDENTITY, index, applied=False)
+    return FunctionName((activation.tex, activation.text), index)
+
+
+def function_names(network: Network) -> dict[Activation, FunctionName]:
+    """Each distinct activation of ``network`` with its symbol: two that share a letter (two custom
+    formulas f, leaky_relu with two α) are told apart by a subscript, f₁ and f₂."""
+    distinct = list(dict.fromkeys(neuron.activation for neuron in network.neurons))
+    by_base: dict[tuple[str, str], list[Activation]] = {}
+    for activation in distinct:
+        by_base.setdefault(_function_name(activation, 0).base, []).append(activation)
+    return {activation: _function_name(activation, index + 1 if len(group) > 1 else 0)
+            for group in by_base.values() for index, activation in enumerate(group)}
+
+
 class Notation:
     """Names every quantity of one network in one notation.
 
@@ -173,10 +219,19 @@ class Notation:
         self.style = style
         self.letters = NOTATIONS[style]
         self.by_layer = bool(self.letters.layer) and network.form == "dense"
+        # NOTE: a named graph whose every edge goes from one layer to the next keeps its nodes'
+        # names, and takes the layer marks of a layered notation beside them: z^{[1]}_{3}.
+        self.marks_layers = bool(self.letters.layer) and not self.by_layer and all(
+            weight.source.layer == neuron.layer - 1 for neuron in network.neurons for weight in neuron.incoming)
         self.batched = network.batched
         self.single_cost = self.letters.loss if per_example else self.letters.single_cost
         self.outputs = set(network.outputs)
+        self.functions = function_names(network)
         self._cache: dict[Quantity, Name] = {}
+
+    def function(self, activation: Activation) -> FunctionName:
+        """The symbol of ``activation`` in this network (its own when two share a letter)."""
+        return self.functions.get(activation) or _function_name(activation, 0)
 
     # -- the parts of a name --
 
@@ -187,23 +242,25 @@ class Notation:
             return Name(letter, self.letters.layer.format(node.layer), (str(node.unit),), example, mark)
         if self.by_layer:
             return Name(letter, "", (str(node.unit),), example, mark)
-        return Name(letter, "", (node.name,), example, mark)
+        layer = self.letters.layer.format(node.layer) if self.marks_layers and node.layer > 0 else ""
+        return Name(letter, layer, (node.name,), example, mark)
 
     def parameter_name(self, parameter: Parameter) -> Name:
-        """w_{13}, W^{[1]}_{21}, b_3, b^{[1]} (a bias shared by a layer)."""
+        """w_{13}, W^{[1]}_{21}, b_3, b^{[1]} or b_{\\{3,4\\}} (a bias shared by a layer)."""
         target = parameter.target
-        layer = self.letters.layer.format(target.layer) if self.by_layer else ""
+        layer = self.letters.layer.format(target.layer) if self.by_layer or self.marks_layers else ""
         if parameter.kind == "weight":
             if self.by_layer:
                 return Name(self.letters.weight, layer, (str(target.unit), str(parameter.source.unit)))
-            return Name(self.letters.edge_weight, "", (parameter.source.name, target.name))
+            return Name(self.letters.edge_weight, layer, (parameter.source.name, target.name))
         if len(parameter.users) > 1:
             if self.by_layer:
                 return Name(self.letters.bias, layer)
-            return Name(self.letters.bias, "", tuple(user.name for user in parameter.users))
+            # NOTE: b_{34} would read as a weight's two ends; the set of neurons reads as shared.
+            return Name(self.letters.bias, layer, ("{" + ",".join(user.name for user in parameter.users) + "}",))
         if self.by_layer:
             return Name(self.letters.bias, layer, (str(target.unit),))
-        return Name(self.letters.bias, "", (target.name,))
+        return Name(self.letters.bias, layer, (target.name,))
 
     def name(self, quantity: Quantity) -> Name:
         """The Name of a plain (non-derivative) quantity."""

@@ -363,6 +363,17 @@ def _rounded(number: decimal.Decimal, precision: int) -> Shown:
         return Shown(number < 0, _fixed(mantissa), exponent=rounded.adjusted())
 
 
+def python_number(value: sympy.Expr) -> int | fractions.Fraction | float:
+    """A value as a plain Python number: ``int`` for a whole number, ``Fraction`` for another exact
+    one (1/3 stays 1/3), ``float`` (the nearest double) for one carried to high precision.
+    """
+    if value.is_Integer:
+        return int(value)
+    if value.is_Rational:
+        return fractions.Fraction(int(value.p), int(value.q))
+    return float(value)
+
+
 def _moderate(magnitude: decimal.Decimal) -> bool:
     return -5 <= magnitude.adjusted() < 9
 

@@ -8,6 +8,8 @@ from functools import cache
 
 import sympy
 
+from .notation import FunctionName
+
 #: The argument symbols of every operation's forward formula, in order (a0, a1, …).
 ARGUMENTS = tuple(sympy.Symbol(f"a{index:02d}", real=True) for index in range(100))
 
@@ -82,9 +84,17 @@ def _locals(operation: Operation, constant: sympy.Expr | None) -> tuple[sympy.Ex
     return tuple(derivatives)
 
 
+class _Symbols:
+    """What ``typography.function`` asks of a notation, for an operation: its symbol (σ, tanh, max)."""
+
+    @staticmethod
+    def function(operation: Operation) -> FunctionName:
+        return FunctionName((operation.tex, operation.text))
+
+
 def _applied(typography, operation: Operation, arguments: list[str], constant: str) -> str:
     """A function's symbol applied to the inputs: σ(a), max(a, b)."""
-    return typography.apply(typography.function(operation), typography.separator.join(arguments))
+    return typography.apply(typography.function(_Symbols, operation), typography.separator.join(arguments))
 
 
 def as_sympy_prints(typography, operation: Operation, arguments: list[str], constant: str) -> str:

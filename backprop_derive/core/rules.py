@@ -153,16 +153,25 @@ class Loss:
         build: Makes L as a SymPy expression from the output and target symbols.
         description: One line for the solution's text.
         domain: Where L is defined, said when an output lies outside it ("" for everywhere).
+        written_slope: ∂L/∂o_k from (o_k, t_k), as a person writes it, where SymPy's derivative
+            (factored by ``factor_terms``) reads otherwise; the same function (tests check it).
     """
 
     name: str
     build: Callable[[list[sympy.Symbol], list[sympy.Symbol]], sympy.Expr]
     description: str
     domain: str = ""
+    written_slope: Callable[[sympy.Symbol, sympy.Symbol], sympy.Expr] | None = None
 
     def formula(self, outputs: list[sympy.Symbol], targets: list[sympy.Symbol]) -> sympy.Expr:
         """L written out for these symbols."""
         return self.build(outputs, targets)
+
+    def slope(self, formula: sympy.Expr, output: sympy.Symbol, target: sympy.Symbol) -> sympy.Expr:
+        """∂L/∂``output`` of the loss ``formula``, factored as a person writes it: 2·(o − t), not 2o − 2t."""
+        if self.written_slope is not None:
+            return self.written_slope(output, target)
+        return sympy.factor_terms(sympy.diff(formula, output))
 
 
 def _sum(terms) -> sympy.Expr:
@@ -180,7 +189,9 @@ LOSSES: dict[str, Loss] = {
         Loss("binary_cross_entropy",
              lambda o, t: -_sum(tk * sympy.log(ok) + (1 - tk) * sympy.log(1 - ok) for ok, tk in zip(o, t)),
              "the binary cross-entropy",
-             "binary_cross_entropy needs every output strictly between 0 and 1 (as a sigmoid gives)"),
+             "binary_cross_entropy needs every output strictly between 0 and 1 (as a sigmoid gives)",
+             # NOTE: SymPy's (1 − t)/(1 − o) − t/o over one denominator.
+             written_slope=lambda o, t: (o - t) / (o * (1 - o))),
         Loss("cross_entropy", lambda o, t: -_sum(tk * sympy.log(ok) for ok, tk in zip(o, t)),
              "the cross-entropy", "cross_entropy needs every output above 0 (as a softmax gives)"),
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import sympy
 
@@ -14,7 +16,7 @@ from .evaluation import Values, evaluate
 from .graph_solution import GraphSolution, solve_circuit
 from .network import Network
 from .notation import Notation
-from .numbers import NoFiniteValue
+from .numbers import NoFiniteValue, python_number
 from .spec import build_network, read_document
 from .update import carried, start
 
@@ -24,10 +26,15 @@ from .update import carried, start
 class Solution:
     """A worked solution: the derivation, the values of each training step, and how to name them.
 
+    Values come two ways: as plain Python numbers (``loss``, ``quantities()``) — ``int`` for a whole
+    number, ``fractions.Fraction`` for another exact one, ``float`` for one carried to high
+    precision — and exactly, as SymPy numbers (``exact_loss``, ``quantities(exact=True)``), an
+    irrational value to at least 30 significant digits.
+
     Attributes:
         network: The exercise.
         derivation: The symbolic steps (the same for every training step).
-        values: One map of quantity values per training step.
+        values: One map of quantity values per training step (exact, SymPy).
         notation: Names every quantity.
         precision: Significant digits shown for values that are not exact.
     """
@@ -39,17 +46,30 @@ class Solution:
     precision: int
 
     @property
-    def loss(self) -> sympy.Expr:
-        """The cost J before the (first) update."""
+    def loss(self) -> int | Fraction | float:
+        """The cost J before the (first) update, as a Python number (see the class)."""
+        return python_number(self.exact_loss)
+
+    @property
+    def exact_loss(self) -> sympy.Expr:
+        """The cost J before the (first) update, exactly (a SymPy number)."""
         return self.values[0][self.derivation.cost]
 
     def steps(self):
         """Every step with a value, in order: forward, loss, backward, gradients, updates."""
         return self.derivation.steps()
 
-    def quantities(self, step: int = 0) -> dict[str, sympy.Expr]:
-        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them."""
-        return {self.notation.ascii(quantity): value for quantity, value in self.values[step].items()}
+    def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
+        """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them.
+
+        Args:
+            step: The training step, 0 for the first.
+            exact: SymPy numbers as computed (True), or Python numbers (False, see the class).
+        """
+        values = self.values[step].items()
+        if exact:
+            return {self.notation.ascii(quantity): value for quantity, value in values}
+        return {self.notation.ascii(quantity): python_number(value) for quantity, value in values}
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
@@ -74,6 +94,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution = solve("examples/seed_relu.yaml")
         >>> solution.loss
         50
+        >>> solution.quantities()["dL/dw13"]
+        10
     """
     source = str(spec) if isinstance(spec, (str, Path)) else ""
     if steps < 1:

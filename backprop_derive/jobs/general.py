@@ -120,7 +120,7 @@ class _Printer:
 
     def slope(self, step: Slope) -> str:
         typography = self.typography
-        function = typography.function(step.activation) or "f"
+        function = typography.function(self.general.notation, step.activation)
         pre = Quantity("pre", step.result.node, step.result.example)
         return typography.apply(function + typography.prime, self.name(pre))
 
@@ -183,8 +183,8 @@ def _line(printer: _Printer, names: dict, step) -> Line:
     local = general.formulas.local[result]
     expanded = general.formulas.chains.get(result)
     if isinstance(step, Activate):
-        function = typography.function(step.activation)
-        return chain(printer.name(result), typography.apply(function, printer.name(step.argument)),
+        return chain(printer.name(result), typography.applied(general.notation, step.activation,
+                                                              printer.name(step.argument)),
                      printer.formula(local, names))
     if isinstance(step, Slope):
         variables = {variable: printer.name(step.variable) for variable in SLOPE_VARIABLES}
@@ -215,18 +215,13 @@ def _flat(formula: sympy.Expr) -> ChainSum:
 
 def _derivative_lines(printer: _Printer) -> tuple[Line, ...]:
     """Each activation's derivative, derived by SymPy step by step: f, d/dx f, f' in x, f' in f."""
-    typography, lines, seen = printer.typography, [], set()
-    for neuron in printer.general.network.neurons:
-        activation = neuron.activation
-        if activation.name in seen:
-            continue
-        seen.add(activation.name)
-        function = typography.function(activation) or "f"
+    typography, notation, lines = printer.typography, printer.general.notation, []
+    for activation in notation.functions:
         if activation.layerwise:
             # NOTE: softmax has no f'(x) of its own: its Jacobian entries are steps of the backward pass.
             continue
-        lines.append(chain(typography.apply(function, "x"), typography.formula(activation.formula, {X: "x"}),
-                           note=activation.name))
+        function = typography.function(notation, activation)
+        lines.append(chain(typography.apply(function, "x"), typography.formula(activation.formula, {X: "x"})))
         parts = [typography.apply(function + typography.prime, "x"),
                  typography.formula(sympy.Derivative(activation.formula, X), {X: "x"}),
                  typography.formula(activation.derivative, {X: "x"})]

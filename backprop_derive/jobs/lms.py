@@ -254,11 +254,12 @@ def _blocks(parent: ET.Element, blocks, src: Callable[[str], str]) -> None:
             _add(figure, "img", src=src(block.figure.name), alt=block.figure.caption.text)
             _add(figure, "p", block.figure.caption.text, style="font-style: italic")
         for line in block.lines:
-            _add(parent, "div", _display(" = ".join(line.parts)))
+            # NOTE: a remark (a gradient's path) before its equation, so that it cannot read as the next one's.
             if line.note:
                 note = _add(parent, "p", line.note, style="font-style: italic")
                 if line.route:
                     _add(note, "span", " " + _math(line.route))
+            _add(parent, "div", _display(" = ".join(line.parts)))
         if block.table:
             _table(parent, block.table)
 

@@ -22,7 +22,10 @@ CHARACTER = 0.15
 LINE = 0.36
 #: Where along an edge its weight may go, tried in this order: on the edge, then just above or below it.
 LABEL_POSITIONS = (0.5, 0.35, 0.65, 0.25, 0.75, 0.2, 0.8)
-LABEL_SHIFTS = (0.0, -0.24, 0.24)
+LABEL_SHIFTS = (0.0, -0.24, 0.24, -0.44, 0.44)
+#: Space kept clear around a placed label (cm), so that two labels never touch; an arrowhead's size.
+LABEL_GAP = 0.12
+ARROWHEAD = 0.4
 #: Pixels per centimetre in SVG.
 PIXELS = 40
 #: Beyond this many weights the edges carry no labels: a thicket of numbers helps no one, the
@@ -182,6 +185,8 @@ def _diagram(solution) -> Diagram:
                                (0, 0), False))
     drafts += [Edge(places[output], places[None], None, None, (0, 0), False)
                for output in network.outputs]
+    # NOTE: a label over an arrowhead hides which way the edge goes.
+    obstacles += [_box(*_arrow_tip(edge), ARROWHEAD, ARROWHEAD) for edge in drafts]
     # NOTE: each label goes where it hides the fewest other edges, labels and nodes, in edge order.
     tracks = [_track(edge) for edge in drafts]
     edges, curves = [], []
@@ -189,7 +194,8 @@ def _diagram(solution) -> Diagram:
         at = edge.label_at
         if edge.label:
             at = _label_place(edge, obstacles, tracks[:index] + tracks[index + 1:])
-            obstacles.append(_box(*at, *_label_size(edge.label)))
+            width, height = _label_size(edge.label)
+            obstacles.append(_box(*at, width + 2 * LABEL_GAP, height + 2 * LABEL_GAP))
         curves += [_box(x, y, 0, 0) for x, y in edge.controls or ()]
         edges.append(Edge(edge.source, edge.target, edge.controls, edge.label, at, edge.highlighted))
 
@@ -280,6 +286,13 @@ def _box(x: float, y: float, width: float, height: float) -> tuple[float, float,
 def _note_box(place: Place) -> tuple[float, float, float, float]:
     width, height = _label_size(place.note)
     return _box(place.x, place.y + RADIUS + height / 2, width, height)
+
+
+def _arrow_tip(edge: Edge) -> tuple[float, float]:
+    """Where an edge's arrowhead sits: at the border of its target, on the side it comes from."""
+    end = (edge.target.x, edge.target.y)
+    last = edge.controls[1] if edge.controls else (edge.source.x, edge.source.y)
+    return _towards(end, last, RADIUS + ARROWHEAD / 2)
 
 
 def _track(edge: Edge) -> tuple[tuple[float, float, float, float], list]:

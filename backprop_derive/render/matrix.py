@@ -168,8 +168,8 @@ def _forward(printer: _Printer, layers: tuple[Layer, ...]):
             numbers += [" + ", printer.bias_vector(layer)]
         yield printer.line(printer.name("pre", layer), typography.beside(*symbols), typography.beside(*numbers),
                            printer.per_unit("pre", layer.units))
-        function = typography.function(layer.activation) or "f"
-        yield printer.line(printer.name("out", layer, final), typography.apply(function, printer.name("pre", layer)),
+        applied = typography.applied(printer.notation, layer.activation, printer.name("pre", layer))
+        yield printer.line(printer.name("out", layer, final), applied,
                            printer.per_unit("out", layer.units))
 
 
@@ -180,7 +180,7 @@ def _backward(printer: _Printer, layers: tuple[Layer, ...], loss_name: str):
         final = layer is last
         delta = printer.name("delta", layer)
         out, pre = printer.name("out", layer, final), printer.name("pre", layer)
-        function = typography.function(layer.activation) or "f"
+        function = typography.function(printer.notation, layer.activation)
         slope = typography.apply(function + typography.prime, pre)
         if final:
             dout = typography.partial(loss_name, out)

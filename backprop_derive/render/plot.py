@@ -127,14 +127,17 @@ def _quoted(text: str) -> str:
 def text_plot(points: Points, *, y_label: str = "loss", height: int = 10) -> str:
     """The points drawn with characters: a • per step, its y axis labelled at the top and bottom.
 
-    One column per step (steps are thinned to at most 60 columns).
+    One column per step (steps are thinned to at most 60 columns, the last step always among
+    them); the labels are the lowest and highest cost of every step, shown or not.
     """
     stride = max(1, math.ceil(len(points) / 60))
     shown = points[::stride]
-    ys = [y for _, y in shown]
-    low, high = min(ys), max(ys)
+    thinned = stride > 1
+    if shown[-1] != points[-1]:
+        shown = shown[:-1] + [points[-1]] if len(shown) > 60 - 1 else shown + [points[-1]]
+    low, high = min(y for _, y in points), max(y for _, y in points)
     rows = [[" "] * len(shown) for _ in range(height)]
-    for column, y in enumerate(ys):
+    for column, (_, y) in enumerate(shown):
         level = 0 if high == low else round((y - low) / (high - low) * (height - 1))
         rows[height - 1 - level][column] = "•"
     labels = [_label(high)] + [""] * (height - 2) + [_label(low)]
@@ -144,5 +147,5 @@ def text_plot(points: Points, *, y_label: str = "loss", height: int = 10) -> str
     lines.append(" " * width + " └" + "─" * (2 * len(shown) - 1))
     first, last = str(shown[0][0]), str(shown[-1][0])
     axis = first + " " * max(1, 2 * len(shown) - 1 - len(first) - len(last)) + last
-    lines.append(" " * (width + 2) + axis + "  step" + (f" (every {stride} steps)" if stride > 1 else ""))
+    lines.append(" " * (width + 2) + axis + "  step" + (f" (every {stride} steps, and the last)" if thinned else ""))
     return "\n".join(lines)

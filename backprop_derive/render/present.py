@@ -98,9 +98,8 @@ def _(step: WeightedSum, context: Context) -> Line:
 @present.register
 def _(step: Activate, context: Context) -> Line:
     typography, activation = context.typography, step.activation
-    function = typography.function(activation)
     argument = context.name(step.argument)
-    applied = typography.apply(function, argument)
+    applied = typography.applied(context.notation, activation, argument)
     formula = typography.formula(activation.formula, {X: argument})
     numbers = typography.substituted(activation.formula, {X: context.values[step.argument]})
     if activation.formula == X:
@@ -177,7 +176,7 @@ def _(step: BackSum, context: Context) -> Line:
 @present.register
 def _(step: Slope, context: Context) -> Line:
     typography, activation = context.typography, step.activation
-    function = typography.function(activation) or typography.variable("f")
+    function = typography.function(context.notation, activation)
     pre = Quantity("pre", step.result.node, step.result.example)
     applied = typography.apply(function + typography.prime, context.name(pre))
     names = {variable: context.name(step.variable) for variable in SLOPE_VARIABLES}

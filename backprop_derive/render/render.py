@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import re
+import traceback
 from dataclasses import replace
 from functools import singledispatch
 from pathlib import Path
@@ -12,7 +15,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from ..core.errors import OutputError
+from ..core.errors import OutputError, TemplateError
 from ..core.formula import X
 from ..core.numbers import words
 from ..core.rules import OUTPUT
@@ -31,7 +34,7 @@ from .typography import Latex, Unicode
 
 @singledispatch
 def build_document(solution, typography: Latex, step_blocks=None, with_figures: bool = True,
-                   marks: dict[Quantity, str] | None = None) -> Document:
+                   marks: dict[Quantity, str] | None = None, with_plots: bool = True) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out.
 
     Args:
@@ -40,6 +43,7 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
         step_blocks: ``step_blocks(solution, context, **extra)`` yields one training step's blocks
             (default: chain style).
         with_figures: Whether to draw the network's diagrams (not for plain text).
+        with_plots: Whether to plot the cost per step (plain text draws it in characters).
         marks: A short text beside the line of each quantity of the first step (``check``).
     """
     step_blocks = step_blocks or _step_blocks
@@ -61,7 +65,7 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
                      for index, values in enumerate(solution.values))
         closing = (Block("Loss per step", "The cost before each step's update.",
                          table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2,
-                         figure=_loss_plot(solution)),)
+                         figure=_loss_plot(solution) if with_plots else None),)
     return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
 
 
@@ -134,19 +138,17 @@ def _examples_block(solution, context: Context) -> Block:
 
 
 def _derivatives_block(solution, context: Context) -> Block:
-    typography = context.typography
-    lines, seen = [], set()
-    for neuron in solution.network.neurons:
-        activation = neuron.activation
-        if activation.name in seen or activation.layerwise:
+    typography, notation = context.typography, context.notation
+    lines = []
+    for activation in notation.functions:
+        if activation.layerwise:
             continue
-        seen.add(activation.name)
-        function = typography.function(activation) or typography.variable("f")
+        function = typography.function(notation, activation)
         x = typography.variable("x")
         parts = [typography.apply(function + typography.prime, x), typography.formula(activation.derivative, {X: x})]
         if activation.derivative_of_output is not None:
             parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, x)}))
-        lines.append(chain(*parts, note=activation.name))
+        lines.append(chain(*parts))
     return Block("Local derivatives", "Each activation's derivative, as SymPy differentiates it.",
                  lines=tuple(lines), level=2)
 
@@ -265,7 +267,7 @@ figure_mermaid.register(Plot, lambda plot: plot.mermaid)
 
 
 def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
-           style: str = "chain", figure_stem: str | None = None) -> str:
+           style: str = "chain", figure_stem: str | None = None, figures: bool = True) -> str:
     """``solution`` as text in ``fmt``: md, tex, txt, html or json.
 
     Args:
@@ -276,21 +278,62 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
         style: ``chain`` (weight by weight) or ``matrix`` (layer by layer; JSON is the same).
         figure_stem: For md, the figures are SVG files named ``<stem>.<figure>.svg`` beside the
             document (see ``render_files``); without it, they are Mermaid blocks.
+        figures: False leaves out the network's diagrams and the cost plot (a notebook's LaTeX,
+            which loads neither TikZ nor pgfplots).
     """
-    return _render(solution, fmt, standalone, template_dir, style, figure_stem)[0]
+    return _render(solution, fmt, standalone, template_dir, style, figure_stem, figures)[0]
 
 
 def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
-            figure_stem: str | None) -> tuple[str, Document | None]:
+            figure_stem: str | None, figures: bool = True) -> tuple[str, Document | None]:
     if fmt == "json":
         return json.dumps(to_json(solution), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None
     if fmt not in FORMATS or FORMATS[fmt].binary:
         raise ValueError(f"unknown format {fmt!r}")
     step_blocks = matrix_step_blocks if style == "matrix" else None
     document = build_document(solution, FORMATS[fmt].typography(solution.precision), step_blocks,
-                              with_figures=fmt != "txt")
-    template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
-    return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document
+                              with_figures=figures and fmt != "txt", with_plots=figures)
+    with _user_template_errors(template_dir):
+        template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
+        return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document
+
+
+#: What a template of the user's may raise while it renders (beyond Jinja's own errors).
+_TEMPLATE_FAULTS = (jinja2.TemplateError, TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
+
+
+@contextlib.contextmanager
+def _user_template_errors(template_dir: str | Path | None):
+    """Turn an error in a template of ``template_dir`` into one TemplateError (file, line, message).
+
+    NOTE: an error in a built-in template is a bug of this package, and keeps its traceback.
+    """
+    try:
+        yield
+    except _TEMPLATE_FAULTS as error:
+        if not template_dir:
+            raise
+        folder = Path(template_dir).resolve()
+        file, line = _template_frame(error, folder)
+        if file is None:
+            raise
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        # NOTE: "'backprop_derive.render.Block object' has no attribute …" reads "Block has no attribute …".
+        message = re.sub(r"'(?:\w+\.)*(\w+) object'", r"\1", message.splitlines()[0])
+        raise TemplateError(message, file, line) from None
+
+
+def _template_frame(error: Exception, folder: Path) -> tuple[str | None, int]:
+    """The user's template file and line where ``error`` arose (the innermost such frame), or None."""
+    if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
+        if Path(error.filename).resolve().is_relative_to(folder):
+            return error.filename, error.lineno or 0
+    found: tuple[str | None, int] = (None, 0)
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.endswith(".j2") and Path(filename).resolve().is_relative_to(folder):
+            found = (filename, line)
+    return found
 
 
 def figure_file(stem: str, name: str) -> str:
@@ -327,7 +370,7 @@ def to_json(solution) -> dict:
 def _step_json(solution, index: int) -> dict:
     values = solution.values[index]
     derivation = solution.derivation
-    quantities = solution.quantities(index)
+    quantities = solution.quantities(index, exact=True)
     named = solution.notation.ascii
     result = {
         "loss": json_number(values[derivation.cost], "loss"),

@@ -18,7 +18,7 @@ _LEAF_WORDS = {"input": "input", "parameter": "parameter", "target": "target"}
 
 @build_document.register
 def _(solution: GraphSolution, typography: Latex, step_blocks=None, with_figures: bool = True,
-      marks: dict | None = None) -> Document:
+      marks: dict | None = None, with_plots: bool = True) -> Document:
     figure = circuit_diagram(solution) if with_figures else None
     first = Context(solution.notation, typography, solution.values[0])
     overview = (_circuit_block(solution, first), _given_block(solution, first))
@@ -35,7 +35,7 @@ def _(solution: GraphSolution, typography: Latex, step_blocks=None, with_figures
                      for index, values in enumerate(solution.values))
         closing = (Block("Loss per step", "The differentiated value before each step's update.",
                          table=Table(("step", Math(typography.name(solution.notation, top))), rows), level=2,
-                         figure=cost_plot(solution, top)),)
+                         figure=cost_plot(solution, top) if with_plots else None),)
     return Document(solution.title or "A computational graph, worked", overview, tuple(steps), closing)
 
 
@@ -105,7 +105,7 @@ def _(solution: GraphSolution) -> dict:
 
 def _step_json(solution: GraphSolution, index: int) -> dict:
     values, circuit = solution.values[index], solution.circuit
-    quantities = solution.quantities(index)
+    quantities = solution.quantities(index, exact=True)
     named = solution.notation.ascii
 
     def number(ref: Ref) -> int | float:

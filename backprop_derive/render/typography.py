@@ -14,13 +14,54 @@ from sympy.simplify import fraction
 
 from ..core.numbers import Shown, show
 
+#: Where a lone number needs no parentheses of its own: a function's argument, a side of a
+#: comparison (max(0, −3); −1.5 > 0); a case's value is the third place (see _alone).
+_BARE_HOLDERS = (sympy.Function, sympy.Max, sympy.Min, sympy.core.relational.Relational)
 
-class _LatexWithNames(LatexPrinter):
+
+class _BareArguments:
+    """A printer mixin: a number that stands alone where it needs no parentheses is written without.
+
+    ``names`` writes a negative number in parentheses, as a factor needs; as the whole argument of
+    a function that brings its own, max(0, −3), it is written ``bare``: never max(0, (−3)).
+    """
+
+    names: dict
+    bare: dict
+
+    def _print(self, expr, **kwargs):
+        if self.bare:
+            alone = {part: sympy.Dummy() for part in _alone(expr) if part in self.bare}
+            if alone:
+                self.names = {**self.names, **{dummy: self.bare[part] for part, dummy in alone.items()}}
+                expr = _replaced(expr, alone)
+        return super()._print(expr, **kwargs)
+
+    def _print_Dummy(self, expr, *args):
+        return self._print_Symbol(expr)
+
+
+def _alone(expr) -> tuple:
+    """The parts of ``expr`` where a lone number is written bare."""
+    if isinstance(expr, sympy.Piecewise):
+        return tuple(value for value, _ in expr.args)
+    return expr.args if isinstance(expr, _BARE_HOLDERS) else ()
+
+
+def _replaced(expr, alone: dict):
+    """``expr`` with the parts in ``alone`` replaced, there only (not deeper: 2·x keeps x's brackets)."""
+    if isinstance(expr, sympy.Piecewise):
+        return sympy.Piecewise(*((alone.get(value, value), condition) for value, condition in expr.args),
+                               evaluate=False)
+    return expr.func(*(alone.get(argument, argument) for argument in expr.args), evaluate=False)
+
+
+class _LatexWithNames(_BareArguments, LatexPrinter):
     """SymPy's LaTeX printer, writing each symbol as the solution names it (or as a number)."""
 
-    def __init__(self, names: dict, **settings) -> None:
+    def __init__(self, names: dict, bare: dict | None = None, **settings) -> None:
         super().__init__(settings)
-        self.names = names
+        self.names, self.bare = names, bare or {}
 
     def _print_Symbol(self, expr, style="plain"):
         return self.names.get(expr) or super()._print_Symbol(expr, style)
@@ -35,12 +76,12 @@ class _LatexWithNames(LatexPrinter):
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-class _TextWithNames(StrPrinter):
+class _TextWithNames(_BareArguments, StrPrinter):
     """SymPy's string printer, writing each symbol as the solution names it, with ^ and ·."""
 
-    def __init__(self, names: dict) -> None:
+    def __init__(self, names: dict, bare: dict | None = None) -> None:
         super().__init__({"order": "none"})
-        self.names = names
+        self.names, self.bare = names, bare or {}
 
     def _print_Symbol(self, expr):
         return self.names.get(expr) or expr.name
@@ -78,12 +119,12 @@ class _TextWithNames(StrPrinter):
         return f"|{self._print(expr.args[0])}|"
 
 
-class _MathMLWithNames(MathMLPresentationPrinter):
+class _MathMLWithNames(_BareArguments, MathMLPresentationPrinter):
     """SymPy's MathML printer (MathML Core markup), writing each symbol as the solution names it."""
 
-    def __init__(self, names: dict, **settings) -> None:
+    def __init__(self, names: dict, bare: dict | None = None, **settings) -> None:
         super().__init__(settings)
-        self.names = names
+        self.names, self.bare = names, bare or {}
 
     def _markup(self, markup: str):
         """An element holding ready markup (SymPy's printer writes text nodes unescaped)."""
@@ -144,8 +185,10 @@ class _MathMLWithNames(MathMLPresentationPrinter):
         return self._markup(f"<mo>{{</mo><mtable>{rows}</mtable>")
 
     def doprint(self, expr) -> str:
+        # NOTE: SymPy's doprint calls Printer._print, past _BareArguments; this is the same through it.
+        markup = self._print(expr).toxml().encode("ascii", "xmlcharrefreplace").decode()
         # NOTE: SymPy writes the minus as a hyphen; MathML Core draws what the <mo> holds.
-        return super().doprint(expr).replace("<mo>-</mo>", "<mo>&#x2212;</mo>")
+        return markup.replace("<mo>-</mo>", "<mo>&#x2212;</mo>")
 
 
 def _fenced(markup: str) -> str:
@@ -186,9 +229,14 @@ class Latex:
         """A quantity's symbol in this typography."""
         return notation.tex(quantity)
 
-    def function(self, activation) -> str:
-        """An activation's symbol (``\\sigma``); empty for the identity."""
-        return activation.tex
+    def function(self, notation, activation) -> str:
+        """An activation's symbol as ``notation`` names it: ``\\sigma``, ``f_{2}``, ``\\operatorname{id}``."""
+        return notation.function(activation).tex()
+
+    def applied(self, notation, activation, argument: str) -> str:
+        """f(x) for ``activation``; plain x for the identity."""
+        name = notation.function(activation)
+        return self.apply(self.function(notation, activation), argument) if name.applied else argument
 
     def number(self, value: sympy.Expr) -> str:
         """A value as it reads in a formula: ``-0.5``, ``\\frac{1}{3}``, ``1.5 \\times 10^{-7}``."""
@@ -218,6 +266,7 @@ class Latex:
     def substituted(self, expr: sympy.Expr, values: dict) -> str:
         """A SymPy formula with numbers in place of its symbols, products shown with a dot."""
         return _LatexWithNames({symbol: self.factor(value) for symbol, value in values.items()},
+                               {symbol: self.number(value) for symbol, value in values.items()},
                                mul_symbol="dot").doprint(expr)
 
     def apply(self, function: str, argument: str) -> str:
@@ -293,8 +342,8 @@ class Unicode(Latex):
     def name(self, notation, quantity) -> str:
         return notation.text(quantity)
 
-    def function(self, activation) -> str:
-        return activation.text
+    def function(self, notation, activation) -> str:
+        return notation.function(activation).text()
 
     def written(self, shown: Shown) -> str:
         sign = "−" if shown.negative else ""
@@ -317,7 +366,9 @@ class Unicode(Latex):
         return _TextWithNames(names).doprint(expr).replace("-", "−")
 
     def substituted(self, expr: sympy.Expr, values: dict) -> str:
-        return self.formula(expr, {symbol: self.factor(value) for symbol, value in values.items()})
+        names = {symbol: self.factor(value) for symbol, value in values.items()}
+        bare = {symbol: self.number(value) for symbol, value in values.items()}
+        return _TextWithNames(names, bare).doprint(expr).replace("-", "−")
 
     def apply(self, function: str, argument: str) -> str:
         return f"{function}({argument})" if function else argument
@@ -402,8 +453,8 @@ class MathML(Latex):
     def name(self, notation, quantity) -> str:
         return notation.mathml(quantity)
 
-    def function(self, activation) -> str:
-        return f"<mi>{html.escape(activation.text)}</mi>" if activation.text else ""
+    def function(self, notation, activation) -> str:
+        return notation.function(activation).mathml()
 
     def written(self, shown: Shown) -> str:
         sign = "<mo>−</mo>" if shown.negative else ""
@@ -422,6 +473,7 @@ class MathML(Latex):
 
     def substituted(self, expr: sympy.Expr, values: dict) -> str:
         return _MathMLWithNames({symbol: self.factor(value) for symbol, value in values.items()},
+                                {symbol: self.number(value) for symbol, value in values.items()},
                                 mul_symbol="dot").doprint(expr)
 
     def apply(self, function: str, argument: str) -> str:
