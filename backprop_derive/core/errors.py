@@ -52,3 +52,7 @@ class TemplateError(BackpropDeriveError):
     def __str__(self) -> str:
         where = f"{self.file}, line {self.line}" if self.line else self.file
         return f"{where}: {self.message}"
+
+
+class UsageError(BackpropDeriveError):
+    """Arguments that cannot be used together, e.g. standard input named twice."""

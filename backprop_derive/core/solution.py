@@ -17,7 +17,7 @@ from .graph_solution import GraphSolution, solve_circuit
 from .network import Network
 from .notation import Notation
 from .numbers import NoFiniteValue, python_number
-from .spec import build_network, read_document
+from .spec import build_network, input_name, read_document
 from .update import carried, start
 
 
@@ -97,10 +97,10 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution.quantities()["dL/dw13"]
         10
     """
-    source = str(spec) if isinstance(spec, (str, Path)) else ""
+    source = input_name(spec) if isinstance(spec, (str, Path)) else ""
     if steps < 1:
         raise SpecError("expected at least 1 step", "--steps")
-    data = read_document(spec) if source else spec
+    data = read_document(spec) if isinstance(spec, (str, Path)) else spec
     # A computational graph (SPEC §2.4) goes through the operation graph's own pipeline.
     if is_graph_spec(data):
         if notation is not None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import decimal
 import itertools
 import json
+import os
 import re
+import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,10 @@ NOTATIONS = ("indexed", "layered", "ng")
 REDUCTIONS = ("mean", "sum")
 #: A node name: ASCII letters and digits, so that every quantity's ASCII name is unique and TeX-safe.
 NODE_NAME = re.compile(r"[A-Za-z0-9]+")
+#: The most a spec or answers file may hold (a spec is a few kilobytes): more is refused before parsing.
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+#: How a file given as ``-`` (standard input) is named in messages.
+STDIN_NAME = "(standard input)"
 
 
 # --- reading files -----------------------------------------------------------------------
@@ -91,31 +98,69 @@ _ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
 _ExactLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
-def read_document(path: str | Path) -> Any:
-    """The parsed contents of a YAML or JSON file, decimals kept exact.
+def input_name(path: str | Path) -> str:
+    """How the file at ``path`` is named in messages (``-`` is standard input)."""
+    return STDIN_NAME if str(path) == "-" else str(path)
+
+
+def read_input(path: str | Path) -> bytes:
+    """The bytes of a spec or answers file, or of standard input when ``path`` is ``-``.
 
     Raises:
-        SpecError: the file is missing, unreadable, or not valid YAML/JSON.
+        SpecError: the file is missing, unreadable, a folder, not a regular file (a FIFO, a device),
+            or larger than MAX_INPUT_BYTES.
     """
-    path = Path(path)
+    name = input_name(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # NOTE: -sig: a byte-order mark, as some editors write, is skipped
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            # NOTE: O_NONBLOCK: opening a FIFO that no one writes to must not wait; fstat then refuses it.
+            handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+            try:
+                mode = os.fstat(handle).st_mode
+                if stat.S_ISDIR(mode):
+                    raise SpecError("this is a folder; expected a YAML or JSON file", file=name)
+                if not stat.S_ISREG(mode):
+                    raise SpecError("not a regular file (a device, a FIFO or a socket); expected a YAML or JSON "
+                                    "file, or - for standard input", file=name)
+                with os.fdopen(handle, "rb", closefd=False) as stream:
+                    data = stream.read(MAX_INPUT_BYTES + 1)
+            finally:
+                os.close(handle)
     except FileNotFoundError:
-        raise SpecError("no such file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"cannot read the file ({error})", file=str(path)) from None
+        raise SpecError("no such file", file=name) from None
+    except OSError as error:
+        raise SpecError(f"cannot read the file ({error.strerror or error})", file=name) from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise SpecError(f"larger than {MAX_INPUT_BYTES // 2**20} MB; a spec or answers file is a few kilobytes",
+                        file=name)
+    return data
+
+
+def read_document(path: str | Path) -> Any:
+    """The parsed contents of a YAML or JSON file (``-``: standard input), decimals kept exact.
+
+    Raises:
+        SpecError: the file is missing, unreadable, not a regular file, too large, or not valid YAML/JSON.
+    """
+    name = input_name(path)
+    is_json = Path(path).suffix.lower() == ".json"
     try:
-        if path.suffix.lower() == ".json":
+        text = read_input(path).decode("utf-8-sig")  # NOTE: -sig: a byte-order mark, as some editors write, is skipped
+    except UnicodeDecodeError as error:
+        raise SpecError(f"cannot read the file ({error})", file=name) from None
+    try:
+        if is_json:
             return json.loads(text, parse_float=decimal.Decimal, object_pairs_hook=_json_object)
         return yaml.load(text, Loader=_ExactLoader)  # noqa: S506 — a SafeLoader subclass
     except SpecError as error:
-        raise error.with_file(str(path)) from None
+        raise error.with_file(name) from None
     except RecursionError:
-        raise SpecError("nested too deeply to be a spec", file=str(path)) from None
+        raise SpecError("nested too deeply to be a spec", file=name) from None
     except (yaml.YAMLError, ValueError) as error:  # ValueError: e.g. an integer of more than 4300 digits
         summary = " ".join(str(error).split(";")[0].split())
-        raise SpecError(f"not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {summary}",
-                        file=str(path)) from None
+        raise SpecError(f"not valid {'JSON' if is_json else 'YAML'}: {summary}", file=name) from None
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict:
@@ -141,16 +186,20 @@ def read_network(spec: str | Path | dict | Network) -> Network:
 
 
 def load_spec(path: str | Path) -> Network:
-    """Read and validate the spec file at ``path``.
+    """Read and validate the spec file at ``path`` (``-``: standard input).
 
     Raises:
         SpecError: naming the file, the field path and what was expected.
     """
-    data = read_document(path)
+    return spec_network(read_document(path), path)
+
+
+def spec_network(data: Any, path: str | Path) -> Network:
+    """The Network of a spec read from ``path``, its errors naming that file."""
     try:
         return build_network(data)
     except SpecError as error:
-        raise error.with_file(str(path)) from None
+        raise error.with_file(input_name(path)) from None
 
 
 # --- validation helpers ------------------------------------------------------------------

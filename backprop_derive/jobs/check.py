@@ -15,11 +15,10 @@ from ..core.evaluation import Values, compute
 from ..core.graph import Ref
 from ..core.numbers import AmbiguousNumber, parse_number, settle, show
 from ..core.printable import visible
-from ..core.spec import describe, read_document
+from ..core.spec import describe, input_name, read_document
 from ..core.steps import OutputSlope, Quantity
-from ..render.formats import formats_for
+from ..render.formats import FORMATS, formats_for
 from ..render.render import Block, Math, Table, build_document, environment, json_number
-from ..render.typography import Latex
 from .aliases import Aliases
 from .mistakes import replay, variants
 
@@ -71,7 +70,7 @@ def read_answers(path: str | Path) -> tuple[Answer, ...]:
     try:
         return parse_answers(document)
     except SpecError as error:
-        raise error.with_file(str(path)) from None
+        raise error.with_file(input_name(path)) from None
 
 
 def parse_answers(document: object) -> tuple[Answer, ...]:
@@ -459,16 +458,18 @@ def report_text(report: Report, color: bool = False) -> str:
 
 
 def report_sheet(report: Report, fmt: str) -> str:
-    """The worked solution with each answer marked beside its line, and a table of all answers (md or tex)."""
+    """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html)."""
     solution = report.solution
-    typography = Latex(solution.precision)
+    typography = FORMATS[fmt].typography(solution.precision)
     marks = {mark.quantity: _sheet_mark(mark) for mark in report.marks if mark.quantity is not None}
     rows = []
     for mark in report.marks:
         name = Math(typography.name(solution.notation, mark.quantity)) if mark.quantity else _cell(mark.name, fmt)
         expected = Math(typography.number(mark.expected)) if mark.expected is not None else ""
         verdict = f"{SIGNS[mark.verdict]} {mark.verdict.replace('_', ' ')}"
-        rows.append((name, Math(mark.answer.written), expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
+        # NOTE: the answer as written is text; only LaTeX takes it as it is for mathematics.
+        written = mark.answer.written if fmt == "html" else Math(mark.answer.written)
+        rows.append((name, written, expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
     answers = Block("Your answers", summary_line(report) + ".",
                     table=Table(("quantity", "your answer", "right value", "verdict"), tuple(rows)), level=2)
     unknown = [mark.explanation for mark in report.marks if mark.verdict == "unknown"]
@@ -497,7 +498,7 @@ def _capital(sentence: str) -> str:
 
 
 def render_report(report: Report, fmt: str, color: bool = False) -> str:
-    """The report in ``fmt``: txt (``color`` for a terminal), md, tex or json."""
+    """The report in ``fmt``: txt (``color`` for a terminal), md, tex, html or json."""
     if fmt == "json":
         return json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "txt":

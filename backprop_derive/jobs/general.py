@@ -21,12 +21,13 @@ from ..core.rules import OUTPUT
 from ..core.spec import read_document, read_network
 from ..core.steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
+from ..render.formats import FORMATS
 from ..render.present import Line, chain
 from ..render.render import Block, Document, environment
-from ..render.typography import Latex, Unicode
+from ..render.typography import Latex, MathML, Unicode
 
 #: Formats rendered through the solution templates (json is built directly).
-TEXT_FORMATS = ("md", "tex", "txt")
+TEXT_FORMATS = ("md", "tex", "txt", "html")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class GeneralSolution:
     batch: int
 
     def render(self, fmt: str = "md", **options: Any) -> str:
-        """The general solution as text in ``fmt`` (md, tex, txt or json)."""
+        """The general solution as text in ``fmt`` (md, tex, txt, html or json)."""
         return render_general(self, fmt, **options)
 
     def _repr_markdown_(self) -> str:
@@ -129,22 +130,23 @@ class _Printer:
 
     def chain_sum(self, chain_sum: ChainSum, names: dict) -> str:
         """A sum over paths of products, each product's factors in chain order."""
-        text = ""
+        typography, text = self.typography, ""
         for factors in chain_sum.terms:
-            term = self._product(factors, names)
+            negative, term = self._product(factors, names)
             if not text:
-                text = term
-            elif term.startswith(("-", "−")):
-                text = self.typography.difference(text, term[1:])
+                text = typography.negative(term) if negative else term
+            elif negative:
+                text = typography.difference(text, term)
             else:
-                text += " + " + term
+                text = typography.sum([text, term])
         return text
 
-    def _product(self, factors: tuple[sympy.Expr | ChainSum, ...], names: dict) -> str:
+    def _product(self, factors: tuple[sympy.Expr | ChainSum, ...], names: dict) -> tuple[bool, str]:
+        """Whether the product is negated, and its factors printed in chain order."""
         kept = [factor for factor in factors if factor not in self._unit_slopes]
-        sign = ""
-        if kept and kept[0] == -1:
-            sign, kept = "-", kept[1:]
+        negative = bool(kept) and not isinstance(kept[0], ChainSum) and kept[0].could_extract_minus_sign()
+        if negative:
+            kept = kept[1:] if kept[0] == -1 else [-kept[0], *kept[1:]]
         printed = []
         for index, factor in enumerate(kept):
             if isinstance(factor, ChainSum):
@@ -152,10 +154,10 @@ class _Printer:
                 printed.append(self.typography.group(text) if len(kept) > 1 else text)
                 continue
             text = self.formula(factor, names)
-            if factor.is_Add or (index > 0 and text.startswith(("-", "−"))):
+            if factor.is_Add or (index > 0 and factor.could_extract_minus_sign()):
                 text = self.typography.group(text)
             printed.append(text)
-        return sign + (self.typography.times.join(printed) or "1")
+        return negative, self.typography.times.join(printed) or self.typography.number(sympy.Integer(1))
 
     @cached_property
     def _unit_slopes(self) -> set[sympy.Symbol]:
@@ -216,17 +218,18 @@ def _flat(formula: sympy.Expr) -> ChainSum:
 def _derivative_lines(printer: _Printer) -> tuple[Line, ...]:
     """Each activation's derivative, derived by SymPy step by step: f, d/dx f, f' in x, f' in f."""
     typography, notation, lines = printer.typography, printer.general.notation, []
+    x = typography.variable("x")
     for activation in notation.functions:
         if activation.layerwise:
             # NOTE: softmax has no f'(x) of its own: its Jacobian entries are steps of the backward pass.
             continue
         function = typography.function(notation, activation)
-        lines.append(chain(typography.apply(function, "x"), typography.formula(activation.formula, {X: "x"})))
-        parts = [typography.apply(function + typography.prime, "x"),
-                 typography.formula(sympy.Derivative(activation.formula, X), {X: "x"}),
-                 typography.formula(activation.derivative, {X: "x"})]
+        lines.append(chain(typography.apply(function, x), typography.formula(activation.formula, {X: x})))
+        parts = [typography.apply(function + typography.prime, x),
+                 typography.formula(sympy.Derivative(activation.formula, X), {X: x}),
+                 typography.formula(activation.derivative, {X: x})]
         if activation.derivative_of_output is not None:
-            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, "x")}))
+            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, x)}))
         lines.append(chain(*parts))
     return tuple(lines)
 
@@ -235,10 +238,10 @@ def _batch_line(printer: _Printer) -> Line:
     """J = (1/m) Σ L⁽ⁱ⁾ in the notation's letters."""
     general, typography = printer.general, printer.typography
     letters = general.notation.letters
-    mean = general.network.options.reduction == "mean"
-    if isinstance(typography, Unicode):
-        return chain(letters.cost[1], ("(1/m) " if mean else "") + f"Σᵢ {letters.loss[1]}⁽ⁱ⁾")
-    return chain(letters.cost[0], (r"\frac{1}{m} " if mean else "") + r"\sum_{i=1}^{m} " + letters.loss[0] + "^{(i)}")
+    # NOTE: the letters are (tex, text, ascii): LaTeX takes the first, Unicode and MathML the text ones.
+    kind = 1 if isinstance(typography, (Unicode, MathML)) else 0
+    return chain(typography.variable(letters.cost[kind]),
+                 typography.losses_reduced(letters.loss[kind], general.network.options.reduction == "mean"))
 
 
 def build_general_document(general: GeneralSolution, typography: Latex):
@@ -279,12 +282,12 @@ def _batch_text(general: GeneralSolution) -> str:
 
 def render_general(general: GeneralSolution, fmt: str = "md", *, standalone: bool = True,
                    template_dir: str | Path | None = None) -> str:
-    """``general`` as text in ``fmt``: md, tex, txt (through the solution templates) or json."""
+    """``general`` as text in ``fmt``: md, tex, txt, html (through the solution templates) or json."""
     if fmt == "json":
         return json.dumps(general_json(general), indent=2, ensure_ascii=False) + "\n"
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    typography = Unicode(6) if fmt == "txt" else Latex(6)
+    typography = FORMATS[fmt].typography(6)
     document = build_general_document(general, typography)
     template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
     return template.render(document=document, standalone=standalone)

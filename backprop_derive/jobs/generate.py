@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import copy
 import decimal
+import multiprocessing
 import random
 import re
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ..core.numbers import settle
 from ..core.printable import visible
 from ..core.rules import LOSSES
 from ..core.solution import Solution, solve
-from ..core.spec import build_network, load_spec, read_document
+from ..core.spec import build_network, input_name, read_document, spec_network
 from ..core.steps import Quantity
 from ..render.diagram import circuit_diagram, solution_diagrams
 from ..render.formats import FORMATS as FORMATS_TABLE
@@ -38,7 +39,7 @@ from ..render.render import Block, Math, Table, environment, overview_blocks, re
 from ..render.render_graph import _circuit_block, _given_block
 from ..render.typography import Latex
 from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, quiz_item, too_small
-from .output import write_files
+from .output import write_files, writing_into
 
 FORMATS = formats_for("generate")
 #: The format of the variants' own files beside an LMS quiz.
@@ -668,6 +669,11 @@ _WORKER: VariantMaker | None = None
 
 def _start_worker(plan: Plan, fmt: str, tolerance: Tolerance | None) -> None:
     global _WORKER
+    # NOTE: Ctrl-C reaches every process of the terminal's group: the parent alone handles it (it
+    # stops the workers and rolls back); SIGTERM and SIGHUP end a worker as they normally would.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
     _WORKER = VariantMaker(plan, fmt, tolerance)
 
 
@@ -690,8 +696,10 @@ def make_variants(plan: Plan, fmt: str = "md", jobs: int = 1, progress: Callable
     indices = range(1, plan.count + 1)
     made = []
     if jobs > 1:
-        with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(plan, fmt, tolerance)) as pool:
-            for variant in pool.map(_make_in_worker, indices, chunksize=max(1, min(16, plan.count // (4 * jobs)))):
+        # NOTE: a Pool, whose exit on an error or a signal terminates the workers at once (an executor
+        # would first finish every variant queued).
+        with multiprocessing.Pool(jobs, initializer=_start_worker, initargs=(plan, fmt, tolerance)) as pool:
+            for variant in pool.imap(_make_in_worker, indices, chunksize=max(1, min(16, plan.count // (4 * jobs)))):
                 made.append(variant)
                 if progress:
                     progress()
@@ -715,7 +723,8 @@ def planned_files(count: int, fmt: str) -> list[Path]:
 
 
 def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 1, force: bool = False,
-             progress: Callable[[], None] | None = None, tolerance: Tolerance | None = None) -> list[Path]:
+             progress: Callable[[], None] | None = None, tolerance: Tolerance | None = None,
+             inputs: tuple[str | Path, ...] = ()) -> list[Path]:
     """Write ``plan``'s variants into ``directory``: per variant a spec, a problem and a solution,
     then the class set (problems) and its key (answers); for moodle or qti, these in Markdown and the
     quiz file an LMS imports (quiz.moodle.xml, quiz.qti.zip).
@@ -729,12 +738,14 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
             is written.
         progress: Called once per variant made.
         tolerance: The LMS answers' tolerance (default: 0.5 %, or one unit of a rounded answer's last digit).
+        inputs: The files read (the ``--from`` spec): writing over one is refused.
 
     Returns:
-        The files written, in order.
+        The files written, in order: all of them, or none (whatever the error or stopping signal).
 
     Raises:
-        OutputError: a file exists (without ``force``), PDF without pdflatex, or a file cannot be written.
+        OutputError: a file exists (without ``force``), PDF without pdflatex, a file cannot be written,
+            or another process is writing into ``directory``.
         BackpropDeriveError: no nice, distinct variants could be drawn.
 
     Example:
@@ -744,26 +755,29 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
     directory = Path(directory)
     if fmt not in FORMATS:
         raise OutputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    files = [directory / file for file in planned_files(plan.count, fmt)]
-    existing = [file for file in files if file.exists()]
-    if existing and not force:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise OutputError(f"{existing[0]} already exists{more}; nothing was written (use --force to overwrite)")
     if fmt == "pdf" and not latex_available():
         raise OutputError(INSTALL_HINT)
     if fmt in QUIZ_FILES:
         plan = replace(plan, for_lms=True)
-    variants = make_variants(plan, fmt, jobs, progress, tolerance)
-    title = read_title(plan.spec)
-    ext = LMS_FILES_FORMAT if fmt in QUIZ_FILES else fmt
-    contents: list[str | bytes] = []
-    for variant in variants:
-        contents += [variant.spec, variant.problem, variant.solution]
-    contents.append(_finished(_render("problems", ext, title=title, sheets=[v.sheet for v in variants]), ext))
-    contents.append(_finished(_render("answers", ext, title=title, keys=[v.key for v in variants]), ext))
-    if fmt in QUIZ_FILES:
-        contents.append(WRITERS[fmt](title, [variant.quiz for variant in variants]))
-    write_files(dict(zip(files, contents)))
+    # NOTE: the folder is held from the first check to the last rename, so that a second writer is
+    # refused at once instead of mixing its files with these; a folder made here is removed on failure.
+    with writing_into(directory):
+        files = [directory / file for file in planned_files(plan.count, fmt)]
+        existing = [file for file in files if file.exists()]
+        if existing and not force:
+            more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+            raise OutputError(f"{existing[0]} already exists{more}; nothing was written (use --force to overwrite)")
+        variants = make_variants(plan, fmt, jobs, progress, tolerance)
+        title = read_title(plan.spec)
+        ext = LMS_FILES_FORMAT if fmt in QUIZ_FILES else fmt
+        contents: list[str | bytes] = []
+        for variant in variants:
+            contents += [variant.spec, variant.problem, variant.solution]
+        contents.append(_finished(_render("problems", ext, title=title, sheets=[v.sheet for v in variants]), ext))
+        contents.append(_finished(_render("answers", ext, title=title, keys=[v.key for v in variants]), ext))
+        if fmt in QUIZ_FILES:
+            contents.append(WRITERS[fmt](title, [variant.quiz for variant in variants]))
+        write_files(dict(zip(files, contents)), inputs)
     return files
 
 
@@ -774,15 +788,15 @@ def read_title(spec: dict) -> str:
 
 def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
-    data = read_document(path)
-    if is_graph_spec(data):
+    document = read_document(path)
+    if is_graph_spec(document):
         try:
-            build_circuit(data)
+            build_circuit(document)
         except SpecError as error:
-            raise error.with_file(str(path)) from None
-        return data
-    load_spec(path)
-    return data
+            raise error.with_file(input_name(path)) from None
+        return document
+    spec_network(document, path)
+    return document
 
 
 # --- computational graphs (`graph:`) ------------------------------------------------------

@@ -47,10 +47,9 @@ FORMATS: dict[str, Format] = {format_.name: format_ for format_ in (
     Format("md", (".md", ".markdown"), "Markdown", Latex, _ALL),
     Format("tex", (".tex", ".latex"), "LaTeX", Latex, _ALL),
     Format("txt", (".txt", ".text"), "plain Unicode text", Unicode, frozenset({"solve", "check", "derive"})),
-    Format("html", (".html", ".htm"), "HTML with MathML", MathML, frozenset({"solve"})),
+    Format("html", (".html", ".htm"), "HTML with MathML", MathML, frozenset({"solve", "check", "derive"})),
     Format("json", (".json",), "JSON", None, frozenset({"solve", "check", "derive"})),
-    Format("pdf", (".pdf",), "PDF (LaTeX compiled by pdflatex)", Latex, frozenset({"solve", "generate"}),
-           binary=True, template="tex"),
+    Format("pdf", (".pdf",), "PDF (LaTeX compiled by pdflatex)", Latex, _ALL, binary=True, template="tex"),
     # NOTE: a quiz's suffix has two parts, which a file's Path.suffix never is: -o out.xml stays Markdown.
     Format("moodle", (".moodle.xml",), "a Moodle XML quiz (beside Markdown files)", Latex,
            frozenset({"generate"}), binary=True, template="md"),

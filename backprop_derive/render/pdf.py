@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +18,13 @@ INSTALL_HINT = ("PDF output needs pdflatex: install TeX Live, e.g. "
                 "texlive-pictures lmodern`, or write LaTeX with --format tex")
 
 
+#: The characters beyond ASCII that pdflatex sets as text with the templates' inputenc (utf8) and fontenc
+#: (T1): Latin-1, Latin Extended-A but for a few, and common punctuation. Others are refused up front.
+PDFLATEX_TEXT = re.compile(
+    "[^\t\n\r\x20-\x7e\u00a0-\u0125\u0128-\u0137\u0139-\u013e\u0141-\u0148\u014a-\u0165\u0168-\u017e"
+    "\u2010-\u2016\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122\u2190-\u2193]")
+
+
 def latex_available() -> bool:
     """True when a LaTeX compiler is on the PATH."""
     return shutil.which("pdflatex") is not None
@@ -26,9 +34,12 @@ def compile_pdf(latex: str, timeout: float = 120) -> bytes:
     """The PDF of a standalone LaTeX document.
 
     Raises:
-        OutputError: no pdflatex here (with what to install), or the document did not compile
-            (with the first LaTeX error).
+        OutputError: no pdflatex here (with what to install), a character pdflatex cannot set (named,
+            before compiling), or the document did not compile (with the first LaTeX error).
     """
+    untypeset = PDFLATEX_TEXT.search(latex)
+    if untypeset:
+        raise OutputError(_untypeset(untypeset.group()))
     if not latex_available():
         raise OutputError(INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="backprop-derive-") as folder:
@@ -50,5 +61,11 @@ def compile_pdf(latex: str, timeout: float = 120) -> bytes:
         output = Path(folder) / "document.pdf"
         if result.returncode != 0 or not output.exists():
             first_error = next((line for line in text.splitlines() if line.startswith("!")), "see the LaTeX log")
-            raise OutputError(f"LaTeX failed: {first_error}")
+            character = re.search(r"Unicode character (.) \(U\+", first_error)
+            raise OutputError(_untypeset(character.group(1)) if character else f"LaTeX failed: {first_error}")
         return output.read_bytes()
+
+
+def _untypeset(character: str) -> str:
+    return (f"PDF cannot show the character {character!r} (U+{ord(character):04X}) of the spec's text: "
+            f"leave it out, or write --format html or tex (for a Unicode engine such as lualatex)")

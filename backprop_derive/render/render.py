@@ -200,13 +200,29 @@ def _template_folder() -> Path:
     return installed if installed.is_dir() else package.parent / "templates"
 
 
+#: Characters of user text that LaTeX (pdflatex) has no glyph for as text, with what it typesets instead.
+TEX_REPLACEMENTS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "−": "-", "½": r"$\frac{1}{2}$", "²": r"$^2$",
+    "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$",
+    **{char: f"${command}$" for char, command in {
+        "∂": r"\partial", "∑": r"\sum", "∏": r"\prod", "∫": r"\int", "∇": r"\nabla", "∞": r"\infty",
+        "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "·": r"\cdot", "⋅": r"\cdot",
+        "∘": r"\circ", "⊙": r"\odot", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "≈": r"\approx",
+        "√": r"\surd", "∈": r"\in", "∀": r"\forall", "∃": r"\exists", "′": r"\prime",
+    }.items()},
+    **{char: f"$\\{name}$" for char, name in zip(
+        "αβγδεζηθικλμνξπρστυφχψωςϵϑϕΓΔΘΛΞΠΣΥΦΨΩ",
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi "
+        "chi psi omega varsigma epsilon vartheta phi Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())},
+    **{char: f"$_{digit}$" for digit, char in enumerate("₀₁₂₃₄₅₆₇₈₉")},
+    # NOTE: ¹ and ³ are Latin-1, which LaTeX sets as text (² is set as mathematics, as it always was).
+    **{char: f"$^{digit}$" for digit, char in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹") if char not in "¹³"},
+}
+
+
 def _tex_escape(text: str) -> str:
-    replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                    "δ": r"$\delta$", "η": r"$\eta$", "σ": r"$\sigma$", "∂": r"$\partial$", "→": r"$\to$",
-                    "−": "-", "·": r"$\cdot$", "⊙": r"$\odot$", "θ": r"$\theta$", "½": r"$\frac{1}{2}$",
-                    "²": r"$^2$", "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$"}
-    return "".join(replacements.get(char, char) for char in text)
+    return "".join(TEX_REPLACEMENTS.get(char, char) for char in text)
 
 
 # NOTE: cached so that each template is compiled once per process, not once per render
@@ -342,13 +358,15 @@ def figure_file(stem: str, name: str) -> str:
 
 
 def render_files(solution, fmt: str, output: str | Path, *, standalone: bool = True,
-                 template_dir: str | Path | None = None, style: str = "chain") -> dict[Path, str]:
-    """Every file ``-o output`` writes: the document, and for md its figures as SVG files beside it."""
+                 template_dir: str | Path | None = None, style: str = "chain",
+                 figures_beside: bool = True) -> dict[Path, str]:
+    """Every file ``-o output`` writes: the document, and for md its figures as SVG files beside it
+    (unless ``figures_beside`` is False: then they are Mermaid blocks inside it)."""
     output = Path(output)
-    stem = output.stem if fmt == "md" else None
+    stem = output.stem if fmt == "md" and figures_beside else None
     text, document = _render(solution, fmt, standalone, template_dir, style, stem)
     files = {output: text}
-    if fmt == "md":
+    if stem is not None:
         for figure in document.figures():
             files[output.with_name(figure_file(stem, figure.name))] = figure_svg(figure) + "\n"
     return files

@@ -136,6 +136,10 @@ class _MathMLWithNames(_BareArguments, MathMLPresentationPrinter):
         name = self.names.get(sym)
         return self._markup(name) if name else super()._print_Symbol(sym, style)
 
+    def mathml_tag(self, e):
+        # NOTE: SymPy writes d/dx with &dd; (ⅆ), which math fonts draw as a stray glyph; d as LaTeX does.
+        return "d" if isinstance(e, sympy.Derivative) else super().mathml_tag(e)
+
     def _print_Mul(self, expr):
         # NOTE: SymPy's MathML printer moves e^{-x} into the denominator as 1/e^x; like the LaTeX
         # printer, keep each factor where it is written (fraction(exact=True)).
@@ -313,6 +317,10 @@ class Latex:
         """A plain variable of a general formula, such as the x of f'(x)."""
         return letter
 
+    def losses_reduced(self, loss: str, mean: bool) -> str:
+        """The cost of a batch of m examples: the mean (or sum) of the losses ``loss`` of each."""
+        return (r"\frac{1}{m} " if mean else "") + r"\sum_{i=1}^{m} " + loss + "^{(i)}"
+
     def sum(self, terms) -> str:
         """Terms joined by plus signs."""
         return " + ".join(terms)
@@ -344,6 +352,9 @@ class Unicode(Latex):
 
     def function(self, notation, activation) -> str:
         return notation.function(activation).text()
+
+    def losses_reduced(self, loss: str, mean: bool) -> str:
+        return ("(1/m) " if mean else "") + f"Σᵢ {loss}⁽ⁱ⁾"
 
     def written(self, shown: Shown) -> str:
         sign = "−" if shown.negative else ""
@@ -493,6 +504,11 @@ class MathML(Latex):
 
     def variable(self, letter: str) -> str:
         return f"<mi>{html.escape(letter)}</mi>"
+
+    def losses_reduced(self, loss: str, mean: bool) -> str:
+        mean_of = self.fraction("<mn>1</mn>", "<mi>m</mi>") if mean else ""
+        return (f"{mean_of}<munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>m</mi></munderover>"
+                f"<msup>{self.variable(loss)}<mrow><mo>(</mo><mi>i</mi><mo>)</mo></mrow></msup>")
 
     def sum(self, terms) -> str:
         return "<mo>+</mo>".join(terms)
