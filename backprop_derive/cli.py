@@ -162,6 +162,8 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     if style == "matrix":
         from .render.matrix import layers_of
 
+        if not hasattr(solution, "network"):
+            raise BackpropDeriveError("--style matrix is for layers of neurons; a circuit is solved gate by gate")
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     if output and not FORMATS[fmt].binary:
         # NOTE: figures go beside a file as SVG; into a device or a FIFO (one stream), as Mermaid.

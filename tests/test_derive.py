@@ -18,7 +18,8 @@ from backprop_derive.jobs.general import general_solution
 from backprop_derive.render.pdf import compile_pdf
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
+# NOTE: the networks' examples; computational graphs (`graph:`) are derived in tests/test_graph.py.
+ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml") if "\ngraph:" not in path.read_text(encoding="utf-8"))
 
 
 def whole_loss(network) -> sympy.Expr:

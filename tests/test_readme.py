@@ -67,3 +67,9 @@ def test_readme_class_excerpts_are_real_output_of_check(monkeypatch):
         output = result.output.splitlines()
         for line in _block(marker):
             assert line in output, f"README line not in the real output: {line!r}"
+
+
+def test_readme_graph_excerpt_is_real_output_of_the_sigmoid_circuit():
+    output = solve(ROOT / "examples" / "sigmoid_neuron_circuit.yaml").render("txt").splitlines()
+    for line in _block("graph-excerpt"):
+        assert line in output, f"README line not in the real output: {line!r}"

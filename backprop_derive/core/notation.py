@@ -397,3 +397,126 @@ class Notation:
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).ascii() + "_new"
         return self.name(quantity).ascii()
+
+
+# --- operation graphs --------------------------------------------------------------------
+
+#: A graph's name that is letters then digits (w0, x12) is written with the digits as a subscript.
+_LETTERS_DIGITS = re.compile(r"([A-Za-z])([0-9]+)")
+
+
+def graph_name(name: str, new: bool = False) -> Name:
+    """How a leaf's or node's own name is written: ``w0`` as w₀, ``q`` as q, ``x1w1`` upright as a word."""
+    split = _LETTERS_DIGITS.fullmatch(name)
+    if split:
+        return Name((split[1], split[1], split[1]), indices=(split[2],), new=new)
+    if len(name) == 1:
+        return Name((name, name, name), new=new)
+    return Name((r"\mathit{" + name + "}", name, name), new=new)
+
+
+class GraphNotation:
+    """Names the quantities of an operation graph (``graph.Ref``): values by their own names, gradients
+    as ∂f/∂q of the differentiated node f, what a consumer sends back as ∂f/∂x|q, updates as w₀ⁿᵉʷ.
+
+    Args:
+        graph: The operation graph.
+    """
+
+    style = "graph"
+
+    def __init__(self, graph) -> None:
+        self.top = graph.output
+        self._cache: dict[tuple[str, object], str] = {}
+        self._kinds = {leaf.name: leaf.kind for leaf in graph.leaves}
+        self._targets = {leaf.name: leaf.name.split(":", 1)[1] for leaf in graph.leaves if leaf.kind == "target"}
+
+    def name(self, ref) -> Name:
+        """The Name of a value (a leaf, a node, an updated parameter) or of η."""
+        if ref.kind == "rate":
+            return Name(RATE)
+        if ref.name in self._targets:
+            return Name(("t", "t", "t"), indices=(self._targets[ref.name],))
+        return graph_name(ref.name, new=ref.kind == "new")
+
+    def _parts(self, ref) -> tuple[Name, Name] | None:
+        if ref.kind in ("grad", "sent"):
+            return graph_name(self.top), graph_name(ref.name)
+        return None
+
+    def _via(self, ref) -> tuple[str, str]:
+        via = graph_name(ref.via)
+        slot = "" if ref.slot is None else f",{ref.slot + 1}"
+        return via.tex() + slot, via.text() + slot.replace(",", ".")
+
+    def tex(self, ref) -> str:
+        key = ("tex", ref)
+        if key not in self._cache:
+            self._cache[key] = self._tex(ref)
+        return self._cache[key]
+
+    def _tex(self, ref) -> str:
+        parts = self._parts(ref)
+        if not parts:
+            return self.name(ref).tex()
+        fraction = r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
+        # NOTE: \vert, not |: a Markdown table cell would end at the bar.
+        return rf"\left.{fraction}\right\vert_{{{self._via(ref)[0]}}}" if ref.kind == "sent" else fraction
+
+    def text(self, ref) -> str:
+        key = ("text", ref)
+        if key not in self._cache:
+            self._cache[key] = self._text(ref)
+        return self._cache[key]
+
+    def _text(self, ref) -> str:
+        parts = self._parts(ref)
+        if not parts:
+            return self.name(ref).text()
+        return f"∂{parts[0].text()}/∂{parts[1].text()}" + (f"|{self._via(ref)[1]}" if ref.kind == "sent" else "")
+
+    def mathml(self, ref) -> str:
+        key = ("mathml", ref)
+        if key not in self._cache:
+            self._cache[key] = self._mathml(ref)
+        return self._cache[key]
+
+    def _mathml(self, ref) -> str:
+        parts = self._parts(ref)
+        if not parts:
+            return self.name(ref).mathml("<mtext>new</mtext>" if ref.kind == "new" else "")
+        fraction = (f"<mfrac><mrow><mi>∂</mi>{parts[0].mathml()}</mrow>"
+                    f"<mrow><mi>∂</mi>{parts[1].mathml()}</mrow></mfrac>")
+        if ref.kind == "sent":
+            return f"<msub><mrow>{fraction}<mo>|</mo></mrow><mrow>{graph_name(ref.via).mathml()}</mrow></msub>"
+        return fraction
+
+    def ascii(self, ref) -> str:
+        key = ("ascii", ref)
+        if key not in self._cache:
+            self._cache[key] = self._ascii(ref)
+        return self._cache[key]
+
+    def _ascii(self, ref) -> str:
+        """The ASCII name, as JSON ``quantities`` and ``check`` use it: ``q``, ``df/dx``, ``df/dx|q``, ``w0_new``."""
+        if ref.kind in ("grad", "sent"):
+            via = "" if ref.kind == "grad" else f"|{ref.via}" + ("" if ref.slot is None else f".{ref.slot + 1}")
+            return f"d{self.top}/d{ref.name}{via}"
+        if ref.kind == "value" and ref.name not in self._targets:
+            return ref.name
+        return ref.name + "_new" if ref.kind == "new" else self.name(ref).ascii()
+
+    def spellings(self, ref):
+        """Every way a student may write ``ref``: ASCII, Unicode, LaTeX (and their mixtures for derivatives)."""
+        yield self.ascii(ref)
+        parts = self._parts(ref)
+        if not parts:
+            name = self.name(ref)
+            yield from (name.text(), name.tex())
+            if ref.kind == "new":
+                yield from (ref.name + suffix for suffix in ("'", "new", "(new)"))
+            return
+        suffix = self.ascii(ref)[len(f"d{self.top}/d{ref.name}"):]
+        for top in (self.top, parts[0].text(), parts[0].tex()):
+            for bottom in (ref.name, parts[1].text(), parts[1].tex()):
+                yield f"d{top}/d{bottom}{suffix}"

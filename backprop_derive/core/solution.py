@@ -9,13 +9,15 @@ from typing import Any
 
 import sympy
 
+from .circuit import build_circuit, is_graph_spec
 from .derivation import Derivation, derive
 from .errors import SpecError
 from .evaluation import Values, evaluate
+from .graph_solution import GraphSolution, solve_circuit
 from .network import Network
 from .notation import Notation
 from .numbers import NoFiniteValue, python_number
-from .spec import read_network
+from .spec import build_network, input_name, read_document
 from .update import carried, start
 
 
@@ -56,6 +58,10 @@ class Solution:
         """The cost J before the (first) update, exactly (a SymPy number)."""
         return self.values[0][self.derivation.cost]
 
+    def steps(self):
+        """Every step with a value, in order: forward, loss, backward, gradients, updates."""
+        return self.derivation.steps()
+
     def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
         """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them.
 
@@ -70,7 +76,7 @@ class Solution:
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None) -> Solution:
+          precision: int | None = None) -> Solution | GraphSolution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -80,7 +86,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         precision: Significant digits shown; default: the spec's, else 6.
 
     Returns:
-        The Solution (``backprop_derive.solve`` returns one that renders itself).
+        The Solution (``backprop_derive.solve`` returns one that renders itself); for a `graph:` spec
+        (SPEC §2.4) a GraphSolution.
 
     Raises:
         SpecError: the spec is invalid (naming the file and the field path), or its numbers have
@@ -93,11 +100,24 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution.quantities()["dL/dw13"]
         10
     """
-    # Read and validate the spec into a network.
-    network = read_network(spec)
-    source = str(spec) if isinstance(spec, (str, Path)) else ""
+    source = input_name(spec) if isinstance(spec, (str, Path)) else ""
     if steps < 1:
         raise SpecError("expected at least 1 step", "--steps")
+    data = read_document(spec) if isinstance(spec, (str, Path)) else spec
+    # A computational graph (SPEC §2.4) goes through the operation graph's own pipeline.
+    if is_graph_spec(data):
+        if notation is not None:
+            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+        try:
+            circuit = build_circuit(data)
+        except SpecError as error:
+            raise error.with_file(source) from None
+        return solve_circuit(circuit, steps, source, precision)
+    # Read and validate the spec into a network.
+    try:
+        network = data if isinstance(data, Network) else build_network(data)
+    except SpecError as error:
+        raise error.with_file(source) from None
     if steps > 1 and network.learning_rate is None:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     # Derive the chain rule once; the structure is the same for every step.

@@ -95,8 +95,11 @@ class Aliases:
     def __init__(self, solution) -> None:
         self.notation: Notation = solution.notation
         self.quantities: list[Quantity] = list(solution.values[0])
-        network = solution.network
-        others = [Notation(network, style) for style in NOTATIONS if style != self.notation.style]
+        network = getattr(solution, "network", None)  # NOTE: a graph solution has a graph instead
+        # NOTE: a graph's quantities have their own names (spelled by its notation); a network's, every notation's.
+        graph = hasattr(self.notation, "spellings")
+        others = [] if graph else [Notation(network, style) for style in NOTATIONS if style != self.notation.style]
+        spellings = self.notation.spellings if graph else lambda quantity: _spellings(self.notation, quantity)
         self.exact = {self.notation.ascii(quantity): quantity for quantity in self.quantities}
         self._found: dict[str, tuple[Quantity, ...]] = {}
         native: dict[str, set[Quantity]] = {}
@@ -104,9 +107,9 @@ class Aliases:
         #: Spellings worth showing beside a name (``names``): Unicode, the other notations', a hand solution's.
         self.usual: dict[Quantity, list[str]] = {quantity: [] for quantity in self.quantities}
         for quantity in self.quantities:
-            for spelling in _spellings(self.notation, quantity):
+            for spelling in spellings(quantity):
                 native.setdefault(normalized(spelling), set()).add(quantity)
-            hand = list(_hand_spellings(network, quantity))
+            hand = [] if graph else list(_hand_spellings(network, quantity))
             for spelling in hand:
                 native.setdefault(normalized(spelling), set()).add(quantity)
             for notation in others:

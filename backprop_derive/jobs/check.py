@@ -14,6 +14,7 @@ import yaml
 
 from ..core.errors import SpecError
 from ..core.evaluation import Values, compute
+from ..core.graph import Ref
 from ..core.numbers import AmbiguousNumber, parse_number, settle, show
 from ..core.printable import visible
 from ..core.spec import describe, input_name, read_document
@@ -249,7 +250,7 @@ def reads(step) -> tuple[Quantity, ...]:
     found: list[Quantity] = []
 
     def walk(value) -> None:
-        if isinstance(value, Quantity):
+        if isinstance(value, (Quantity, Ref)):
             found.append(value)
         elif isinstance(value, tuple):
             for item in value:
@@ -280,7 +281,7 @@ class Checker:
     def __init__(self, solution) -> None:
         self.solution = solution
         self.truth: Values = solution.values[0]
-        self.steps = list(solution.derivation.steps())
+        self.steps = list(solution.steps())
         self.step_of = {step.result: step for step in self.steps}
         self.reads = {step.result: reads(step) for step in self.steps}
         self.position = {quantity: index for index, quantity in enumerate(self.truth)}

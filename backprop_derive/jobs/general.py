@@ -11,12 +11,14 @@ from typing import Any
 
 import sympy
 
+from ..core.circuit import build_circuit, is_graph_spec
 from ..core.derivation import SLOPE_VARIABLES, Derivation, derive
+from ..core.errors import SpecError
 from ..core.formula import X
 from ..core.network import Network
 from ..core.notation import Notation
 from ..core.rules import OUTPUT
-from ..core.spec import read_network
+from ..core.spec import read_document, read_network
 from ..core.steps import Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from ..render.formats import FORMATS
@@ -74,7 +76,20 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
         >>> next(line for line in text.splitlines() if "∂L/∂w₁₃ =" in line).strip()
         "∂L/∂w₁₃ = δ₃ · x₁ = (y₅ − t₅) · relu'(x₅) · w₃₅ · relu'(x₃) · x₁"
     """
-    network = read_network(spec)
+    data = read_document(spec) if isinstance(spec, (str, Path)) else spec
+    if is_graph_spec(data):
+        from .general_graph import general_graph  # NOTE: a computational graph's formulas, over its own steps
+
+        if notation is not None:
+            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+        try:
+            return general_graph(build_circuit(data))
+        except SpecError as error:
+            raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
+    try:
+        network = read_network(data)
+    except SpecError as error:
+        raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
     # NOTE: one example carries every formula; a batch only averages them (said in its own block).
     one = dataclasses.replace(network, examples=network.examples[:1], batched=False)
     derivation = derive(one)

@@ -10,7 +10,11 @@ import sympy
 from ..core.derivation import SLOPE_VARIABLES
 from ..core.evaluation import Values
 from ..core.formula import X
+from ..core.graph import CONSTANT_MARK, Backward, FanIn, Forward, Ref, Seed, at
 from ..core.notation import Notation
+from ..core.numbers import settle
+from ..core.operations import ARGUMENTS, as_sympy_prints
+from ..core.rules import OUTPUT, _in_output
 from ..core.steps import (
     Activate,
     BackSum,
@@ -353,3 +357,78 @@ def _book_update(step: Update, context: Context) -> Line:
     formula = combine(context.name(step.old), written(context.name))
     numbers = combine(context.value(step.old), written(context.factor))
     return chain(context.name(step.result), formula, numbers, context.value(step.result))
+
+
+# --- operation graphs --------------------------------------------------------------------
+
+
+def _argument(context: Context, ref: Ref) -> str:
+    """An input as a formula writes it: its name, or the number a formula's constant is."""
+    return context.factor(ref) if ref.name.startswith(CONSTANT_MARK) else context.name(ref)
+
+
+@present.register
+def _(step: Forward, context: Context) -> Line:
+    typography, node = context.typography, step.node
+    operation = node.operation
+    names = [_argument(context, ref) for ref in step.arguments]
+    constant = typography.factor(node.constant) if node.constant is not None else ""
+    numbers = dict(zip(ARGUMENTS, (context.values[ref] for ref in step.arguments)))
+    parts = [context.name(step.result), operation.write(typography, names, constant)]
+    if operation.defined:
+        parts.append(typography.formula(node.formula(), dict(zip(ARGUMENTS, names))))
+    if operation.defined or operation.shape is as_sympy_prints:
+        parts.append(typography.substituted(node.formula(), numbers))
+    else:
+        number = context.value if operation.delimits else context.factor
+        parts.append(operation.write(typography, [number(ref) for ref in step.arguments], constant))
+    return chain(*parts, context.value(step.result))
+
+
+@present.register
+def _(step: Seed, context: Context) -> Line:
+    return chain(context.name(step.result), context.value(step.result))
+
+
+def _local_form(step: Backward, context: Context) -> tuple[str, str]:
+    """The local gradient's formula, in the gate's output where that reads shorter (σ(1 − σ), 1 − tanh²),
+    alone and as a factor of a product (in parentheses where it is a sum or negative).
+    """
+    typography, node = context.typography, step.node
+    formula, names = step.local, dict(zip(ARGUMENTS, (_argument(context, ref) for ref in step.arguments)))
+    if node.operation.arity == 1 and node.constant is None:
+        in_output = _in_output(node.formula().xreplace({ARGUMENTS[0]: X}), step.local.xreplace({ARGUMENTS[0]: X}))
+        if in_output is not None:
+            formula, names = in_output, {OUTPUT: context.name(Ref("value", node.name))}
+    text = typography.formula(formula, names)
+    grouped = isinstance(formula, sympy.Add) or formula.could_extract_minus_sign()
+    return text, typography.group(text) if grouped else text
+
+
+@present.register
+def _(step: Backward, context: Context) -> Line:
+    node, source = step.node, Ref("value", step.node.inputs[step.slot])
+    local = settle(at(step.local, step.arguments, context.values))
+    by_node = context.partial(Ref("value", node.name), source)
+    formula, factor = _local_form(step, context)
+    note = node.operation.backward if step.slot == 0 else ""
+    if context.values[step.upstream] == 1 and step.upstream.name == context.notation.top:
+        # NOTE: next to the differentiated node itself, upstream is ∂f/∂f = 1: the local gradient is all.
+        # NOTE: a part sent back (∂f/∂a|f) is not the whole ∂f/∂a its local derivative would be written as.
+        by_node = "" if step.result.kind == "sent" else by_node
+        return chain(context.name(step.result), by_node, formula, context.value(step.result), note=note)
+    return chain(context.name(step.result), context.product(context.name(step.upstream), by_node),
+                 context.product(context.name(step.upstream), factor),
+                 context.product(context.factor(step.upstream), context.typography.factor(local)),
+                 context.value(step.result), note=note)
+
+
+@present.register
+def _(step: FanIn, context: Context) -> Line:
+    typography = context.typography
+    name = step.result.name
+    count = len(step.terms)
+    note = (f"the parameter {name} is used {count} times: its gradient is the sum over its uses" if step.tied
+            else f"{name} feeds {count} gates: what they send back adds up")
+    return chain(context.name(step.result), typography.sum(context.name(term) for term in step.terms),
+                 typography.sum(context.factor(term) for term in step.terms), context.value(step.result), note=note)

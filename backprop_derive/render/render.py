@@ -33,6 +33,7 @@ from .typography import Latex, Unicode
 # --- the document ------------------------------------------------------------------------
 
 
+@singledispatch
 def build_document(solution, typography: Latex, step_blocks=None, with_figures: bool = True,
                    marks: dict[Quantity, str] | None = None, with_plots: bool = True) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out.
@@ -71,7 +72,12 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
 
 def _loss_plot(solution) -> Plot:
     """The cost per step, plotted in every form."""
-    notation, cost = solution.notation, solution.derivation.cost
+    return cost_plot(solution, solution.derivation.cost)
+
+
+def cost_plot(solution, cost) -> Plot:
+    """The value of ``cost`` (the quantity descended on) before each step's update, plotted in every form."""
+    notation = solution.notation
     points = [(index + 1, float(values[cost])) for index, values in enumerate(solution.values)]
     caption = "The cost before each step's update"
     text_name = notation.text(cost)
@@ -400,6 +406,7 @@ def render_files(solution, fmt: str, output: str | Path, *, standalone: bool = T
 # --- JSON --------------------------------------------------------------------------------
 
 
+@singledispatch
 def to_json(solution) -> dict:
     """SPEC §4.1's object: loss, quantities, gradients, updated (and steps when there are several)."""
     steps = [_step_json(solution, index) for index in range(len(solution.values))]
