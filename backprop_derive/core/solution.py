@@ -49,6 +49,11 @@ class Solution:
     unrounded: tuple[Values, ...] | None = None
 
     @property
+    def title(self) -> str:
+        """The exercise's title (as a graph solution has one too)."""
+        return self.network.title
+
+    @property
     def loss(self) -> int | Fraction | float:
         """The cost J before the (first) update, as a Python number (see the class)."""
         return python_number(self.exact_loss)

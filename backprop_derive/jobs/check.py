@@ -510,7 +510,7 @@ def blank_answers(solution) -> str:
     """
     aliases = Aliases(solution)
     computed = {step.result for step in solution.derivation.steps()}
-    lines = [f"# Answers to: {solution.network.title or 'the exercise'}",
+    lines = [f"# Answers to: {solution.title or 'the exercise'}",
              "# Fill in each number (check marks a blank one as unanswered). Any spelling after",
              "# 'also' may be used instead of a name. The numbers the exercise gives are commented out."]
     for quantity, value in solution.values[0].items():
