@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import mpmath
 import sympy
+from mpmath.libmp import from_int, from_rational, mpf_mul, mpf_sum, round_nearest
 
 # NOTE: 100 digits carried, 30 promised: the margin absorbs the rounding of a deep network and the
 # cancellation of 1 − σ(z) near saturation (1 − σ(120) ≈ 8e-53 still keeps 47 digits).
@@ -264,12 +265,28 @@ def dot(pairs) -> sympy.Expr:
     pairs = list(pairs)
     if all(a.is_Rational and (b is None or b.is_Rational) for a, b in pairs):
         return sympy.Add(*(a if b is None else a * b for a, b in pairs))
-    with mpmath.workdps(DIGITS):
-        terms = [_mpf(a) if b is None else _mpf(a) * _mpf(b) for a, b in pairs]
-        total = mpmath.fsum(terms)
-        if _cancelled(total._mpf_, [term._mpf_ for term in terms]):
-            return sympy.Integer(0)
-        return sympy.Float._new(total._mpf_, mpmath.mp.prec)
+    # NOTE: on mpmath's raw numbers (as mpmath.fsum sums them): each product rounded to the working
+    # precision, their sum rounded once, with no number objects built on the way.
+    terms = [_raw(a) if b is None else mpf_mul(_raw(a), _raw(b), _PREC, round_nearest) for a, b in pairs]
+    total = mpf_sum(terms, _PREC, round_nearest)
+    if _cancelled(total, terms):
+        return sympy.Integer(0)
+    return sympy.Float._new(total, _PREC)
+
+
+#: The working precision of dot, in bits (DIGITS decimal digits).
+_PREC = mpmath.libmp.dps_to_prec(DIGITS)
+
+
+def _raw(value: sympy.Expr) -> tuple:
+    """``value`` as mpmath's raw number (sign, mantissa, exponent, bits), rounded to the working precision."""
+    if value.is_Float:
+        return value._mpf_
+    if value.is_Integer:
+        return from_int(int(value.p))
+    if value.is_Rational:
+        return from_rational(int(value.p), int(value.q), _PREC, round_nearest)
+    return sympy.Float(value, DIGITS)._mpf_
 
 
 #: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
@@ -285,15 +302,6 @@ def _cancelled(total: tuple, terms: list[tuple]) -> bool:
     # does not matter.
     largest = max(term[2] + term[3] for term in terms if term[1])
     return exponent + length < largest - _CANCELLED_BITS
-
-
-def _mpf(value: sympy.Expr) -> mpmath.mpf:
-    """``value`` as an mpmath number at the working precision (a Float's own digits, kept)."""
-    if value.is_Float:
-        return mpmath.mpf(value._mpf_)
-    if value.is_Rational:
-        return mpmath.mpf(int(value.p)) / int(value.q)
-    return mpmath.mpf(sympy.Float(value, DIGITS)._mpf_)
 
 
 @dataclass(frozen=True)
