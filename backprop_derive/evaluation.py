@@ -6,9 +6,11 @@ from functools import singledispatch
 
 import sympy
 
+from .errors import SpecError
 from .derivation import SLOPE_VARIABLES, Derivation
 from .network import Network, Parameter
-from .numbers import settle
+from .formula import X
+from .numbers import ValueSizeError, settle, value_at
 from .steps import (Activate, BackSum, CostValue, Delta, Gradient, Jacobian, LossValue, OutputSlope, Quantity,
                     Slope, SoftmaxActivate, SoftmaxDelta, Update, WeightedSum)
 
@@ -29,8 +31,41 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) ->
     network = derivation.network
     values: Values = _given(network, parameters)
     for step in derivation.steps():
-        values[step.result] = settle(compute(step, values))
+        try:
+            values[step.result] = settle(compute(step, values))
+        except ValueSizeError as error:
+            raise SpecError(f"{_described(step.result, network)} would be {error} in size, beyond what a worked "
+                            f"solution can carry", _field(step.result, network)) from None
+        except ArithmeticError as error:
+            raise SpecError(f"the exercise has no finite solution: {error}, in {_described(step.result, network)}",
+                            _field(step.result, network)) from None
     return values
+
+
+#: What each kind of computed quantity is, in words, for a message naming the one that failed.
+_KINDS = {"pre": "the weighted sum", "out": "the output", "loss": "the loss", "cost": "the cost",
+          "dout": "∂L/∂y", "dloss": "∂L/∂y", "slope": "the activation's derivative", "jacobian": "softmax's derivative",
+          "delta": "δ", "grad": "the gradient", "new": "the updated value"}
+
+
+def _described(quantity: Quantity, network: Network) -> str:
+    """A computed quantity in words: ``the output of neuron 3`` (``, example 2`` in a batch)."""
+    words = _KINDS.get(quantity.kind, quantity.kind)
+    if quantity.node is not None:
+        words += f" of unit {quantity.node.unit}" if network.form == "dense" else f" of neuron {quantity.node.name}"
+    if quantity.example is not None and network.batched:
+        words += f", example {quantity.example + 1}"
+    return words
+
+
+def _field(quantity: Quantity, network: Network) -> str:
+    """The spec's field a computed quantity belongs to: its neuron, layer or parameter, else the loss."""
+    if quantity.parameter is not None:
+        head, *rest = quantity.parameter.location
+        return str(head) + "".join(f".{part}" if isinstance(part, str) else f"[{part}]" for part in rest)
+    if quantity.node is not None:
+        return f"layers[{quantity.node.layer - 1}]" if network.form == "dense" else f"neurons.{quantity.node.name}"
+    return "loss"
 
 
 def _given(network: Network, parameters: dict[Parameter, sympy.Expr]) -> Values:
@@ -57,17 +92,17 @@ def _(step: WeightedSum, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: Activate, values: Values) -> sympy.Expr:
-    return step.activation.value(values[step.argument])
+    return value_at(step.activation.formula, {X: values[step.argument]})
 
 
 @compute.register
 def _(step: SoftmaxActivate, values: Values) -> sympy.Expr:
-    exponentials = [settle(sympy.exp(values[argument])) for argument in step.arguments]
+    exponentials = [value_at(sympy.exp(X), {X: values[argument]}) for argument in step.arguments]
     return exponentials[step.index] / sympy.Add(*exponentials)
 
 
 def _in_symbols(formula: sympy.Expr, quantities, values: Values) -> sympy.Expr:
-    return formula.xreplace({quantity.symbol: values[quantity] for quantity in quantities})
+    return value_at(formula, {quantity.symbol: values[quantity] for quantity in quantities})
 
 
 @compute.register
@@ -94,7 +129,7 @@ def _(step: BackSum, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: Slope, values: Values) -> sympy.Expr:
     value = values[step.variable]
-    return step.formula.xreplace({variable: value for variable in SLOPE_VARIABLES})
+    return value_at(step.formula, {variable: value for variable in SLOPE_VARIABLES})
 
 
 @compute.register

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import sympy
 
+from .limits import MAX_FORMULA_DEPTH
+
 X = sympy.Symbol("x", real=True)
 """The one variable of every formula; import this symbol from here elsewhere."""
 
@@ -134,13 +136,53 @@ def parse_formula(text: str) -> sympy.Expr:
         raise FormulaError(f"not a formula: {err}") from None
     except (RecursionError, MemoryError):
         raise FormulaError("formula is nested too deeply") from None
+    _check_depth(_written_depth(tree.body))
     try:
         expr = _Translator(source).build(tree.body)
     except RecursionError:
         raise FormulaError("formula is nested too deeply") from None
     if X not in expr.free_symbols:
         raise FormulaError(f"the formula must use x: {source!r} is constant")
+    _check_depth(_depth(expr))
     return expr
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_FORMULA_DEPTH:
+        raise FormulaError(f"the formula nests {depth} levels deep (counting x); a worked solution can show "
+                           f"at most {MAX_FORMULA_DEPTH}")
+
+
+#: Operators whose chains SymPy flattens into one sum or product: a + b - c is one level.
+_CHAINED = ({ast.Add, ast.Sub}, {ast.Mult, ast.Div})
+
+
+def _written_depth(node: ast.AST) -> int:
+    """The depth of the formula as written, chains of + − and of × ÷ counting once, as in SymPy.
+
+    Measured before the formula is translated, so that a tower of 160 powers is refused at once.
+    """
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.expr):
+                continue
+            same_chain = (isinstance(node, ast.BinOp) and isinstance(child, ast.BinOp) and child is node.left
+                          and any(type(node.op) in chain and type(child.op) in chain for chain in _CHAINED))
+            stack.append((child, depth if same_chain else depth + 1))
+    return deepest
+
+
+def _depth(expr: sympy.Expr) -> int:
+    """How many levels the expression tree has: 1 for x, 3 for exp(exp(x)) and for 2*x + 1."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((argument, depth + 1) for argument in node.args)
+    return deepest
 
 
 class _Translator:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import decimal
 import fractions
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import mpmath
 import sympy
+
+from .limits import MAX_EXACT_DIGITS, MAX_VALUE_EXPONENT
 
 # NOTE: 100 digits carried, 30 promised: the margin absorbs the rounding of a deep network and the
 # cancellation of 1 − σ(z) near saturation (1 − σ(120) ≈ 8e-53 still keeps 47 digits).
@@ -80,18 +84,125 @@ def _out_of_range(raw: object) -> str:
     return f"expected a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size (or 0), got {text}"
 
 
+class ValueSizeError(ArithmeticError):
+    """A computed value beyond 10^±MAX_VALUE_EXPONENT in size: the exercise cannot be worked."""
+
+
+#: The size limits in bits, compared with a value's binary exponent (an int of any size).
+_LIMIT_BITS = math.ceil(MAX_VALUE_EXPONENT * math.log2(10))
+_EXACT_BITS = math.ceil(MAX_EXACT_DIGITS * math.log2(10))
+
+
 def settle(value: sympy.Expr) -> sympy.Expr:
-    """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float."""
+    """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float.
+
+    An exact value longer than MAX_EXACT_DIGITS digits is carried as a Float too.
+
+    Raises:
+        ArithmeticError: ``value`` is not a finite real number.
+        ValueSizeError: ``value`` lies beyond 10^±MAX_VALUE_EXPONENT in size.
+    """
     if value.is_Rational:
-        return value
-    if value.is_Float:
-        if not value.is_finite:
+        if abs(value.p).bit_length() + value.q.bit_length() > _EXACT_BITS:
+            value = sympy.Float(value, DIGITS)
+    elif not value.is_Float:
+        value = value.evalf(DIGITS)
+        if not value.is_Number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise ArithmeticError(f"the value {value} is not a finite real number")
-        return value
-    number = value.evalf(DIGITS)
-    if not number.is_Number or number.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        value = sympy.Float(value, DIGITS)
+    if value.is_Float and not value.is_finite:
         raise ArithmeticError(f"the value {value} is not a finite real number")
-    return sympy.Float(number, DIGITS)
+    _check_size(_binary_size(value))
+    return value
+
+
+def _binary_size(value: sympy.Expr) -> int | None:
+    """log2 |value| to within 1 (None for 0), read from the representation, never computed."""
+    if not value:
+        return None
+    if value.is_Rational:
+        return abs(value.p).bit_length() - value.q.bit_length()
+    _, _, exponent, bits = value._mpf_
+    return exponent + bits
+
+
+def _check_size(bits: int | None) -> None:
+    if bits is not None and bits > _LIMIT_BITS:
+        raise ValueSizeError(f"larger than 10^{MAX_VALUE_EXPONENT}")
+    if bits is not None and bits < -_LIMIT_BITS:
+        raise ValueSizeError(f"smaller than 10^-{MAX_VALUE_EXPONENT} (and not 0)")
+
+
+def value_at(formula: sympy.Expr, at: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """``formula``'s value with each symbol of ``at`` replaced by its number, settled.
+
+    Computed operation by operation from the innermost, each result settled before the next
+    (so no exact number grows past MAX_EXACT_DIGITS), and each power or exponential sized
+    before it is computed (so none grows past 10^±MAX_VALUE_EXPONENT): x**x**x**99 at 5 is a
+    clear ValueSizeError at once, not an hour of exact arithmetic.
+
+    Raises:
+        ArithmeticError: a value is not a finite real number (log of 0, 0 to a negative power).
+        ValueSizeError: a value lies beyond 10^±MAX_VALUE_EXPONENT in size.
+    """
+    results: dict[sympy.Basic, sympy.Basic] = {}
+    # NOTE: a walk with a stack, not recursion: a formula may nest deeper than Python's frames.
+    stack: list[tuple[sympy.Basic, bool]] = [(formula, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in results:
+            continue
+        if node.args and not ready:
+            stack.append((node, True))
+            stack.extend((argument, False) for argument in node.args)
+            continue
+        results[node] = _operate(node, [results[argument] for argument in node.args], at)
+    return results[formula]
+
+
+def _operate(node: sympy.Basic, arguments: list[sympy.Basic], at: Mapping[sympy.Symbol, sympy.Expr]):
+    if node.is_Symbol:
+        return at[node]
+    if not isinstance(node, sympy.Expr) or node.is_Rational:
+        return node.func(*arguments) if arguments else node  # exact numbers, and a Piecewise's conditions
+    if node.is_Pow:
+        return _power(*arguments)
+    if isinstance(node, sympy.exp):
+        _check_size(_bits_of(lambda argument: argument * mpmath.log(mpmath.e, 2), arguments[0]))
+    return settle(node.func(*arguments) if arguments else node)
+
+
+def _bits_of(size, *operands: sympy.Expr) -> int:
+    """log2 of a result about to be computed, by ``size`` over the operands at 53 bits: fast at any size."""
+    with mpmath.workprec(53):
+        return int(mpmath.nint(size(*(_mpf(operand) for operand in operands))))
+
+
+def _mpf(value: sympy.Expr) -> mpmath.mpf:
+    """A number at mpmath's working precision."""
+    return mpmath.mpf(sympy.Float(value, mpmath.mp.dps)._to_mpmath(mpmath.mp.prec))
+
+
+def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+    """``base ** exponent``, sized first, exact while short, else through exp and log at DIGITS."""
+    if not base:
+        if exponent.is_negative:
+            raise ArithmeticError("0 is raised to a negative power")
+        return sympy.Integer(0) if exponent else sympy.Integer(1)
+    if not exponent:
+        return sympy.Integer(1)
+    _check_size(_bits_of(lambda b, e: e * mpmath.log(abs(b), 2), base, exponent))
+    if base.is_Rational and exponent.is_Rational:
+        if (abs(base.p).bit_length() + base.q.bit_length()) * abs(exponent) <= _EXACT_BITS:
+            return settle(base**exponent)
+    if base.is_negative and not exponent.is_integer:
+        raise ArithmeticError("a negative number is raised to a fractional power")
+    # NOTE: exp(e·log|b|) rather than mpmath's power, which multiplies out a huge integer exponent.
+    with mpmath.workdps(DIGITS + 10):
+        result = mpmath.exp(_mpf(exponent) * mpmath.log(abs(_mpf(base))))
+    if base.is_negative and int(exponent) % 2:
+        result = -result
+    return settle(sympy.Float(result, DIGITS))
 
 
 @dataclass(frozen=True)

@@ -107,11 +107,13 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     # Evaluate each step from the parameters the previous one left.
     parameters = {parameter: parameter.value for parameter in network.parameters}
     values = []
-    for _ in range(steps):
+    for step in range(steps):
         try:
             step_values = evaluate(derivation, parameters)
-        except ArithmeticError as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+        except SpecError as error:
+            during = f" (at step {step + 1})" if steps > 1 else ""
+            raise SpecError(f"{error.message}{during}", error.path,
+                            source) from None
         values.append(step_values)
         if derivation.updates:
             parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
