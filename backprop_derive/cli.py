@@ -108,12 +108,12 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         backprop-derive solve examples/mazur_2_2_2.yaml --style matrix
         backprop-derive solve examples/seed_relu.yaml --template-dir my_templates/
     """
-    solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
+    fmt = fmt or default_format(output)
+    solution = solve_spec(spec, steps=steps, notation=notation, precision=precision, written=fmt != "json")
     if style == "matrix":
         from .matrix import layers_of
 
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
-    fmt = fmt or default_format(output)
     if fmt == "pdf":
         write_output(compile_pdf(solution.render("tex", style=style, template_dir=template_dir)), output)
     elif output:
@@ -187,7 +187,7 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
     """
     from .check import check as check_answers, read_answers, render_report
 
-    solution, sheet = solve_spec(spec), read_answers(answers)
+    solution, sheet = solve_spec(spec, written=fmt in ("md", "tex")), read_answers(answers)
     try:
         report = check_answers(solution, sheet, tolerance)
     except SpecError as error:

@@ -4,18 +4,21 @@ Each bound keeps one run of any command within about 10 s and 1 GB, whatever the
 spec's grammar accepts; passing one gives a line that names the limit, never a hang.
 """
 
-#: Largest spec or answers file read, in bytes (YAML is parsed at about 1 MB/s).
-MAX_FILE_BYTES = 2_000_000
+#: Largest spec or answers file read, in bytes: YAML is parsed at about 4 s a MB, and a network of
+#: MAX_PARAMETERS takes about 300 kB.
+MAX_FILE_BYTES = 1_000_000
 
-#: Largest network worked through: weights and biases.
+#: Largest network worked through: weights and biases, neurons, examples in a batch.
 MAX_PARAMETERS = 20_000
-#: Largest batch worked through: examples.
-MAX_EXAMPLES = 1_000
-#: Largest network worked through: neurons (every one a line or more of the solution).
 MAX_NEURONS = 2_000
-#: Most values one solution computes: (neurons + parameters) × examples × steps, about 10 µs each
-#: to compute and more to print.
-MAX_VALUES = 200_000
+MAX_EXAMPLES = 1_000
+#: Most values one solution computes: (neurons + parameters) × examples × steps (a batch of
+#: 10,000 examples took 38 s: about 0.3 ms a value).
+MAX_VALUES = 20_000
+#: Most chain-rule factors a written solution (every format but JSON) writes out:
+#: (neurons + parameters × layers) × examples × steps, since each gradient is written as the
+#: product along its path. About 1 ms each: 13,000 weights in 4 layers took 16 s and 10 MB.
+MAX_WRITTEN = 10_000
 
 #: Computed values lie within 10^±MAX_VALUE_EXPONENT in size (or are 0); beyond, one clear line.
 #: NOTE: SymPy and mpmath take time that grows with the digits of an exponent: 3**(10**10000)
@@ -35,6 +38,7 @@ MAX_FORMULA_DEPTH = 12
 MAX_OPS_IN_OUTPUT_FORM = 12
 MAX_FUNCTION_NESTING = 1
 
-#: generate: most variants in one run, and most values all of them compute together.
+#: generate: most variants in one run, and most chain-rule factors all of them write together
+#: (each variant is drawn, solved and written; a 2-2-1 variant writes 15 and takes about 40 ms).
 MAX_VARIANTS = 1_000
-MAX_GENERATED_VALUES = 200_000
+MAX_GENERATED = 4_000

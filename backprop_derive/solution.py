@@ -12,6 +12,7 @@ import sympy
 from .derivation import Derivation, derive
 from .errors import SpecError
 from .evaluation import Values, evaluate
+from .limits import MAX_EXAMPLES, MAX_NEURONS, MAX_PARAMETERS, MAX_VALUES, MAX_WRITTEN
 from .network import Network
 from .notation import Notation
 from .spec import read_network
@@ -74,7 +75,7 @@ class Solution:
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None) -> Solution:
+          precision: int | None = None, written: bool = True) -> Solution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -82,6 +83,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         steps: How many gradient-descent steps to take (more than one needs a learning rate).
         notation: ``indexed``, ``layered`` or ``ng``; default: the spec's, else by its form.
         precision: Significant digits shown; default: the spec's, else 6.
+        written: The solution will be written out step by step (False: only its numbers, as JSON);
+            a written solution has a lower limit on its size (see ``check_size``).
 
     Returns:
         The Solution, which renders itself (``solution.render("md")``).
@@ -102,6 +105,10 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         raise SpecError("expected at least 1 step", "--steps")
     if steps > 1 and network.learning_rate is None:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
+    try:
+        check_size(network, steps, written)
+    except SpecError as error:
+        raise error.with_file(source) from None
     # Derive the chain rule once; the structure is the same for every step.
     derivation = derive(network)
     # Evaluate each step from the parameters the previous one left.
@@ -119,3 +126,35 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
             parameters = {update.old.parameter: step_values[update.result] for update in derivation.updates}
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
                     precision or network.options.precision)
+
+
+def written_size(network: Network) -> int:
+    """The chain-rule factors one example's written solution has: neurons + parameters × layers."""
+    return len(network.neurons) + len(network.parameters) * len(network.layers)
+
+
+def check_size(network: Network, steps: int = 1, written: bool = True) -> None:
+    """Refuse, before any work, an exercise larger than a worked solution can sensibly show.
+
+    Raises:
+        SpecError: naming the field and the limit passed (see ``limits``).
+    """
+    where = "layers" if network.form == "dense" else "neurons"
+    examples = len(network.examples)
+    for count, limit, what, field in ((len(network.parameters), MAX_PARAMETERS, "weights and biases", where),
+                                      (len(network.neurons), MAX_NEURONS, "neurons", where),
+                                      (examples, MAX_EXAMPLES, "examples", "inputs")):
+        if count > limit:
+            raise SpecError(f"{count:,} {what}: more than a worked solution can take (at most {limit:,})", field)
+    field = "--steps" if steps > 1 else where
+    times = "".join(f" × {count:,} {what}" for count, what in ((examples, "examples"), (steps, "steps")) if count > 1)
+    total = (lambda count: f"{times} = {count * examples * steps:,}" if times else "")
+    units = len(network.neurons) + len(network.parameters)
+    if units * examples * steps > MAX_VALUES:
+        raise SpecError(f"{units:,} values (neurons and parameters){total(units)}: more than a worked solution "
+                        f"can compute (at most {MAX_VALUES:,})", field)
+    factors = written_size(network)
+    if written and factors * examples * steps > MAX_WRITTEN:
+        raise SpecError(f"{factors:,} chain-rule factors (neurons + parameters × layers){total(factors)}: more "
+                        f"than a worked solution can write out (at most {MAX_WRITTEN:,}); --format json gives "
+                        f"the numbers alone", field)

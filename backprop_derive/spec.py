@@ -14,6 +14,7 @@ import yaml
 
 from .errors import SpecError
 from .formula import FormulaError
+from .limits import MAX_FILE_BYTES
 from .network import Example, Network, Node, Options, Parameter
 from .numbers import parse_number
 from .rules import ACTIVATIONS, ALIASES, LOSSES, WITH_ALPHA, ActivationOptions, custom_activation, make_activation
@@ -67,7 +68,13 @@ def read_document(path: str | Path) -> Any:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # NOTE: read one byte past the limit rather than the whole file: a 50 MB spec took minutes and GBs.
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise SpecError(f"the file is larger than {MAX_FILE_BYTES // 1_000_000} MB, more than a worked solution "
+                            f"can take", file=str(path))
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise SpecError("no such file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
@@ -460,23 +467,29 @@ def _topological_order(definitions: dict) -> list[str]:
     """Neuron names, each after every neuron it reads from; a cycle is a SpecError."""
     order: list[str] = []
     state: dict[str, str] = {}
-
-    def visit(name: str, trail: list[str]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "open":
-            cycle = trail[trail.index(name):] + [name]
-            raise SpecError(f"the neurons form a cycle {' → '.join(cycle)}; a network must feed forward",
-                            f"neurons.{name}.in")
-        state[name] = "open"
-        for source in definitions[name][2]:
-            if source in definitions:
-                visit(source, trail + [name])
-        state[name] = "done"
-        order.append(name)
-
-    for name in definitions:
-        visit(name, [])
+    # NOTE: depth first with a stack of (name, its sources left to visit), not recursion: a chain of
+    # 1,000 neurons would pass Python's recursion limit.
+    for root in definitions:
+        if root in state:
+            continue
+        state[root] = "open"
+        stack = [(root, iter(definitions[root][2]))]
+        while stack:
+            name, sources = stack[-1]
+            source = next((source for source in sources if source in definitions and state.get(source) != "done"),
+                          None)
+            if source is None:
+                state[name] = "done"
+                order.append(name)
+                stack.pop()
+            elif state.get(source) == "open":
+                trail = [entry for entry, _ in stack]
+                cycle = trail[trail.index(source):] + [source]
+                raise SpecError(f"the neurons form a cycle {' → '.join(cycle)}; a network must feed forward",
+                                f"neurons.{source}.in")
+            else:
+                state[source] = "open"
+                stack.append((source, iter(definitions[source][2])))
     return order
 
 
