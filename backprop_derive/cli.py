@@ -10,6 +10,7 @@ import click
 
 from . import __version__
 from .errors import BackpropDeriveError, SpecError
+from .limits import MAX_VARIANTS
 from .numbers import parse_number
 from .output import write_files
 from .pdf import compile_pdf
@@ -218,7 +219,8 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
               help="Examples per variant (more than one: a batch, the cost is their mean loss).")
 @click.option("--from", "structure", type=click.Path(dir_okay=False),
               help="Keep this spec's network (dense or named, activations, loss, options) and draw new numbers.")
-@click.option("--count", type=click.IntRange(1, 100000), default=10, show_default=True, help="How many variants.")
+@click.option("--count", type=click.IntRange(1), default=10, show_default=True,
+              help=f"How many variants (at most {MAX_VARIANTS:,}, and fewer of large networks).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="The same options and seed give byte-identical files.")
 @click.option("--weights", "weight_range", metavar="LOW..HIGH",

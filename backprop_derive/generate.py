@@ -24,7 +24,8 @@ from .pdf import INSTALL_HINT, compile_pdf, latex_available
 from .present import Context
 from .render import Block, Math, Table, environment, overview_blocks
 from .rules import LOSSES
-from .solution import Solution, solve
+from .limits import MAX_GENERATED, MAX_UNSOLVED_DRAWS, MAX_VARIANTS
+from .solution import Solution, check_size, check_written_size, solve, written_size
 from .spec import build_network, load_spec, read_document
 from .steps import Quantity
 from .typography import Latex
@@ -177,7 +178,36 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         grid = Grid(low, high, grid.decimals)
     if decimals is not None:
         grid = Grid(grid.low, grid.high, decimals)
+    _check_size(build_network(spec), structure)
     return Plan(spec, grid, count, seed, allow_dead)
+
+
+#: Which option builds what a spec's field holds, for a network built from generate's options.
+_OPTION_OF_FIELD = {"inputs": "--batch", "layers": "--arch"}
+
+
+def _check_size(network, structure: str | Path | None) -> None:
+    """Refuse, before drawing, variants larger than a worked solution can sensibly show."""
+    try:
+        check_size(network)
+        check_written_size(network)
+    except SpecError as error:
+        if structure is not None:
+            raise error.with_file(str(structure)) from None
+        raise SpecError(error.message, _OPTION_OF_FIELD.get(error.path, error.path)) from None
+
+
+def _check_count(plan: Plan) -> None:
+    """Refuse, before drawing, more variants than one run can sensibly write."""
+    count = plan.count
+    if count > MAX_VARIANTS:
+        raise SpecError(f"{count:,} variants: more than one run makes (at most {MAX_VARIANTS:,})", "--count")
+    network = build_network(plan.spec)
+    factors = written_size(network) * len(network.examples)
+    if factors * count > MAX_GENERATED:
+        raise SpecError(f"{count:,} variants × {factors:,} chain-rule factors each = {factors * count:,}: more than "
+                        f"one run writes out (at most {MAX_GENERATED:,}); make fewer variants, or smaller ones",
+                        "--count")
 
 
 def default_grid(spec: dict) -> Grid:
@@ -258,6 +288,7 @@ class Drawer:
         """
         generator = random.Random(f"{self.plan.seed}:{index}:{redraw}")
         network = self.network
+        unsolved = 0
         for _ in range(MAX_DRAWS):
             parameters = {parameter: generator.choice(self.numbers) for parameter in network.parameters}
             examples = [({node: generator.choice(self.numbers) for node in network.inputs},
@@ -283,7 +314,11 @@ class Drawer:
             spec = self._spec(index, parameters, examples, rate)
             try:
                 solution = solve(spec)
-            except BackpropDeriveError:  # e.g. log 0 in a cross-entropy
+            except BackpropDeriveError as error:  # e.g. log 0 in a cross-entropy
+                unsolved += 1
+                if unsolved == MAX_UNSOLVED_DRAWS:
+                    raise BackpropDeriveError(f"{MAX_UNSOLVED_DRAWS} draws for variant {index} had no solution; the "
+                                              f"last: {error}") from None
                 continue
             if self._worth_solving(solution.derivation, solution.values[0]):
                 numbers = (tuple(parameters.values()), tuple(rows),
@@ -330,7 +365,7 @@ class Drawer:
         try:
             return evaluate(replace(derivation or self.derivation, network=network),
                             {parameter: _exact(value) for parameter, value in parameters.items()})
-        except ArithmeticError:
+        except SpecError:
             return None
 
     def _worth_solving(self, derivation, values: Values) -> bool:
@@ -684,6 +719,7 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
         >>> generate(plan, "homework")  # doctest: +SKIP
     """
     directory = Path(directory)
+    _check_count(plan)
     if fmt not in FORMATS:
         raise OutputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     files = [directory / file for file in planned_files(plan.count, fmt)]

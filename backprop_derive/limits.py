@@ -41,4 +41,7 @@ MAX_FUNCTION_NESTING = 1
 #: generate: most variants in one run, and most chain-rule factors all of them write together
 #: (each variant is drawn, solved and written; a 2-2-1 variant writes 15 and takes about 40 ms).
 MAX_VARIANTS = 1_000
-MAX_GENERATED = 4_000
+MAX_GENERATED = 3_000
+#: generate gives up on a variant after this many draws with no solution at all (a formula whose
+#: values leave 10^±MAX_VALUE_EXPONENT for any numbers drawn), each a whole solve.
+MAX_UNSOLVED_DRAWS = 50

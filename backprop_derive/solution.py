@@ -106,7 +106,9 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     if steps > 1 and network.learning_rate is None:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     try:
-        check_size(network, steps, written)
+        check_size(network, steps)
+        if written:
+            check_written_size(network, steps, hint="; --format json gives the numbers alone")
     except SpecError as error:
         raise error.with_file(source) from None
     # Derive the chain rule once; the structure is the same for every step.
@@ -133,8 +135,18 @@ def written_size(network: Network) -> int:
     return len(network.neurons) + len(network.parameters) * len(network.layers)
 
 
-def check_size(network: Network, steps: int = 1, written: bool = True) -> None:
-    """Refuse, before any work, an exercise larger than a worked solution can sensibly show.
+def _multiplied(network: Network, steps: int) -> str:
+    """`` × 3 examples × 2 steps``: what a count per example and step is multiplied by (empty for 1 and 1)."""
+    return "".join(f" × {count:,} {what}" for count, what in ((len(network.examples), "examples"), (steps, "steps"))
+                   if count > 1)
+
+
+def _field(network: Network, steps: int) -> str:
+    return "--steps" if steps > 1 else "layers" if network.form == "dense" else "neurons"
+
+
+def check_size(network: Network, steps: int = 1) -> None:
+    """Refuse, before any work, an exercise larger than a worked solution can compute.
 
     Raises:
         SpecError: naming the field and the limit passed (see ``limits``).
@@ -146,15 +158,23 @@ def check_size(network: Network, steps: int = 1, written: bool = True) -> None:
                                       (examples, MAX_EXAMPLES, "examples", "inputs")):
         if count > limit:
             raise SpecError(f"{count:,} {what}: more than a worked solution can take (at most {limit:,})", field)
-    field = "--steps" if steps > 1 else where
-    times = "".join(f" × {count:,} {what}" for count, what in ((examples, "examples"), (steps, "steps")) if count > 1)
-    total = (lambda count: f"{times} = {count * examples * steps:,}" if times else "")
     units = len(network.neurons) + len(network.parameters)
     if units * examples * steps > MAX_VALUES:
-        raise SpecError(f"{units:,} values (neurons and parameters){total(units)}: more than a worked solution "
-                        f"can compute (at most {MAX_VALUES:,})", field)
+        times = _multiplied(network, steps)
+        raise SpecError(f"{units:,} values (neurons and parameters){times} = {units * examples * steps:,}: more "
+                        f"than a worked solution can compute (at most {MAX_VALUES:,})", _field(network, steps))
+
+
+def check_written_size(network: Network, steps: int = 1, hint: str = "") -> None:
+    """Refuse, before any work, an exercise whose worked solution is longer than one can sensibly read.
+
+    Raises:
+        SpecError: naming the field and the limit passed, followed by ``hint``.
+    """
     factors = written_size(network)
-    if written and factors * examples * steps > MAX_WRITTEN:
-        raise SpecError(f"{factors:,} chain-rule factors (neurons + parameters × layers){total(factors)}: more "
-                        f"than a worked solution can write out (at most {MAX_WRITTEN:,}); --format json gives "
-                        f"the numbers alone", field)
+    total = factors * len(network.examples) * steps
+    if total > MAX_WRITTEN:
+        times = _multiplied(network, steps)
+        raise SpecError(f"{factors:,} chain-rule factors (neurons + parameters × layers){times}"
+                        f"{f' = {total:,}' if times else ''}: more than a worked solution can write out "
+                        f"(at most {MAX_WRITTEN:,}){hint}", _field(network, steps))
