@@ -156,19 +156,27 @@ def _gradient(network: Network, parameter: Parameter, routes: "_Routes") -> Grad
     return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), listed, count)
 
 
+def route_counts(network: Network) -> dict[Node, int]:
+    """How many routes lead from each neuron to an output (through the neurons it feeds)."""
+    outputs = set(network.outputs)
+    counts: dict[Node, int] = {}
+    for neuron in sorted(network.neurons, key=lambda node: -node.layer):
+        counts[neuron] = (neuron in outputs) + sum(counts[consumer] for consumer, _ in network.consumers(neuron))
+    return counts
+
+
 class _Routes:
     """The routes from each neuron to an output: counted for all at once, listed while few."""
 
     def __init__(self, network: Network) -> None:
         self.network = network
         outputs = set(network.outputs)
-        self.counts: dict[Node, int] = {}
+        self.counts = route_counts(network)
         self._listed: dict[Node, tuple[tuple[Node, ...], ...]] = {}
         # NOTE: from the outputs down, so that each neuron's consumers are done first: no recursion,
         # which a chain of 1,000 neurons would take past Python's limit.
         for neuron in sorted(network.neurons, key=lambda node: -node.layer):
             consumers = [consumer for consumer, _ in network.consumers(neuron)]
-            self.counts[neuron] = (neuron in outputs) + sum(self.counts[consumer] for consumer in consumers)
             if self.counts[neuron] <= MAX_PATHS_SHOWN:
                 self._listed[neuron] = ((neuron,),) * (neuron in outputs) + tuple(
                     (neuron, *rest) for consumer in consumers for rest in self._listed[consumer])

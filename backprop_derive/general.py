@@ -11,13 +11,16 @@ from typing import Any
 
 import sympy
 
-from .derivation import SLOPE_VARIABLES, Derivation, derive
+from .derivation import SLOPE_VARIABLES, Derivation, derive, route_counts
+from .errors import SpecError
 from .formula import X
+from .limits import MAX_EXPANDED
 from .network import Network
 from .notation import Notation
 from .present import Line, chain
 from .render import Block, Document, environment
 from .rules import OUTPUT
+from .solution import check_written_size
 from .spec import read_network
 from .steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from .symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
@@ -76,10 +79,27 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
     network = read_network(spec)
     # NOTE: one example carries every formula; a batch only averages them (said in its own block).
     one = dataclasses.replace(network, examples=network.examples[:1], batched=False)
+    try:
+        check_written_size(one)
+        _check_expanded_size(one)
+    except SpecError as error:
+        raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
     derivation = derive(one)
     style = notation or network.notation
     return GeneralSolution(one, derivation, formulas(derivation),
                            Notation(one, style, per_example=network.batched), len(network.examples))
+
+
+def _check_expanded_size(network: Network) -> None:
+    """Refuse a network whose chain rules, expanded over every path, are longer than one can sensibly read."""
+    counts, depth = route_counts(network), len(network.layers)
+    # NOTE: per neuron, its weights', bias's, δ's and ∂L/∂y's chains: each path from it is at most as long as the
+    # layers above it.
+    factors = sum(count * (len(neuron.incoming) + 3) * (depth - neuron.layer + 1) for neuron, count in counts.items())
+    if factors > MAX_EXPANDED:
+        raise SpecError(f"{factors:,} factors in the chain rules expanded over every path: more than the general "
+                        f"formulas can write out (at most {MAX_EXPANDED:,})",
+                        "layers" if network.form == "dense" else "neurons")
 
 
 # --- printing ----------------------------------------------------------------------------

@@ -38,6 +38,11 @@ MAX_FORMULA_DEPTH = 12
 MAX_OPS_IN_OUTPUT_FORM = 12
 MAX_FUNCTION_NESTING = 1
 
+#: Most factors derive's general formulas write with each chain rule expanded over every path
+#: (its JSON lists them all): Σ over neurons of routes to the loss × (weights in + 3) × layers
+#: above. A 16-36-32-16-8 network has 4,096 routes from each input weight, 12 million factors.
+MAX_EXPANDED = 50_000
+
 #: generate: most variants in one run, and most chain-rule factors all of them write together
 #: (each variant is drawn, solved and written; a 2-2-1 variant writes 15 and takes about 40 ms).
 MAX_VARIANTS = 1_000

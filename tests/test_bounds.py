@@ -198,3 +198,13 @@ def test_fifteen_hundred_dense_layers_are_solved_as_json(tmp_path: Path) -> None
     result = run("solve", str(write(tmp_path, dense([1] * 1500))), "--format", "json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["gradients"]["layers"]) == 1500
+
+
+def test_derive_refuses_chain_rules_with_more_paths_than_it_can_write(tmp_path: Path) -> None:
+    widths = [16, 36, 32, 16, 8]
+    spec = {"inputs": [1] * widths[0], "targets": [0] * widths[-1],
+            "layers": [{"activation": "sigmoid", "weights": [[1] * below for _ in range(units)]}
+                       for below, units in zip(widths, widths[1:])]}
+    for fmt in ("md", "json"):
+        refused(run("derive", str(write(tmp_path, spec)), "--format", fmt), "layers", "expanded over every path",
+                "at most 50,000")
