@@ -34,8 +34,8 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr]) ->
         try:
             values[step.result] = settle(compute(step, values))
         except ValueSizeError as error:
-            raise SpecError(f"{_described(step.result, network)} would be {error} in size, beyond what a worked "
-                            f"solution can carry", _field(step.result, network)) from None
+            raise SpecError(f"{_described(step.result, network)}: a number in it is {error} in size, beyond what a "
+                            f"worked solution can carry", _field(step.result, network)) from None
         except ArithmeticError as error:
             raise SpecError(f"the exercise has no finite solution: {error}, in {_described(step.result, network)}",
                             _field(step.result, network)) from None

@@ -93,10 +93,12 @@ _LIMIT_BITS = math.ceil(MAX_VALUE_EXPONENT * math.log2(10))
 _EXACT_BITS = math.ceil(MAX_EXACT_DIGITS * math.log2(10))
 
 
-def settle(value: sympy.Expr) -> sympy.Expr:
+def settle(value: sympy.Expr, tiny: bool = False) -> sympy.Expr:
     """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float.
 
-    An exact value longer than MAX_EXACT_DIGITS digits is carried as a Float too.
+    An exact value longer than MAX_EXACT_DIGITS digits is carried as a Float too. With ``tiny``, a
+    value below 10^-MAX_VALUE_EXPONENT is let through: a step on the way to a value (exp(−10^100)
+    on the way to σ(10^100) = 1), which costs no more to compute with than a large one does.
 
     Raises:
         ArithmeticError: ``value`` is not a finite real number.
@@ -112,7 +114,7 @@ def settle(value: sympy.Expr) -> sympy.Expr:
         value = sympy.Float(value, DIGITS)
     if value.is_Float and not value.is_finite:
         raise ArithmeticError(f"the value {value} is not a finite real number")
-    _check_size(_binary_size(value))
+    _check_size(_binary_size(value), tiny)
     return value
 
 
@@ -126,10 +128,10 @@ def _binary_size(value: sympy.Expr) -> int | None:
     return exponent + bits
 
 
-def _check_size(bits: int | None) -> None:
+def _check_size(bits: int | None, tiny: bool = False) -> None:
     if bits is not None and bits > _LIMIT_BITS:
         raise ValueSizeError(f"larger than 10^{MAX_VALUE_EXPONENT}")
-    if bits is not None and bits < -_LIMIT_BITS:
+    if bits is not None and bits < -_LIMIT_BITS and not tiny:
         raise ValueSizeError(f"smaller than 10^-{MAX_VALUE_EXPONENT} (and not 0)")
 
 
@@ -168,8 +170,8 @@ def _operate(node: sympy.Basic, arguments: list[sympy.Basic], at: Mapping[sympy.
     if node.is_Pow:
         return _power(*arguments)
     if isinstance(node, sympy.exp):
-        _check_size(_bits_of(lambda argument: argument * mpmath.log(mpmath.e, 2), arguments[0]))
-    return settle(node.func(*arguments) if arguments else node)
+        _check_size(_bits_of(lambda argument: argument * mpmath.log(mpmath.e, 2), arguments[0]), tiny=True)
+    return settle(node.func(*arguments) if arguments else node, tiny=True)
 
 
 def _bits_of(size, *operands: sympy.Expr) -> int:
@@ -183,6 +185,10 @@ def _mpf(value: sympy.Expr) -> mpmath.mpf:
     return mpmath.mpf(sympy.Float(value, mpmath.mp.dps)._to_mpmath(mpmath.mp.prec))
 
 
+#: Integer powers up to this are multiplied out (exactly rounded); higher ones go through exp and log.
+SMALL_POWER = 2**16
+
+
 def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     """``base ** exponent``, sized first, exact while short, else through exp and log at DIGITS."""
     if not base:
@@ -191,18 +197,21 @@ def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
         return sympy.Integer(0) if exponent else sympy.Integer(1)
     if not exponent:
         return sympy.Integer(1)
-    _check_size(_bits_of(lambda b, e: e * mpmath.log(abs(b), 2), base, exponent))
+    _check_size(_bits_of(lambda b, e: e * mpmath.log(abs(b), 2), base, exponent), tiny=True)
     if base.is_Rational and exponent.is_Rational:
         if (abs(base.p).bit_length() + base.q.bit_length()) * abs(exponent) <= _EXACT_BITS:
-            return settle(base**exponent)
+            return settle(base**exponent, tiny=True)
     if base.is_negative and not exponent.is_integer:
         raise ArithmeticError("a negative number is raised to a fractional power")
-    # NOTE: exp(e·log|b|) rather than mpmath's power, which multiplies out a huge integer exponent.
     with mpmath.workdps(DIGITS + 10):
-        result = mpmath.exp(_mpf(exponent) * mpmath.log(abs(_mpf(base))))
-    if base.is_negative and int(exponent) % 2:
-        result = -result
-    return settle(sympy.Float(result, DIGITS))
+        if exponent.is_integer and abs(exponent) <= SMALL_POWER:
+            result = mpmath.power(_mpf(base), int(exponent))
+        else:
+            # NOTE: exp(e·log|b|) rather than mpmath's power, which multiplies out a huge integer exponent.
+            result = mpmath.exp(_mpf(exponent) * mpmath.log(abs(_mpf(base))))
+            if base.is_negative and int(exponent) % 2:
+                result = -result
+    return settle(sympy.Float(result, DIGITS), tiny=True)
 
 
 @dataclass(frozen=True)
