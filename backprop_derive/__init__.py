@@ -1,7 +1,7 @@
 """backprop-derive: a small neural network in, the complete step-by-step backpropagation solution out."""
 
-from .errors import BackpropDeriveError, SpecError
-from .solution import Solution, solve
+from .api import Solution, solve
+from .core.errors import BackpropDeriveError, SpecError
 
 __all__ = ["BackpropDeriveError", "GeneralSolution", "Solution", "SpecError", "general_solution", "solve"]
 __version__ = "0.1.0"
@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # NOTE: the symbolic `derive` is loaded on first use, so that `solve` starts fast.
     if name in ("GeneralSolution", "general_solution"):
-        from . import general
+        from .jobs import general
 
         return getattr(general, name)
     raise AttributeError(f"module 'backprop_derive' has no attribute {name!r}")

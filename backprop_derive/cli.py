@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import BackpropDeriveError, SpecError
-from .limits import MAX_VARIANTS
-from .numbers import parse_number
-from .output import write_files
-from .pdf import compile_pdf
-from .render import render_files
-from .rules import ACTIVATIONS, LOSSES
-from .solution import solve as solve_spec
+from .api import solve as solve_spec
+from .core.errors import BackpropDeriveError, OutputError, SpecError, UsageError
+from .core.limits import MAX_VARIANTS
+from .core.numbers import parse_number
+from .core.rules import ACTIVATIONS, LOSSES
+from .core.spec import input_name
+from .jobs.output import is_stream, write_files
+from .render.formats import FORMATS, format_of_path, formats_for
+from .render.pdf import compile_pdf
+from .render.render import render_files
 
 #: Exit codes of SPEC §4: a check found a wrong answer; bad usage or an invalid spec.
 EXIT_WRONG_ANSWER = 1
@@ -37,33 +41,77 @@ def reports_errors(command):
     return wrapper
 
 
-def write_output(text: str | bytes, path: str | None) -> None:
-    """Write to ``path`` whole or not at all (a temporary file renamed into place), or to stdout."""
-    if path is None:
-        if isinstance(text, bytes):
-            sys.stdout.buffer.write(text)
-        else:
-            click.echo(text, nl=False)
-        return
-    write_files({Path(path): text})
+SOLVE_FORMATS = formats_for("solve")
+CHECK_FORMATS = formats_for("check")
+GENERATE_FORMATS = formats_for("generate")
+DERIVE_FORMATS = formats_for("derive")
+BINARY_HINT = "PDF is binary and standard output is a terminal; write it to a file, e.g. -o solution.pdf"
 
 
-def default_format(output: str | None) -> str:
-    """Unicode text on a terminal, Markdown into a pipe; for ``-o``, the file's suffix decides."""
-    if output:
-        suffix = Path(output).suffix.lstrip(".").lower()
-        suffix = SUFFIX_ALIASES.get(suffix, suffix)
-        return suffix if suffix in SOLVE_FORMATS else "md"
+def output_format(fmt: str | None, output: str | None, formats: tuple[str, ...], default: str) -> str:
+    """The format to write: from ``-o``'s suffix (which ``--format`` may repeat, not contradict), else
+    ``--format``, else ``default``.
+
+    A stream without a suffix (``-o /dev/stdout``, a FIFO, a device) takes ``--format`` or the default.
+
+    Raises:
+        OutputError: an unknown suffix, one this command does not write, one that contradicts --format,
+            or binary output (pdf) for a terminal.
+    """
+    chosen = fmt or default
+    if output is not None:
+        suffix = Path(output).suffix
+        if suffix or not is_stream(output):
+            by_suffix = format_of_path(output)
+            if by_suffix not in formats:
+                expected = " ".join(FORMATS[name].suffix for name in formats)
+                raise OutputError(f"-o {output}: the suffix {suffix or '(none)'} names no format this command "
+                                  f"writes; expected one of {expected}")
+            if fmt is not None and fmt != by_suffix:
+                raise OutputError(f"-o {output}: the suffix {suffix} says {by_suffix}, --format says {fmt}; "
+                                  f"give one or make them agree")
+            chosen = by_suffix
+    if FORMATS[chosen].binary and output is None and sys.stdout.isatty():
+        raise OutputError(BINARY_HINT)
+    return chosen
+
+
+def stdout_default() -> str:
+    """The format on standard output: Unicode text on a terminal, Markdown into a pipe or a file."""
     return "txt" if sys.stdout.isatty() else "md"
 
 
-SUFFIX_ALIASES = {"markdown": "md", "latex": "tex", "htm": "html", "text": "txt"}
-SOLVE_FORMATS = ("md", "tex", "txt", "html", "json", "pdf")
-# NOTE: check, generate, derive and matrix style load their modules only when used, so that
-# `solve` starts fast; their format lists are repeated here (tests/test_cli.py keeps them equal).
-CHECK_FORMATS = ("txt", "md", "tex", "json")
-GENERATE_FORMATS = ("md", "tex", "pdf")
-DERIVE_FORMATS = ("md", "tex", "txt", "json")
+def write_output(content: str | bytes | dict[Path, str | bytes], output: str | None, inputs: tuple[str, ...]) -> None:
+    """Write to ``-o`` whole or not at all and say so on standard error, or print to standard output.
+
+    Args:
+        content: The text or bytes, or for ``-o`` every file by its path (a document and its figures).
+        output: The ``-o`` path, or None for standard output.
+        inputs: The files the command read; writing over one of them is refused.
+    """
+    if output is None:
+        if isinstance(content, bytes):
+            if sys.stdout.isatty():
+                raise OutputError(BINARY_HINT)
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+        else:
+            click.echo(content, nl=False)
+        return
+    files = content if isinstance(content, dict) else {Path(output): content}
+    written = write_files(files, inputs)
+    click.echo(f"Wrote {', '.join(map(str, written))}", err=True)
+
+
+def rendered(render: Callable[[str], str], fmt: str) -> str | bytes:
+    """``render(fmt)``; for pdf, its source format (tex) rendered and compiled."""
+    return compile_pdf(render(FORMATS[fmt].source)) if fmt == "pdf" else render(fmt)
+
+
+def check_stdin_once(*paths: str | None) -> None:
+    """Standard input can be read once: at most one of ``paths`` may be ``-``."""
+    if sum(path == "-" for path in paths) > 1:
+        raise UsageError("only one input can be - (standard input), which is read once")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,10 +126,11 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(SOLVE_FORMATS),
               help="Output format (default: txt on a terminal, md in a pipe, or from -o's suffix).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write to this file instead of standard output (its suffix gives the format).")
 @click.option("--steps", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="How many gradient-descent steps to work through.")
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
@@ -109,18 +158,19 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         backprop-derive solve examples/mazur_2_2_2.yaml --style matrix
         backprop-derive solve examples/seed_relu.yaml --template-dir my_templates/
     """
-    fmt = fmt or default_format(output)
+    fmt = output_format(fmt, output, SOLVE_FORMATS, stdout_default())
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision, written=fmt != "json")
     if style == "matrix":
-        from .matrix import layers_of
+        from .render.matrix import layers_of
 
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
-    if fmt == "pdf":
-        write_output(compile_pdf(solution.render("tex", style=style, template_dir=template_dir)), output)
-    elif output:
-        write_files(render_files(solution, fmt, output, style=style, template_dir=template_dir))
+    if output and not FORMATS[fmt].binary:
+        # NOTE: figures go beside a file as SVG; into a device or a FIFO (one stream), as Mermaid.
+        content = render_files(solution, fmt, output, style=style, template_dir=template_dir,
+                               figures_beside=not is_stream(output))
     else:
-        write_output(solution.render(fmt, style=style, template_dir=template_dir), None)
+        content = rendered(functools.partial(solution.render, style=style, template_dir=template_dir), fmt)
+    write_output(content, output, (spec,))
 
 
 def _tolerance(context: click.Context, parameter: click.Parameter, raw: str | None):
@@ -136,10 +186,11 @@ def _tolerance(context: click.Context, parameter: click.Parameter, raw: str | No
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(DERIVE_FORMATS),
               help="Output format (default: txt on a terminal, md in a pipe, or from -o's suffix).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write to this file instead of standard output (its suffix gives the format).")
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
               help="Names of the quantities (default: the spec's, else indexed for neurons, ng for layers).")
 @reports_errors
@@ -154,23 +205,23 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
         backprop-derive derive examples/sigmoid_2_2_1.yaml
         backprop-derive derive examples/mazur_2_2_2.yaml --notation layered --format tex -o mazur.tex
     """
-    from .general import general_solution
+    from .jobs.general import general_solution
 
+    fmt = output_format(fmt, output, DERIVE_FORMATS, stdout_default())
     general = general_solution(spec, notation=notation)
-    fmt = fmt or default_format(output)
-    if fmt not in DERIVE_FORMATS:
-        fmt = "md"
-    write_output(general.render(fmt), output)
+    write_output(rendered(general.render, fmt), output, (spec,))
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.argument("answers", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(allow_dash=True))
+@click.argument("answers", type=click.Path(allow_dash=True))
 @click.option("--tolerance", callback=_tolerance,
               help="Accept an answer within this absolute difference (default: by the digits written).")
-@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS), default="txt", show_default=True,
-              help="txt: a line per answer; md/tex: the worked solution with the answers marked; json.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS),
+              help="txt (the default, or from -o's suffix): a line per answer; md/tex/html/pdf: the worked "
+                   "solution with the answers marked; json.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write to this file instead of standard output (its suffix gives the format).")
 @reports_errors
 def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> None:
     """Check a student's ANSWERS (YAML: quantity name -> number) against the solution of SPEC.
@@ -184,19 +235,23 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
     Examples:
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
-        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format tex -o marked.tex
+        backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml -o marked.pdf
+        backprop-derive check examples/seed_relu.yaml - < answers.yaml
     """
-    from .check import check as check_answers, read_answers, render_report
+    from .jobs.check import check as check_answers
+    from .jobs.check import read_answers, render_report
 
-    solution, sheet = solve_spec(spec, written=fmt in ("md", "tex")), read_answers(answers)
+    check_stdin_once(spec, answers)
+    fmt = output_format(fmt, output, CHECK_FORMATS, "txt")
+    solution, sheet = solve_spec(spec, written=fmt not in ("txt", "json")), read_answers(answers)
     try:
         report = check_answers(solution, sheet, tolerance)
     except SpecError as error:
-        raise error.with_file(answers) from None
-    write_output(render_report(report, fmt, color=output is None and sys.stdout.isatty()), output)
+        raise error.with_file(input_name(answers)) from None
+    color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    write_output(rendered(lambda form: render_report(report, form, color=color), fmt), output, (spec, answers))
     if not report.all_right:
         sys.exit(EXIT_WRONG_ANSWER)
-
 
 
 UNIT_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")
@@ -217,7 +272,7 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("--bias/--no-bias", default=False, show_default=True, help="Give every neuron a bias.")
 @click.option("--batch", type=click.IntRange(1, 100), default=1, show_default=True,
               help="Examples per variant (more than one: a batch, the cost is their mean loss).")
-@click.option("--from", "structure", type=click.Path(dir_okay=False),
+@click.option("--from", "structure", type=click.Path(allow_dash=True),
               help="Keep this spec's network (dense or named, activations, loss, options) and draw new numbers.")
 @click.option("--count", type=click.IntRange(1), default=10, show_default=True,
               help=f"How many variants (at most {MAX_VARIANTS:,}, and fewer of large networks).")
@@ -231,10 +286,14 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("--notation", type=click.Choice(["indexed", "layered", "ng"]),
               help="Names of the quantities (default: the spec's, else ng for layers, indexed for neurons).")
 @click.option("--allow-dead-layer", is_flag=True, help="Accept a hidden ReLU layer whose units all output 0.")
-@click.option("-o", "--output", "directory", type=click.Path(file_okay=False), default="variants",
+@click.option("-o", "--output", "directory", type=click.Path(), default="variants",
               show_default=True, help="The folder to write into (created if missing).")
 @click.option("--format", "fmt", type=click.Choice(GENERATE_FORMATS), default="md", show_default=True,
-              help="Format of the problem sheets, solutions and key (pdf needs pdflatex).")
+              help="Format of the problem sheets, solutions and key (pdf needs pdflatex); moodle or qti also "
+                   "write quiz.moodle.xml or quiz.qti.zip for Moodle or Canvas (the rest then in Markdown).")
+@click.option("--tolerance", "lms_tolerance", metavar="AMOUNT|PERCENT",
+              help="For moodle and qti: how far an answer may be from the key, absolute (0.01) or relative (1%) "
+                   "(default: 0.5 %, or one unit of a rounded answer's last digit, whichever is larger).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes to spread the work over (the files are the same whatever the number).")
 @click.option("--force", is_flag=True, help="Overwrite files that exist (without it, nothing is written then).")
@@ -243,13 +302,17 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 def generate(context: click.Context, arch: str, activation: str, output_activation: str | None, loss: str,
              bias: bool, batch: int, structure: str | None, count: int, seed: int, weight_range: str | None,
              decimals: int | None, notation: str | None, allow_dead_layer: bool, directory: str, fmt: str,
-             jobs: int, force: bool) -> None:
+             lms_tolerance: str | None, jobs: int, force: bool) -> None:
     """Make homework variants with nice numbers: a problem sheet, a worked solution and a spec each,
-    plus the class set (problems) and its answer key (answers).
+    plus the class set (problems) and its answer key (answers). With --format moodle or qti, also
+    the quiz a learning-management system imports: one question per variant, each number with its
+    tolerance, the worked solution as feedback.
 
     \b
     Examples:
         backprop-derive generate --arch 2-2-1 --activation relu --count 30 --seed 7 -o hw/
+        backprop-derive generate --from examples/seed_relu.yaml --count 30 --format moodle -o hw/
+        backprop-derive generate --from examples/sigmoid_2_2_1.yaml --format qti --tolerance 1% -o hw/
         backprop-derive generate --from examples/mazur_2_2_2.yaml --count 30 -o hw/ --format pdf
         backprop-derive generate --arch 2-3-2 --activation sigmoid --bias --weights -1..1 --decimals 2
     """
@@ -258,14 +321,21 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
                  if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"--from keeps the spec's network; drop {', '.join(given)}")
-    from .generate import generate as generate_variants, make_plan
+    from .jobs.generate import generate as generate_variants
+    from .jobs.generate import make_plan
+    from .jobs.lms import QUIZ_FILES, parse_tolerance
 
+    if lms_tolerance is not None and fmt not in QUIZ_FILES:
+        raise click.UsageError("--tolerance is for the quiz of --format moodle or qti")
+    tolerance = parse_tolerance(lms_tolerance) if lms_tolerance is not None else None
+    inputs = (structure,) if structure else ()
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,
                      count=count, seed=seed, allow_dead=allow_dead_layer)
     if sys.stderr.isatty():
         with click.progressbar(length=count, label="Generating", file=sys.stderr) as bar:
-            files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1))
+            files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1),
+                                      tolerance=tolerance, inputs=inputs)
     else:
-        files = generate_variants(plan, directory, fmt, jobs=jobs, force=force)
+        files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, tolerance=tolerance, inputs=inputs)
     click.echo(f"Wrote {count} variants and their key: {len(files)} files in {directory}", err=True)

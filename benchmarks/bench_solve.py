@@ -57,7 +57,7 @@ def weight_count(widths: list[int]) -> int:
 
 
 def solve_time(spec: dict, fmt: str, folder: Path) -> float:
-    path = folder / f"mlp-{weight_count([len(spec['inputs'])] + [len(l['weights']) for l in spec['layers']])}.yaml"
+    path = folder / f"mlp-{weight_count([len(spec['inputs'])] + [len(layer['weights']) for layer in spec['layers']])}.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     return wall_time([sys.executable, "-m", "backprop_derive", "solve", str(path), "--format", fmt], repeats=1)
 

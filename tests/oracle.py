@@ -7,9 +7,10 @@ with the derivation it checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import mpmath
 
@@ -99,21 +100,21 @@ def _read_dense(spec: dict, common: dict) -> Model:
     targets = spec["targets"] if isinstance(spec["targets"][0], list) else [spec["targets"]]
     previous = [("input", i) for i in range(len(rows[0]))]
     units, parameters = [], {}
-    for l, layer in enumerate(spec["layers"]):
+    for depth, layer in enumerate(spec["layers"]):
         name, alpha, formula = _activation(layer["activation"])
-        names = [("unit", l, j) for j in range(len(layer["weights"]))]
+        names = [("unit", depth, j) for j in range(len(layer["weights"]))]
         biases = layer.get("biases")
         for j, row in enumerate(layer["weights"]):
             incoming = []
             for i, weight in enumerate(row):
-                parameters[("layers", l, "weights", j, i)] = number(weight)
-                incoming.append((previous[i], ("layers", l, "weights", j, i)))
+                parameters[("layers", depth, "weights", j, i)] = number(weight)
+                incoming.append((previous[i], ("layers", depth, "weights", j, i)))
             bias = None
             if isinstance(biases, list):
-                bias = ("layers", l, "biases", j)
+                bias = ("layers", depth, "biases", j)
                 parameters[bias] = number(biases[j])
             elif biases is not None:
-                bias = ("layers", l, "biases")
+                bias = ("layers", depth, "biases")
                 parameters[bias] = number(biases)
             units.append(Unit(names[j], name, alpha, formula, incoming, bias, names if name == "softmax" else []))
         previous = names
@@ -159,42 +160,50 @@ def _read_named(spec: dict, common: dict) -> Model:
 # --- the forward pass --------------------------------------------------------------------
 
 
+def _alpha(unit: Unit, default: str) -> mpmath.mpf:
+    return mp(unit.alpha) if unit.alpha is not None else mpmath.mpf(default)
+
+
+#: The oracle's own implementation of every activation the package's table names (softmax is
+#: applied to a whole layer in the forward pass). tests/test_gradients_oracle.py checks that this
+#: table covers the package's, so a new activation is tested from the day it is added.
+ACTIVATIONS: dict[str, Callable[[Unit, Any], Any]] = {
+    "identity": lambda unit, x: x,
+    "sigmoid": lambda unit, x: 1 / (1 + mpmath.exp(-x)),
+    "tanh": lambda unit, x: mpmath.tanh(x),
+    "relu": lambda unit, x: x if x > 0 else mpmath.mpf(0),
+    "leaky_relu": lambda unit, x: x if x >= 0 else _alpha(unit, "0.01") * x,
+    "elu": lambda unit, x: x if x >= 0 else _alpha(unit, "1") * (mpmath.exp(x) - 1),
+    "softplus": lambda unit, x: mpmath.log(1 + mpmath.exp(x)),
+    "softmax": None,
+    "custom": lambda unit, x: CUSTOM[unit.formula](x),
+}
+#: Other names a spec may use for an activation.
+ALIASES = {"linear": "identity"}
+
+
 def _apply(unit: Unit, x: mpmath.mpf) -> mpmath.mpf:
-    name = unit.activation
-    if name in ("identity", "linear"):
-        return x
-    if name == "sigmoid":
-        return 1 / (1 + mpmath.exp(-x))
-    if name == "tanh":
-        return mpmath.tanh(x)
-    if name == "relu":
-        return x if x > 0 else mpmath.mpf(0)
-    if name == "leaky_relu":
-        alpha = mp(unit.alpha) if unit.alpha is not None else mpmath.mpf("0.01")
-        return x if x >= 0 else alpha * x
-    if name == "elu":
-        alpha = mp(unit.alpha) if unit.alpha is not None else mpmath.mpf(1)
-        return x if x >= 0 else alpha * (mpmath.exp(x) - 1)
-    if name == "softplus":
-        return mpmath.log(1 + mpmath.exp(x))
-    if name == "custom":
-        return CUSTOM[unit.formula](x)
-    raise ValueError(f"the oracle does not know {name}")
+    rule = ACTIVATIONS.get(ALIASES.get(unit.activation, unit.activation))
+    if rule is None:
+        raise ValueError(f"the oracle does not know {unit.activation}")
+    return rule(unit, x)
+
+
+#: The oracle's own implementation of every loss the package's table names (o: outputs, t: targets).
+LOSSES: dict[str, Callable[[list, list], Any]] = {
+    "half_squared_error": lambda o, t: sum((ok - tk) ** 2 for ok, tk in zip(o, t)) / 2,
+    "squared_error": lambda o, t: sum((ok - tk) ** 2 for ok, tk in zip(o, t)),
+    "mse": lambda o, t: sum((ok - tk) ** 2 for ok, tk in zip(o, t)) / len(o),
+    "binary_cross_entropy": lambda o, t: -sum(tk * mpmath.log(ok) + (1 - tk) * mpmath.log(1 - ok)
+                                              for ok, tk in zip(o, t)),
+    "cross_entropy": lambda o, t: -sum(tk * mpmath.log(ok) for ok, tk in zip(o, t)),
+}
 
 
 def _loss(name: str, outputs: list, targets: list) -> mpmath.mpf:
-    pairs = list(zip(outputs, targets))
-    if name == "half_squared_error":
-        return sum((o - t) ** 2 for o, t in pairs) / 2
-    if name == "squared_error":
-        return sum((o - t) ** 2 for o, t in pairs)
-    if name == "mse":
-        return sum((o - t) ** 2 for o, t in pairs) / len(pairs)
-    if name == "binary_cross_entropy":
-        return -sum(t * mpmath.log(o) + (1 - t) * mpmath.log(1 - o) for o, t in pairs)
-    if name == "cross_entropy":
-        return -sum(t * mpmath.log(o) for o, t in pairs)
-    raise ValueError(f"the oracle does not know {name}")
+    if name not in LOSSES:
+        raise ValueError(f"the oracle does not know {name}")
+    return LOSSES[name](outputs, targets)
 
 
 @dataclass

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import sympy
 from hypothesis import strategies as st
-
 from oracle import CUSTOM
 
-SQUARED_LOSSES = ("half_squared_error", "squared_error", "mse")
-LOSSES = SQUARED_LOSSES + ("binary_cross_entropy", "cross_entropy")
-#: Activations whose values stay rational: with a squared loss, every value is exact.
-EXACT_ACTIVATIONS = ("identity", "linear", "relu", "leaky_relu")
-SMOOTH_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "elu")
-#: Every kind of activation a spec can name ("custom" is {expr: ...}); softmax only in dense layers.
-ALL_ACTIVATIONS = EXACT_ACTIVATIONS + SMOOTH_ACTIVATIONS + ("custom", "softmax")
+from backprop_derive.core import rules
+from backprop_derive.core.formula import X
+
+# NOTE: the names come from the package's own tables, so that a new activation or loss is drawn
+# (and checked against the oracle's independent implementation) from the day it is added.
+_PROBES = (sympy.Rational(1, 3), sympy.Rational(-2, 3))
+
+
+def _stays_rational(formula: sympy.Expr, variables) -> bool:
+    return all(formula.subs(dict.fromkeys(variables, probe)).is_Rational for probe in _PROBES)
+
+
+_o, _t = sympy.symbols("o t")
+LOSSES = tuple(rules.LOSSES)
+#: Losses whose values stay rational (no logarithm).
+SQUARED_LOSSES = tuple(name for name in LOSSES if _stays_rational(rules.LOSSES[name].formula([_o], [_t]), (_o, _t)))
+_UNITWISE = [name for name, make in rules.ACTIVATIONS.items() if not make(rules.ActivationOptions()).layerwise]
+#: Activations whose values stay rational: with a squared loss, every value is exact (aliases too).
+EXACT_ACTIVATIONS = tuple(
+    [name for name in _UNITWISE if _stays_rational(rules.ACTIVATIONS[name](rules.ActivationOptions()).formula, (X,))]
+    + [alias for alias, name in rules.ALIASES.items() if name in _UNITWISE
+       and _stays_rational(rules.ACTIVATIONS[name](rules.ActivationOptions()).formula, (X,))])
+SMOOTH_ACTIVATIONS = tuple(name for name in _UNITWISE if name not in EXACT_ACTIVATIONS)
+#: Every kind of activation a spec can name ("custom" is {expr: ...}); layerwise ones (softmax) only in dense layers.
+LAYERWISE_ACTIVATIONS = tuple(name for name in rules.ACTIVATIONS if name not in _UNITWISE)
+ALL_ACTIVATIONS = EXACT_ACTIVATIONS + SMOOTH_ACTIVATIONS + ("custom",) + LAYERWISE_ACTIVATIONS
 
 
 def _decimal(numerator: int, denominator: int) -> Decimal | int:

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from specs import specs
 
 from backprop_derive import BackpropDeriveError, solve
 from backprop_derive.cli import main
-from specs import specs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,7 @@
 import decimal
 import json
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import click
@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_derive import solve
-from backprop_derive.check import Answer, Checker, agrees, parse_answers, render_report
 from backprop_derive.cli import main
-from backprop_derive.evaluation import compute
-from backprop_derive.mistakes import MISTAKES
-from backprop_derive.numbers import parse_number, settle
-from backprop_derive.pdf import compile_pdf
+from backprop_derive.core.evaluation import compute
+from backprop_derive.core.numbers import parse_number, settle
+from backprop_derive.jobs.check import Answer, Checker, agrees, parse_answers, render_report
+from backprop_derive.jobs.mistakes import MISTAKES
+from backprop_derive.render.pdf import compile_pdf
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -42,7 +42,7 @@ NETWORKS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def checker(network: str) -> Checker:
     return Checker(solve(NETWORKS[network]))
 
@@ -406,7 +406,7 @@ def test_check_and_its_options_have_help():
 
 def test_a_doubled_squared_error_is_not_called_a_dropped_half(tmp_path):
     from backprop_derive import solve
-    from backprop_derive.check import check, parse_answers
+    from backprop_derive.jobs.check import check, parse_answers
 
     spec = {"inputs": {"1": 1}, "neurons": {"2": {"activation": "identity", "in": {"1": 3}}},
             "targets": {"2": 1}, "loss": "squared_error"}

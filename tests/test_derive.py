@@ -10,12 +10,12 @@ import sympy
 from click.testing import CliRunner
 
 from backprop_derive.cli import main
-from backprop_derive.evaluation import evaluate
-from backprop_derive.formula import X
-from backprop_derive.general import general_solution
-from backprop_derive.pdf import compile_pdf
-from backprop_derive.steps import Quantity
-from backprop_derive.symbolic import ChainSum
+from backprop_derive.core.evaluation import evaluate
+from backprop_derive.core.formula import X
+from backprop_derive.core.steps import Quantity
+from backprop_derive.core.symbolic import ChainSum
+from backprop_derive.jobs.general import general_solution
+from backprop_derive.render.pdf import compile_pdf
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backprop_derive import solve
-from backprop_derive.diagram import RADIUS, mermaid, solution_diagrams, svg, tikz
+from backprop_derive.render.diagram import RADIUS, mermaid, solution_diagrams, svg, tikz
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -102,3 +102,26 @@ def test_mermaid_lists_nodes_edges_and_the_highlight(seed):
     assert '-- "w₁₃ = 2" -->' in code
     hot = re.search(r"linkStyle ([\d,]+) ", code).group(1).split(",")
     assert len(hot) == 3
+
+
+TWO_THREE_TWO = {"inputs": [0.5, -1], "targets": [1, 0], "loss": "half_squared_error", "layers": [
+    {"activation": "sigmoid", "weights": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]], "biases": [0.1, 0.2, 0.3]},
+    {"activation": "sigmoid", "weights": [[0.7, -0.8, 0.9], [1.0, -1.1, 1.2]], "biases": [0.1, -0.1]}]}
+
+
+def _apart(first, second) -> bool:
+    return first[2] <= second[0] or second[2] <= first[0] or first[3] <= second[1] or second[3] <= first[1]
+
+
+@pytest.mark.parametrize("spec", [TWO_THREE_TWO, EXAMPLES / "bce_batch_2_3_1.yaml"])
+def test_on_a_crossed_network_labels_clear_each_other_the_nodes_and_the_arrowheads(spec):
+    from backprop_derive.render.diagram import ARROWHEAD, _arrow_tip, _box, _label_size
+
+    diagram = solution_diagrams(solve(spec))["network"]
+    labels = [_box(*edge.label_at, *_label_size(edge.label)) for edge in diagram.edges if edge.label]
+    assert len(labels) == sum(1 for edge in diagram.edges if not edge.target.is_loss)
+    others = [_box(place.x, place.y, 2 * RADIUS, 2 * RADIUS) for place in diagram.places]
+    others += [_box(*_arrow_tip(edge), ARROWHEAD, ARROWHEAD) for edge in diagram.edges]
+    for index, label in enumerate(labels):
+        assert all(_apart(label, other) for other in labels[index + 1:]), "two weight labels overlap"
+        assert all(_apart(label, other) for other in others), "a label covers a node or an arrowhead"

@@ -1,4 +1,4 @@
-"""Tests for backprop_derive.formula: whitelisted parsing of activation formulas."""
+"""Tests for backprop_derive.core.formula: whitelisted parsing of activation formulas."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop_derive.formula import FormulaError, X, parse_formula
+from backprop_derive.core.formula import FormulaError, X, parse_formula
 
 # --- valid formulas -------------------------------------------------------------
 
@@ -194,7 +194,7 @@ def test_nothing_is_executed(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> 
 def test_source_never_runs_user_code() -> None:
     from pathlib import Path
 
-    import backprop_derive.formula as formula
+    import backprop_derive.core.formula as formula
 
     source = Path(formula.__file__).read_text()
     for word in ["eval" + "(", "exec" + "(", "sympi" + "fy", "parse" + "_expr"]:

@@ -13,13 +13,21 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.errors import BackpropDeriveError
-from backprop_derive.generate import (EXACT_RATES, Grid, Plan, architecture_spec, draw_specs, key_values,
-                                      make_plan, spec_yaml)
-from backprop_derive.render import json_number
-from backprop_derive.spec import read_document
-from backprop_derive.steps import Quantity
-from backprop_derive.typography import Latex
+from backprop_derive.core.errors import BackpropDeriveError
+from backprop_derive.core.spec import read_document
+from backprop_derive.core.steps import Quantity
+from backprop_derive.jobs.generate import (
+    EXACT_RATES,
+    Grid,
+    Plan,
+    architecture_spec,
+    draw_specs,
+    key_values,
+    make_plan,
+    spec_yaml,
+)
+from backprop_derive.render.render import json_number
+from backprop_derive.render.typography import Latex
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NO_LATEX = "pdflatex is not installed (TeX Live); the LaTeX of the sheets cannot be compiled here"
@@ -200,7 +208,7 @@ def test_every_key_is_what_solve_prints_for_that_spec(homework, kind):
         assert result.exit_code == 0, result.output
         printed = json.loads(result.output)
         solution = solve(spec)
-        assert {name: json_number(value) for name, value in key_values(solution).items()} == {
+        assert {name: json_number(value, name) for name, value in key_values(solution).items()} == {
             name: printed["quantities"][name] for name in key_values(solution)}
         typography, notation = Latex(solution.precision), solution.notation
 

@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from update_golden import FORMATS, examples, golden_path, rendered
 
 NO_LATEX = "pdflatex is not installed here (install TeX Live, e.g. Debian's texlive-latex-base, to compile LaTeX)"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backprop_derive import solve
-from backprop_derive.general import general_solution
+from backprop_derive.jobs.general import general_solution
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import mpmath
+import oracle
 import pytest
 import sympy
 from hypothesis import HealthCheck, Phase, assume, given, settings
-
-import oracle
-from backprop_derive import solve
 from specs import ALL_ACTIVATIONS, LOSSES, dense_specs, named_specs, specs
+
+from backprop_derive import solve
 
 #: The package carries 50 digits and the oracle's differences are good to ~30: 1e-20 leaves a margin.
 RELATIVE = mpmath.mpf("1e-20")
@@ -66,7 +66,7 @@ def check_against_oracle(spec: dict) -> None:
                 node = step.result.node
                 key = ("unit", node.layer - 1, node.unit - 1) if solution.network.form == "dense" else node.name
                 assert_close(values[step.result], outputs[key], scale, f"output of {key}, example {example}")
-    assert_close(solution.loss, result.cost, scale, "the cost J")
+    assert_close(solution.exact_loss, result.cost, scale, "the cost J")
 
     # Every parameter has exactly one gradient, equal to the central difference.
     gradients = {g.parameter.location: values[g.result] for g in derivation.gradients}
@@ -226,4 +226,16 @@ def test_a_saturated_sigmoid_under_binary_cross_entropy_keeps_30_digits(weight: 
             "layers": [{"activation": "sigmoid", "weights": [[weight]]}]}
     with mpmath.workdps(oracle.DIGITS):
         expected = mpmath.log(1 + mpmath.exp(weight))
-        assert abs(to_mp(solve(spec).loss) - expected) <= mpmath.mpf("1e-30") * expected
+        assert abs(to_mp(solve(spec).exact_loss) - expected) <= mpmath.mpf("1e-30") * expected
+
+
+def test_the_oracle_implements_every_activation_and_loss_of_the_package_tables():
+    from oracle import ACTIVATIONS as ORACLE_ACTIVATIONS
+    from oracle import ALIASES as ORACLE_ALIASES
+    from oracle import LOSSES as ORACLE_LOSSES
+
+    from backprop_derive.core import rules
+
+    assert set(rules.ACTIVATIONS) <= set(ORACLE_ACTIVATIONS), "a new activation needs the oracle's own implementation"
+    assert set(rules.ALIASES.items()) <= set(ORACLE_ALIASES.items())
+    assert set(rules.LOSSES) <= set(ORACLE_LOSSES), "a new loss needs the oracle's own implementation"

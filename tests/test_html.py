@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.typography import MathML
+from backprop_derive.render.typography import MathML
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
 SEED = Path(__file__).resolve().parent.parent / "examples" / "seed_relu.yaml"
@@ -62,7 +62,7 @@ def test_the_pages_numbers_are_the_solutions_values(page):
     typography = MathML(solution.precision)
     for update in solution.derivation.updates:
         assert typography.number(solution.values[0][update.result]) in html
-    assert typography.number(solution.loss) in html
+    assert typography.number(solution.exact_loss) in html
 
 
 def test_every_figure_is_inline_svg_with_a_caption(page):

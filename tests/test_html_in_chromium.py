@@ -120,3 +120,20 @@ def test_the_screenshot_is_not_blank(loaded, example):
     _, (_, _, png) = loaded[example]
     # The page is longer than the window (700 rows at half scale): text and diagrams fill most rows.
     assert inked_rows(png) > 250
+
+
+def test_no_equation_block_scrolls_when_it_fits(tmp_path):
+    """An equation block scrolls sideways only when too wide; never vertically (a stray scrollbar)."""
+    page = tmp_path / "page.html"
+    # NOTE: a block scrolls vertically when its overflow-y is auto (or scroll) and its content is
+    # taller than it; content past it by a pixel (rounding at half scale) is not a cut fraction.
+    probe = ("<script>window.addEventListener('load', () => { const blocks = [...document.querySelectorAll('.chains')];"
+             " const scrolls = b => ['auto', 'scroll'].includes(getComputedStyle(b).overflowY);"
+             " document.body.setAttribute('data-scrolling', blocks.filter(b => scrolls(b) && b.scrollHeight > b.clientHeight"
+             " || b.scrollHeight > b.clientHeight + 1).length);"
+             " document.body.setAttribute('data-blocks', blocks.length); });</script></body>")
+    html = solve(EXAMPLES[0].parent / "sigmoid_2_2_1.yaml").render("html").replace("</body>", probe)
+    page.write_text(html, encoding="utf-8")
+    dom, _, _ = browse(page)
+    assert int(re.search(r'data-blocks="(\d+)"', dom).group(1)) > 3
+    assert re.search(r'data-scrolling="(\d+)"', dom).group(1) == "0"

@@ -23,6 +23,6 @@ def test_an_installed_package_finds_its_templates(tmp_path):
         assert result.returncode == 0, result.stderr[-2000:]
         assert "50" in result.stdout
     check = subprocess.run(
-        [sys.executable, "-c", "import backprop_derive.render as r; print(r._template_folder())"],
+        [sys.executable, "-c", "import backprop_derive.render.render as r; print(r._template_folder())"],
         cwd=tmp_path, env={"PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=60)
     assert check.stdout.strip() == str(site / "backprop_derive" / "templates")

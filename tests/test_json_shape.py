@@ -8,14 +8,14 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import oracle
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
-
-import oracle
-from backprop_derive import solve
-from backprop_derive.notation import NOTATIONS, Notation
-from backprop_derive.spec import read_document
 from specs import specs
+
+from backprop_derive import solve
+from backprop_derive.core.notation import NOTATIONS, Notation
+from backprop_derive.core.spec import read_document
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
 #: A quantity's name: printable ASCII, no spaces (what a student types in an answers file).

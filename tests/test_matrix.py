@@ -9,11 +9,11 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.matrix import bias_grid, jacobian_grid, layers_of, unit_grid, value_grid, weight_grid
-from backprop_derive.pdf import compile_pdf
-from backprop_derive.render import to_json
-from backprop_derive.steps import Quantity
-from backprop_derive.typography import Latex
+from backprop_derive.core.steps import Quantity
+from backprop_derive.render.matrix import bias_grid, jacobian_grid, layers_of, unit_grid, value_grid, weight_grid
+from backprop_derive.render.pdf import compile_pdf
+from backprop_derive.render.render import to_json
+from backprop_derive.render.typography import Latex
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LAYERED = ["bce_batch_2_3_1.yaml", "mazur_2_2_2.yaml", "seed_relu.yaml", "sigmoid_2_2_1.yaml",

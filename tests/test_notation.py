@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from backprop_derive import solve
-from backprop_derive.notation import NOTATIONS, Notation
-from backprop_derive.steps import Quantity
+from backprop_derive.core.notation import NOTATIONS, Notation
+from backprop_derive.core.steps import Quantity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
@@ -46,10 +46,30 @@ def test_layered_batch_marks_examples_apart_from_layers():
 
 
 def test_a_named_graph_keeps_its_node_names_and_lowercase_edge_weights():
-    for style, pre, out, loss in (("indexed", "x", "y", "L"), ("layered", "h", "a", "E"), ("ng", "z", "a", "J")):
-        text = names("seed_relu.yaml", style)
-        assert text[f"{pre}3"] == f"{pre}₃" and text[f"{out}4"] == f"{out}₄"
-        assert text[f"d{loss}/dw13"] == f"∂{loss}/∂w₁₃"
+    text = names("seed_relu.yaml", "indexed")
+    assert text["x3"] == "x₃" and text["y4"] == "y₄" and text["dL/dw13"] == "∂L/∂w₁₃"
+
+
+def test_a_layered_named_graph_takes_the_layer_marks_of_a_layered_notation():
+    layered = names("seed_relu.yaml", "layered")
+    assert layered["h(1)_3"] == "h⁽¹⁾₃" and layered["a(1)_4"] == "a⁽¹⁾₄" and layered["yhat5"] == "ŷ₅"
+    assert layered["dE/dw(1)_13"] == "∂E/∂w⁽¹⁾₁₃" and layered["dE/dw(2)_35"] == "∂E/∂w⁽²⁾₃₅"
+    ng = names("seed_relu.yaml", "ng")
+    assert ng["z[1]_3"] == "z[1]₃" and ng["a[2]_5"] == "a[2]₅" and ng["dJ/dw[2]_45"] == "∂J/∂w[2]₄₅"
+    tex = solve(EXAMPLES / "seed_relu.yaml", notation="ng").render("tex")
+    assert r"z_{3}^{[1]}" in tex and r"w_{13}^{[1]}" in tex
+    # NOTE: with a skip connection, a node's depth is not a layer of the drawing: no marks.
+    skip = names("custom_activation.yaml", "ng")
+    assert skip["z3"] == "z₃" and skip["dJ/dw14"] == "∂J/∂w₁₄"
+
+
+def test_a_bias_shared_by_a_layer_reads_as_shared_not_as_a_weight():
+    spec = {"inputs": [1, 2], "targets": [1, 0], "loss": "half_squared_error",
+            "layers": [{"activation": "sigmoid", "weights": [[0.1, 0.2], [0.3, 0.4]], "biases": 0.5}]}
+    indexed = solve(spec, notation="indexed")
+    assert "dL/db_{3,4}" in indexed.quantities() and "b34" not in indexed.quantities()
+    assert r"b_{\{3,4\}}" in indexed.render("tex")
+    assert "b[1]" in solve(spec, notation="ng").quantities()
 
 
 def test_each_notation_names_the_loss_and_the_cost_with_its_own_letters():

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from backprop_derive import output, solve
+from backprop_derive import solve
 from backprop_derive.cli import main
+from backprop_derive.jobs import output
 
 SEED = Path(__file__).resolve().parent.parent / "examples" / "seed_relu.yaml"
 
@@ -45,7 +46,7 @@ def test_an_error_while_rendering_leaves_no_file(tmp_path, monkeypatch):
     def broken(diagram):
         raise RuntimeError("emitter failed")
 
-    monkeypatch.setattr("backprop_derive.render.figure_svg", broken)
+    monkeypatch.setattr("backprop_derive.render.render.figure_svg", broken)
     result = run("-o", str(tmp_path / "seed.md"))
     assert isinstance(result.exception, RuntimeError)
     assert list(tmp_path.iterdir()) == []
@@ -90,3 +91,37 @@ def test_template_dir_overrides_the_tex_template_of_a_pdf_too(tmp_path):
 def test_template_dir_must_be_an_existing_folder(tmp_path):
     result = run("--template-dir", str(tmp_path / "missing"))
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_an_error_in_a_template_of_ones_own_is_one_line_with_its_file_and_line(tmp_path):
+    cases = {
+        "# {{ document.title }\n": "line 1: unexpected '}'",
+        "# {{ document.title }}\n{% for b in document.overview %}\n{{ b.headng }}\n{% endfor %}\n":
+            "line 3: Block has no attribute 'headng'",
+        "{% for b in document.overview %}\n{% endfor %}\n{{ 1 / 0 }}\n": "line 3: division by zero",
+        "\n{% include 'missing.j2' %}\n": "line 2: 'missing.j2' not found",
+    }
+    target = tmp_path / "out.md"
+    for template, expected in cases.items():
+        (tmp_path / "solution.md.j2").write_text(template, encoding="utf-8")
+        result = run("--template-dir", str(tmp_path), "-o", str(target))
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+        assert result.output.startswith(f"Error: {tmp_path / 'solution.md.j2'}, {expected}"), result.output
+        assert not target.exists(), "nothing written"
+
+
+def test_the_readme_documents_every_variable_a_template_receives():
+    from dataclasses import fields
+
+    from backprop_derive.render.document import Block, Document, Plot, Table
+    from backprop_derive.render.present import Line
+
+    readme = (SEED.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("#### Templates"):]
+    section = section[:section.index("\n### ")]
+    for kind in (Document, Block, Line, Table, Plot):
+        for field in fields(kind):
+            assert f"`{field.name}`" in section or f"`document.{field.name}`" in section, (kind.__name__, field.name)
+    for name in ("standalone", "figure_stem", "figure_file", "tex_escape", "svg", "tikz", "mermaid", "is math"):
+        assert name in section

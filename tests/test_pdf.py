@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.pdf import compile_pdf
+from backprop_derive.render.pdf import compile_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from backprop_derive import solve
-from backprop_derive.plaintext import WIDTH, equations, table_lines
-from backprop_derive.present import Line
-from backprop_derive.render import build_document
-from backprop_derive.typography import Unicode
+from backprop_derive.render.plaintext import WIDTH, equations, table_lines
+from backprop_derive.render.present import Line
+from backprop_derive.render.render import build_document
+from backprop_derive.render.typography import Unicode
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
 

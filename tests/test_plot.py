@@ -4,11 +4,12 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from click.testing import CliRunner
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backprop_derive import solve
 from backprop_derive.cli import main
-from backprop_derive.plot import mermaid_plot, nice_ticks, pgfplots_plot, svg_line_plot, text_plot
+from backprop_derive.render.plot import mermaid_plot, nice_ticks, pgfplots_plot, svg_line_plot, text_plot
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 POINTS = [(1, 0.5), (2, 0.4), (3, 0.32), (4, 0.25)]
@@ -77,3 +78,25 @@ def test_text_ends_with_the_loss_table_and_a_drawn_plot():
 def test_latex_loads_pgfplots_only_for_a_plot():
     assert r"\usepackage{pgfplots}" in solve(EXAMPLES / "seed_relu.yaml", steps=2).render("tex")
     assert "pgfplots" not in solve(EXAMPLES / "seed_relu.yaml").render("tex")
+
+
+def test_a_thinned_text_plot_ends_at_the_last_step_and_labels_the_true_lowest_cost():
+    points = [(step, 1 / step) for step in range(1, 1001)]
+    text = text_plot(points, y_label="J")
+    axis = text.splitlines()[-1]
+    assert "1000" in axis.split() and "987" not in axis, "the last column is the last step"
+    assert text.splitlines()[-3].strip().startswith(f"{1 / 1000:.6g} ┤"), "the lowest label is the final cost"
+    assert text.splitlines()[-3].rstrip().endswith("•"), "the last step is drawn"
+
+
+def test_solve_with_many_steps_plots_up_to_the_last_one():
+    result = CliRunner().invoke(main, ["solve", str(EXAMPLES / "sigmoid_2_2_1.yaml"), "--steps", "70",
+                                       "--format", "txt"])
+    assert result.exit_code == 0, result.output
+    solution = solve(EXAMPLES / "sigmoid_2_2_1.yaml", steps=70)
+    final = float(solution.values[-1][solution.derivation.cost])
+    plot = result.output[result.output.rindex("Loss per step"):].splitlines()
+    axis = next(line for line in plot if line.rstrip().endswith("and the last)"))
+    assert axis.split()[1] == "70"
+    lowest = [line for line in plot if "┤" in line][-1]
+    assert lowest.split("┤")[0].strip() == f"{final:.6g}"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backprop_derive import output
-from backprop_derive.errors import OutputError
+from backprop_derive.core.errors import OutputError
+from backprop_derive.jobs import output
 
 
 def test_every_file_is_written_with_the_usual_permissions(tmp_path: Path) -> None:

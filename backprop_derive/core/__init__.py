@@ -1,0 +1,1 @@
+"""The core: spec reading, formulas, numbers, rules, derivation, evaluation, updates and notation."""

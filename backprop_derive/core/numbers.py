@@ -1,0 +1,479 @@
+"""Numbers: exact values from a spec, high-precision values once exp or log enter, and their display."""
+
+from __future__ import annotations
+
+import decimal
+import fractions
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import mpmath
+import sympy
+
+from .limits import MAX_EXACT_DIGITS, MAX_VALUE_EXPONENT
+
+# NOTE: 100 digits carried, 30 promised: the margin absorbs the rounding of a deep network and the
+# cancellation of 1 − σ(z) near saturation (1 − σ(120) ≈ 8e-53 still keeps 47 digits).
+DIGITS = 100
+
+#: Numbers read from a user's file lie within 10^±MAX_EXPONENT in size (or are 0).
+MAX_EXPONENT = 100
+
+#: Digits of DIGITS that the rounding of earlier steps may have cost a carried value: a sum of carried
+#: values within 10^-(DIGITS - ROUNDING_MARGIN) of its largest term is 0 (see ``total``).
+ROUNDING_MARGIN = 5
+
+#: Digits SymPy may work with to settle an exact value whose terms cancel (1 − tanh²(240) ≈ 1.4e-208):
+#: one that still cannot be told from 0 is 0.
+CANCELLATION_DIGITS = 10 * DIGITS
+
+#: A computed value other than 0 lies within 10^±MAX_MAGNITUDE in size: beyond it a number can be neither
+#: shown nor used (sigmoid(−1e100) is about 10^(−4.3e99)). See limits.MAX_VALUE_EXPONENT.
+MAX_MAGNITUDE = MAX_VALUE_EXPONENT
+#: The size limits in bits, compared with a value's binary exponent (an int of any size).
+_LIMIT_BITS = int(MAX_MAGNITUDE * 3.321928) + 1
+_EXACT_BITS = int(MAX_EXACT_DIGITS * 3.321928) + 1
+
+#: Exact terminating decimals are shown in full up to this many significant digits.
+EXACT_DECIMAL_DIGITS = 12
+#: An exact fraction is shown as p/q while numerator and denominator together have at most this many digits.
+SHORT_FRACTION_DIGITS = 6
+
+
+class AmbiguousNumber(str):
+    """A number as written that a file format reads as another value (YAML 1.1 reads ``010`` as 8).
+
+    Args:
+        text: The number as written.
+        problem: How it would be read, and what to write instead.
+    """
+
+    problem: str
+
+    def __new__(cls, text: str, problem: str) -> AmbiguousNumber:
+        written = super().__new__(cls, text)
+        written.problem = problem
+        return written
+
+
+def parse_number(raw: object) -> sympy.Rational:
+    """The exact value of a number written in a spec.
+
+    Args:
+        raw: An int, a ``decimal.Decimal`` (how the spec loaders read decimals), a float, or a
+            string such as ``"1/3"``, ``"0.25"`` or ``"-2"``.
+
+    Returns:
+        A SymPy Rational: ``0.1`` is exactly 1/10, never a binary float.
+
+    Raises:
+        ValueError: ``raw`` is not a finite number (a bool counts as not a number), lies outside
+            10^±MAX_EXPONENT in size, or is an AmbiguousNumber.
+    """
+    if isinstance(raw, AmbiguousNumber):
+        raise ValueError(raw.problem)
+    # NOTE: the size is checked before parsing: 1e999999999 would be expanded to a billion digits.
+    if abs(_written_exponent(raw)) > MAX_EXPONENT:
+        raise ValueError(_out_of_range(raw))
+    value = _parse(raw)
+    limit = 10**MAX_EXPONENT
+    if value and not (abs(value.p) <= limit * value.q and abs(value.p) * limit >= value.q):
+        raise ValueError(_out_of_range(raw))
+    return value
+
+
+def _parse(raw: object) -> sympy.Rational:
+    if isinstance(raw, bool):
+        raise ValueError(f"expected a number, got {str(raw).lower()}")
+    if isinstance(raw, int):
+        return sympy.Integer(raw)
+    if isinstance(raw, float):
+        raw = repr(raw)  # the shortest decimal that reads back as this float, as it was written
+    if isinstance(raw, (decimal.Decimal, str)):
+        try:
+            value = fractions.Fraction(str(raw).strip())
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"expected a number such as 2, -0.5 or \"1/3\", got {str(raw)!r}") from None
+        return sympy.Rational(value.numerator, value.denominator)
+    raise ValueError(f"expected a number, got {type(raw).__name__} {raw!r}")
+
+
+def _written_exponent(raw: object) -> int:
+    """The power of ten of a decimal as written (0 for anything else), read without expanding it."""
+    if isinstance(raw, (decimal.Decimal, str)):
+        try:
+            number = decimal.Decimal(str(raw).strip())
+        except decimal.InvalidOperation:
+            return 0
+        if number.is_finite() and number:
+            return number.adjusted()
+    return 0
+
+
+def _out_of_range(raw: object) -> str:
+    text = str(raw) if isinstance(raw, (decimal.Decimal, str)) else repr(raw)
+    text = text if len(text) <= 24 else text[:20] + "…"
+    return f"expected a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size (or 0), got {text}"
+
+
+class NoFiniteValue(ArithmeticError):
+    """A computed value that is not a finite real number, or too large or too small to carry.
+
+    Args:
+        predicate: What is wrong with the value, in a student's words, as said of the step that
+            computes it (``takes the log of −1``, ``is about 10^(−4.3e+99), …``).
+        path: The spec field the value comes from, when known (``layers[0].activation``).
+        step: The step in words (``the activation at unit 1``), when known.
+    """
+
+    def __init__(self, predicate: str, path: str = "", step: str = "the value") -> None:
+        super().__init__(f"{step} {predicate}")
+        self.predicate = predicate
+        self.path = path
+        self.step = step
+
+    def at(self, path: str, step: str, note: str = "") -> NoFiniteValue:
+        """The same trouble, placed in the spec field ``path`` and the step ``step``, with a ``note`` after it."""
+        return NoFiniteValue(f"{self.predicate}; {note}" if note else self.predicate, path, step)
+
+
+def settle(value: sympy.Expr) -> sympy.Expr:
+    """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float.
+
+    A sum SymPy cannot tell from 0 (an exact cancellation, such as σ(z) + σ(−z) − 1) is 0. An exact
+    value longer than limits.MAX_EXACT_DIGITS is carried as a Float.
+
+    Raises:
+        NoFiniteValue: ``value`` is not a finite real number, or lies outside 10^±MAX_MAGNITUDE.
+    """
+    if value.is_Rational and abs(int(value.p)).bit_length() + int(value.q).bit_length() > _EXACT_BITS:
+        value = sympy.Float(value, DIGITS)  # NOTE: an exact value past MAX_EXACT_DIGITS is carried as a Float
+    if value.is_Rational or value.is_Float:
+        number = value
+    else:
+        number = value.evalf(DIGITS)
+        if number.is_Float and number._prec <= 1:
+            number = value.evalf(DIGITS, maxn=CANCELLATION_DIGITS)
+        if not number.is_Number:
+            raise NoFiniteValue("is not a real number")
+        # NOTE: where a sum cancels, evalf works with more digits, up to maxn; a Float with no bit of
+        # precision left even then is its way of saying "0 within 10^-CANCELLATION_DIGITS".
+        if number.is_Float and number._prec <= 1:
+            return sympy.Integer(0)
+        if not number.is_Rational:
+            number = sympy.Float(number, DIGITS)
+    if not number.is_finite:
+        raise NoFiniteValue("is not a finite number")
+    exponent = _decimal_exponent(number)
+    if abs(exponent) > MAX_MAGNITUDE:
+        size = f"{exponent:.2g}".replace("-", "−")
+        raise NoFiniteValue(f"is about 10^({size}), beyond the 10^±{MAX_MAGNITUDE} that a worked solution can show")
+    return number
+
+
+def _decimal_exponent(number: sympy.Expr) -> int:
+    """About the power of ten of a nonzero number's size (0 for 0), without printing it."""
+    if not number:
+        return 0
+    return int(_binary_exponent(number) * 0.30103)
+
+
+def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
+    """The sum of ``terms`` (exact, or carried values, or exact formulas such as e^(1/2)), formed by ``dot``.
+
+    Terms that are all exact stay an exact sum, for ``settle`` to evaluate as closely as it needs.
+
+    Raises:
+        NoFiniteValue: a term has no finite real value.
+    """
+    terms = [sympy.sympify(term) for term in terms]
+    if not any(term.is_Float or (not term.is_Rational and term.has(sympy.Float)) for term in terms):
+        return sympy.Add(*terms)
+    return dot((term if term.is_Number else settle(term), None) for term in terms)
+
+
+def _binary_exponent(number: sympy.Expr) -> int:
+    """About log2 of a nonzero number's size."""
+    if number.is_Rational:
+        return abs(int(number.p)).bit_length() - int(number.q).bit_length()
+    _, _, exponent, length = number._mpf_
+    return exponent + length
+
+
+def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """``formula`` at numbers: each symbol replaced by its value, every sum formed by ``total``.
+
+    Each power and exponential is sized before it is computed, so that none grows past
+    10^±MAX_MAGNITUDE: x**x**x**99 at 5 is a clear NoFiniteValue at once, not an hour of exact
+    arithmetic; and an exact power past MAX_EXACT_DIGITS is computed as a Float.
+
+    Raises:
+        NoFiniteValue: a log or a power has no finite real value (takes the log of −1, divides by 0),
+            or a power or an exponential passes 10^MAX_MAGNITUDE.
+    """
+    # NOTE: the same bottom-up rebuild as xreplace, with sums, powers and partial functions looked at on
+    # the way; with a stack, not recursion, so that no formula's depth meets Python's recursion limit.
+    results: dict[sympy.Basic, sympy.Basic] = {}
+    stack: list[tuple[sympy.Basic, bool]] = [(formula, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in results:
+            continue
+        if node in values or not node.args:
+            results[node] = values.get(node, node)
+        elif not ready:
+            stack.append((node, True))
+            stack.extend((argument, False) for argument in node.args)
+        else:
+            results[node] = _rebuilt(node, [results[argument] for argument in node.args])
+    return results[formula]
+
+
+def _rebuilt(node: sympy.Basic, arguments: list) -> sympy.Basic:
+    """``node``'s operation applied to ``arguments`` (its operands, already substituted)."""
+    if node.is_Add:
+        return total(arguments)
+    numeric = all(argument.is_number for argument in arguments)
+    if numeric and node.is_Pow:
+        _check_growth(*arguments)
+        if not _exact_power(*arguments):
+            return _float_power(*arguments)
+    elif numeric and isinstance(node, sympy.exp):
+        _check_growth(sympy.E, arguments[0])
+    result = node.func(*arguments)
+    if node.func in _PARTIAL and not _finite_real(result):
+        raise NoFiniteValue(_PARTIAL[node.func](*arguments))
+    return result
+
+
+def _check_growth(base: sympy.Expr, exponent: sympy.Expr) -> None:
+    """Refuse ``base ** exponent`` before computing it when it would pass 10^MAX_MAGNITUDE.
+
+    NOTE: estimated at 53 bits, from |exponent|·log2|base|, which mpmath finds at once at any size;
+    computing 3**(10**10000) itself takes minutes.
+    """
+    if not base or not exponent:
+        return
+    with mpmath.workprec(53):
+        bits = _rough(exponent) * mpmath.log(abs(_rough(base)), 2)
+    if bits > _LIMIT_BITS:
+        size = f"{float(bits * mpmath.log10(2)):.2g}".replace("-", "−") if bits < 2**1000 else "a huge number"
+        raise NoFiniteValue(f"reaches a number of about 10^({size}) on the way, beyond the 10^±{MAX_MAGNITUDE} "
+                            f"that a worked solution can show")
+
+
+def _rough(value: sympy.Expr) -> mpmath.mpf:
+    """A number's real part to about 20 digits: enough to size a result."""
+    if not (value.is_Float or value.is_Rational):
+        value = sympy.re(value.evalf(20))
+    return _mpf(value) if value.is_Number else mpmath.mpf(0)
+
+
+def _exact_power(base: sympy.Expr, exponent: sympy.Expr) -> bool:
+    """True where ``base ** exponent`` is left to SymPy: not both exact, or exact and short."""
+    if not (base.is_Rational and exponent.is_Rational):
+        return not (base.is_Float or exponent.is_Float)
+    return (abs(int(base.p)).bit_length() + int(base.q).bit_length()) * abs(exponent) <= _EXACT_BITS
+
+
+#: Integer powers up to this are multiplied out; higher ones go through exp and log.
+_SMALL_POWER = 2**16
+
+
+def _float_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+    """``base ** exponent`` as a DIGITS-digit Float, for a Float operand or an exact power too long to carry."""
+    if not base:
+        if exponent.is_negative:
+            raise NoFiniteValue(_power(base, exponent))
+        return sympy.Integer(0) if exponent else sympy.Integer(1)
+    if base.is_negative and not exponent.is_integer:
+        raise NoFiniteValue(_power(base, exponent))
+    with mpmath.workdps(DIGITS + 10):
+        if exponent.is_integer and abs(exponent) <= _SMALL_POWER:
+            result = mpmath.power(_mpf(base), int(exponent))
+        else:
+            # NOTE: exp(e·log|b|) rather than mpmath's power, which multiplies out a huge integer exponent.
+            result = mpmath.exp(_mpf(exponent) * mpmath.log(abs(_mpf(base))))
+            if base.is_negative and int(exponent) % 2:
+                result = -result
+        return sympy.Float._new(result._mpf_, mpmath.mp.prec)
+
+
+def _finite_real(value: sympy.Expr) -> bool:
+    """False for a number that is not finite or not real; True for a formula still in symbols."""
+    if value.is_Rational or value.free_symbols:
+        return True
+    if value.is_Number:
+        return bool(value.is_finite)  # a Float, or oo or nan
+    if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+        return False
+    number = value if value.is_Number else value.evalf(15)
+    return bool(number.is_Number and number.is_finite)
+
+
+def words(value: sympy.Expr) -> str:
+    """A value as a message to a student writes it: ``−0.5``, ``1/3``."""
+    if not value.is_Number:
+        value = value.evalf(15)
+    if not value.is_Number:
+        return "a number that is not real"
+    if value.is_Integer and abs(int(value)) >= 10**EXACT_DECIMAL_DIGITS:
+        value = sympy.Float(value, DIGITS)  # NOTE: 5e+800, not 801 digits, in a one-line message
+    return show(value).plain().replace("-", "−", 1)
+
+
+def _power(base: sympy.Expr, exponent: sympy.Expr) -> str:
+    if base == 0:
+        return "divides by 0"
+    if exponent == sympy.Rational(1, 2):
+        return f"takes the square root of {words(base)}"
+    return f"raises {words(base)} to the power {words(exponent)}"
+
+
+#: The functions of a formula that are not defined everywhere, each with how its failure is said.
+_PARTIAL = {
+    sympy.log: lambda argument, *_: f"takes the log of {words(argument)}",
+    sympy.Pow: _power,
+}
+
+
+def dot(pairs) -> sympy.Expr:
+    """Σ a·b over ``pairs`` of values (b None for 1): exact while every value is rational, otherwise
+    a DIGITS-digit Float, or 0 where the carried values cancel to within their rounding.
+
+    A carried value is known to about its size × 10^-DIGITS, so a sum that comes out smaller than its
+    largest term × 10^-(DIGITS - ROUNDING_MARGIN) is rounding residue of an exact 0, and is 0: the
+    outputs of a softmax sum to 1, so ∂J/∂b of a bias shared by the layer is 0, not 7e-102.
+
+    NOTE: the inexact case is summed in mpmath directly, not through SymPy's Float arithmetic, which
+    spends most of its time building and normalising intermediate objects.
+    """
+    pairs = list(pairs)
+    if all(a.is_Rational and (b is None or b.is_Rational) for a, b in pairs):
+        return sympy.Add(*(a if b is None else a * b for a, b in pairs))
+    with mpmath.workdps(DIGITS):
+        terms = [_mpf(a) if b is None else _mpf(a) * _mpf(b) for a, b in pairs]
+        total = mpmath.fsum(terms)
+        if _cancelled(total._mpf_, [term._mpf_ for term in terms]):
+            return sympy.Integer(0)
+        return sympy.Float._new(total._mpf_, mpmath.mp.prec)
+
+
+#: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
+_CANCELLED_BITS = int((DIGITS - ROUNDING_MARGIN) * 3.321928)
+
+
+def _cancelled(total: tuple, terms: list[tuple]) -> bool:
+    """True when the mpf ``total`` is 0, or below the rounding of the mpf ``terms`` it sums (see ``dot``)."""
+    _, mantissa, exponent, length = total
+    if not mantissa:
+        return True
+    # NOTE: sizes compared as powers of two, read off the numbers (exponent + bit count): a bit either way
+    # does not matter.
+    largest = max(term[2] + term[3] for term in terms if term[1])
+    return exponent + length < largest - _CANCELLED_BITS
+
+
+def _mpf(value: sympy.Expr) -> mpmath.mpf:
+    """``value`` as an mpmath number at the working precision (a Float's own digits, kept)."""
+    if value.is_Float:
+        return mpmath.mpf(value._mpf_)
+    if value.is_Rational:
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(sympy.Float(value, DIGITS)._mpf_)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A number as a careful human writes it, before a renderer picks the typography.
+
+    Exactly one form is set: ``fraction`` (p, q) for a short exact fraction, ``exponent``
+    with ``digits`` as the mantissa for a very large or small number, or ``digits`` alone.
+    """
+
+    negative: bool
+    digits: str
+    fraction: tuple[int, int] | None = None
+    exponent: int | None = None
+
+    def plain(self) -> str:
+        """ASCII form: ``-1/3``, ``0.59327``, ``1.5e-07``."""
+        sign = "-" if self.negative else ""
+        if self.fraction:
+            return f"{sign}{self.fraction[0]}/{self.fraction[1]}"
+        if self.exponent is not None:
+            return f"{sign}{self.digits}e{self.exponent:+03d}"
+        return sign + self.digits
+
+
+def show(value: sympy.Expr, precision: int = 6) -> Shown:
+    """How ``value`` is displayed: integers as integers, short fractions as fractions,
+    terminating decimals exactly, everything else at ``precision`` significant digits,
+    and never ``-0`` or a float artefact.
+    """
+    if value.is_Rational:
+        numerator, denominator = int(value.p), int(value.q)
+        if denominator == 1:
+            return Shown(numerator < 0, str(abs(numerator)))
+        if _terminates(denominator):
+            exact = decimal.Decimal(abs(numerator)) / decimal.Decimal(denominator)
+            exact_digits = len(exact.as_tuple().digits)
+            if exact_digits <= max(precision, EXACT_DECIMAL_DIGITS) and _moderate(exact):
+                return Shown(numerator < 0, _fixed(exact))
+        elif len(str(abs(numerator))) + len(str(denominator)) <= SHORT_FRACTION_DIGITS:
+            return Shown(numerator < 0, "", fraction=(abs(numerator), denominator))
+    return _rounded(_decimal_of(value, precision), precision)
+
+
+def _decimal_of(value: sympy.Expr, precision: int) -> decimal.Decimal:
+    """``value`` to ``precision`` + 10 significant digits, as a Decimal of any magnitude."""
+    # NOTE: printing only the digits needed is what keeps rendering fast; ten guard digits make the
+    # half-up rounding that follows exact (a tie would need ten 9s or 0s in a row).
+    number = sympy.Float(value, DIGITS)
+    return decimal.Decimal(mpmath.libmp.to_str(number._mpf_, precision + 10, min_fixed=0, max_fixed=0))
+
+
+def _rounded(number: decimal.Decimal, precision: int) -> Shown:
+    # NOTE: the default context holds 28 digits and exponents up to 10^999999; a value of the
+    # solution may need more of either.
+    with decimal.localcontext(prec=DIGITS + 10, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN):
+        if number.is_zero():
+            return Shown(False, "0")
+        magnitude = abs(number)
+        exponent = magnitude.adjusted()
+        rounded = magnitude.quantize(decimal.Decimal(1).scaleb(exponent - precision + 1), decimal.ROUND_HALF_UP)
+        if rounded.is_zero():
+            return Shown(False, "0")
+        if _moderate(rounded):
+            return Shown(number < 0, _fixed(rounded))
+        mantissa = rounded.scaleb(-rounded.adjusted())
+        return Shown(number < 0, _fixed(mantissa), exponent=rounded.adjusted())
+
+
+def python_number(value: sympy.Expr) -> int | fractions.Fraction | float:
+    """A value as a plain Python number: ``int`` for a whole number, ``Fraction`` for another exact
+    one (1/3 stays 1/3), ``float`` (the nearest double) for one carried to high precision.
+    """
+    if value.is_Integer:
+        return int(value)
+    if value.is_Rational:
+        return fractions.Fraction(int(value.p), int(value.q))
+    return float(value)
+
+
+def _moderate(magnitude: decimal.Decimal) -> bool:
+    return -5 <= magnitude.adjusted() < 9
+
+
+def _fixed(magnitude: decimal.Decimal) -> str:
+    text = format(magnitude, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _terminates(denominator: int) -> bool:
+    for factor in (2, 5):
+        while denominator % factor == 0:
+            denominator //= factor
+    return denominator == 1

@@ -1,0 +1,256 @@
+"""Common mistakes, each a variant of the real derivation: the same steps with one rule changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import sympy
+
+from ..core.evaluation import Values, compute
+from ..core.numbers import settle, total
+from ..core.rules import OUTPUT
+from ..core.steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
+
+
+@dataclass(frozen=True)
+class MistakenUpdate:
+    """θ_new = θ + direction · η · g, or θ + direction · g when the learning rate is left out."""
+
+    result: Quantity
+    old: Quantity
+    gradient: Quantity
+    rate: Quantity | None
+    direction: int
+
+
+@compute.register
+def _(step: MistakenUpdate, values: Values) -> sympy.Expr:
+    rate = values[step.rate] if step.rate else sympy.Integer(1)
+    return total([values[step.old], step.direction * rate * values[step.gradient]])
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """One mistake, made everywhere it can be made in a derivation.
+
+    Attributes:
+        code: The mistake's code (SPEC §4.2), e.g. ``sign_flip``.
+        detail: What went wrong, as a clause: "the sign of … is flipped (t − o instead of o − t)".
+        changes: The mistaken step that replaces each real step it changes, by the step's result.
+        values: Every value of the exercise with this mistake made.
+    """
+
+    code: str
+    detail: str
+    changes: Mapping[Quantity, object]
+    values: Values
+
+    def steps(self, steps: Iterable) -> list:
+        """``steps`` with this mistake made."""
+        return [self.changes.get(step.result, step) for step in steps]
+
+
+def replay(steps: Iterable, values: Values, keep: Container[Quantity] = ()) -> Values:
+    """Recompute every step in order over a copy of ``values``, leaving the quantities in ``keep``.
+
+    A step that reads a quantity computed later (an updated weight) reads its value in ``values``.
+    A step that has no finite value from these numbers (log of a negative) keeps the one in ``values``.
+    """
+    values = dict(values)
+    for step in steps:
+        if step.result in keep:
+            continue
+        try:
+            values[step.result] = settle(compute(step, values))
+        except (ArithmeticError, TypeError):
+            pass
+    return values
+
+
+@dataclass(frozen=True)
+class _Exercise:
+    """What the makers of variants look at."""
+
+    solution: object
+
+    @property
+    def network(self):
+        return self.solution.network
+
+    @cached_property
+    def steps(self) -> list:
+        return list(self.solution.derivation.steps())
+
+    def of_type(self, kind: type | tuple[type, ...]) -> list:
+        return [step for step in self.steps if isinstance(step, kind)]
+
+    def name(self, quantity: Quantity) -> str:
+        return self.solution.notation.ascii(quantity)
+
+    def slopes(self) -> list[Slope]:
+        """The activation derivatives that can be got wrong (the identity's 1 cannot)."""
+        return [step for step in self.of_type(Slope) if step.activation.name != "identity"]
+
+
+def variants(solution) -> tuple[Variant, ...]:
+    """Every variant of ``solution``'s derivation that one common mistake makes, in ``MISTAKES`` order.
+
+    Only mistakes that change some value of this exercise are listed (no ``missing_mean`` without
+    a batch, no ``relu_derivative_at_zero`` where no pre-activation is 0).
+    """
+    exercise = _Exercise(solution)
+    truth = solution.values[0]
+    found = []
+    for code, make in MISTAKES.items():
+        for detail, changes in make(exercise):
+            values = replay([changes.get(step.result, step) for step in exercise.steps], truth)
+            # NOTE: a step the mistake leaves at the same value (σ' at the output, relu' away from 0) is no change.
+            changes = {result: step for result, step in changes.items() if _differ(values[result], truth[result])}
+            if changes:
+                found.append(Variant(code, detail, changes, values))
+    return tuple(found)
+
+
+def _differ(value: sympy.Expr, other: sympy.Expr) -> bool:
+    # NOTE: beyond the noise of two high-precision computations of one number by different formulas.
+    return bool(abs(value - other) > sympy.Float("1e-30") * max(1, abs(other)))
+
+
+Made = Iterator[tuple[str, dict]]
+
+
+def _changed(steps: Iterable, change: Callable) -> dict:
+    """Each step's mistaken version, by its result, where the mistake changes it."""
+    return {step.result: mistaken for step in steps if (mistaken := change(step)) != step}
+
+
+def _sign_flip(exercise: _Exercise) -> Made:
+    yield ("the sign of the loss's derivative is flipped (t − o instead of o − t)",
+           _changed(exercise.of_type(OutputSlope), lambda step: replace(step, formula=-step.formula)))
+
+
+_SQUARED_LOSSES = ("half_squared_error", "squared_error", "mse")
+
+
+def _missing_half(exercise: _Exercise) -> Made:
+    if exercise.network.loss.name not in _SQUARED_LOSSES:
+        return
+    # NOTE: only half_squared_error has a ½ to drop; for the others a factor 2 was added.
+    too_large = ("the loss's ½ was dropped (a factor 2 too large)" if exercise.network.loss.name == "half_squared_error"
+                 else "a factor 2 too many was taken (a factor 2 too large)")
+    for factor, detail in ((2, too_large),
+                           (sympy.Rational(1, 2), "a factor ½ too many was taken (a factor 2 too small)")):
+        yield detail, _changed(exercise.of_type((LossValue, OutputSlope)),
+                               lambda step: replace(step, formula=factor * step.formula))
+
+
+def _dropped_activation_derivative(exercise: _Exercise) -> Made:
+    yield ("the activation's derivative was left out (taken as 1)",
+           _changed(exercise.slopes(), lambda step: replace(step, formula=sympy.Integer(1))))
+
+
+# Derivatives written in the output y that one activation has (sigmoid, tanh) and a student may give
+# another activation built on exp or tanh.
+_OUTPUT_FORMS = ((OUTPUT * (1 - OUTPUT), "y(1 − y), the sigmoid's derivative,"),
+                 (1 - OUTPUT ** 2, "1 − y², tanh's derivative,"))
+
+
+def _wrong_activation_derivative(exercise: _Exercise) -> Made:
+    yield ("the activation f itself was used instead of its derivative f'",
+           _changed(exercise.slopes(),
+                    lambda step: replace(step, formula=step.activation.formula, variable=_pre(step.result))))
+    with_exp = [step for step in exercise.slopes() if step.activation.formula.has(sympy.exp, sympy.tanh)]
+    for form, text in _OUTPUT_FORMS:
+        yield (f"{text} was used instead of the activation's own derivative",
+               _changed(with_exp, lambda step: replace(step, formula=form, variable=_out(step.result))))
+
+
+def _pre_activation_as_input(exercise: _Exercise) -> Made:
+    letters = exercise.solution.notation.letters
+    where = f"the pre-activation {letters.pre[2]} was used where the output {letters.out[2]} belongs"
+    yield (f"{where}, as the input of the next weighted sum",
+           _changed(exercise.of_type(WeightedSum), lambda step: replace(
+               step, terms=tuple((_as_pre(source), weight) for source, weight in step.terms))))
+    yield (f"{where}, as the input a weight scales in its gradient",
+           _changed(exercise.of_type(Gradient), lambda step: replace(
+               step, terms=tuple((delta, _as_pre(source)) for delta, source in step.terms))))
+    yield (f"{where}, in a derivative written in the output",
+           _changed(exercise.slopes(), lambda step: replace(step, variable=_as_pre(step.variable))))
+
+
+def _stale_weight(exercise: _Exercise) -> Made:
+    if exercise.solution.derivation.updates:
+        yield ("the already-updated weights were used to pass δ back",
+               _changed(exercise.of_type(BackSum), lambda step: replace(
+                   step, terms=tuple((delta, replace(weight, kind="new")) for delta, weight in step.terms))))
+
+
+def _missing_mean(exercise: _Exercise) -> Made:
+    yield ("the batch mean's 1/m was left out",
+           _changed(exercise.of_type((CostValue, Gradient)), lambda step: replace(step, scale=sympy.Integer(1))))
+
+
+def _mistaken_updates(exercise: _Exercise, with_rate: bool, direction: int) -> dict:
+    return {step.result: MistakenUpdate(step.result, step.old, step.gradient, step.rate if with_rate else None,
+                                        direction)
+            for step in exercise.of_type(Update) if step.trainable}
+
+
+def _added_gradient(exercise: _Exercise) -> Made:
+    yield "the gradient was added instead of subtracted (θ + η·g)", _mistaken_updates(exercise, True, 1)
+
+
+def _missing_learning_rate(exercise: _Exercise) -> Made:
+    yield "the learning rate η was left out (θ − g)", _mistaken_updates(exercise, False, -1)
+
+
+def _relu_derivative_at_zero(exercise: _Exercise) -> Made:
+    kinked = [step for step in exercise.slopes() if step.activation.derivative_at_zero is not None]
+    chosen = exercise.network.options.relu_derivative_at_zero
+    for other in sorted({sympy.Integer(0), sympy.Integer(1), sympy.Rational(1, 2)} - {chosen}):
+        yield (f"relu'(0) was taken as {other} instead of {chosen}",
+               _changed(kinked, lambda step: replace(
+                   step, formula=replace(step.activation, derivative_at_zero=other).derivative)))
+
+
+def _missing_path(exercise: _Exercise) -> Made:
+    for step in exercise.of_type(BackSum):
+        if step.result.example != 0 or len(step.terms) < 2:
+            continue
+        for _, weight in step.terms:
+            yield (f"the path through {exercise.name(weight)} was left out of the sum over every path",
+                   _changed([other for other in exercise.of_type(BackSum) if other.result.node is step.result.node],
+                            lambda other: replace(other, terms=tuple(term for term in other.terms
+                                                                     if term[1] != weight))))
+
+
+def _pre(quantity: Quantity) -> Quantity:
+    return Quantity("pre", quantity.node, quantity.example)
+
+
+def _as_pre(quantity: Quantity | None) -> Quantity | None:
+    """A neuron's pre-activation in place of its output; anything else as it is."""
+    return _pre(quantity) if quantity is not None and quantity.kind == "out" else quantity
+
+
+def _out(quantity: Quantity) -> Quantity:
+    return Quantity("out", quantity.node, quantity.example)
+
+
+#: Each mistake's code and how it changes a derivation, in the order they are tried on a wrong answer.
+MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
+    "sign_flip": _sign_flip,
+    "missing_half": _missing_half,
+    # NOTE: at a kink, relu' = 1 is the other convention before it is a dropped derivative.
+    "relu_derivative_at_zero": _relu_derivative_at_zero,
+    "dropped_activation_derivative": _dropped_activation_derivative,
+    "wrong_activation_derivative": _wrong_activation_derivative,
+    "pre_activation_as_input": _pre_activation_as_input,
+    "missing_path": _missing_path,
+    "stale_weight": _stale_weight,
+    "missing_mean": _missing_mean,
+    "added_gradient": _added_gradient,
+    "missing_learning_rate": _missing_learning_rate,
+}

@@ -1,0 +1,1 @@
+"""Rendering: the document model, the format table, typography, templates, diagrams, plots, matrix style."""

@@ -1,0 +1,290 @@
+"""Presentation: each solution step as an equation chain (formula → numbers → value), printed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import singledispatch
+
+import sympy
+
+from ..core.derivation import SLOPE_VARIABLES
+from ..core.evaluation import Values
+from ..core.formula import X
+from ..core.notation import Notation
+from ..core.steps import (
+    Activate,
+    BackSum,
+    CostValue,
+    Delta,
+    Gradient,
+    Jacobian,
+    LossValue,
+    OutputSlope,
+    Quantity,
+    Slope,
+    SoftmaxActivate,
+    SoftmaxDelta,
+    Update,
+    WeightedSum,
+)
+from .typography import Latex
+
+
+@dataclass(frozen=True)
+class Line:
+    """One equation chain, its parts joined by '=', an optional remark beside it, and a marker's mark."""
+
+    parts: tuple[str, ...]
+    note: str = ""
+    route: str = ""
+    mark: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What printing a step needs: the notation, the typography and one step's values."""
+
+    notation: Notation
+    typography: Latex
+    values: Values
+
+    def name(self, quantity: Quantity) -> str:
+        return self.typography.name(self.notation, quantity)
+
+    def value(self, quantity: Quantity) -> str:
+        return self.typography.number(self.values[quantity])
+
+    def factor(self, quantity: Quantity) -> str:
+        return self.typography.factor(self.values[quantity])
+
+    def product(self, *texts: str) -> str:
+        return self.typography.times.join(texts)
+
+    def partial(self, numerator: Quantity, denominator: Quantity) -> str:
+        return self.typography.partial(self.name(numerator), self.name(denominator))
+
+
+def chain(*parts: str, note: str = "", route: str = "") -> Line:
+    """An equation chain with repeated neighbouring parts dropped (``y = x = x`` reads ``y = x``)."""
+    kept: list[str] = []
+    for part in parts:
+        if part and (not kept or part != kept[-1]):
+            kept.append(part)
+    return Line(tuple(kept), note, route)
+
+
+@singledispatch
+def present(step, context: Context) -> Line:
+    """The printed equation chain of ``step``."""
+    raise TypeError(f"no presentation for {type(step).__name__}")
+
+
+@present.register
+def _(step: WeightedSum, context: Context) -> Line:
+    typography = context.typography
+    symbols = [typography.juxtaposed(context.name(source), context.name(weight)) for source, weight in step.terms]
+    numbers = [context.product(context.factor(source), context.factor(weight)) for source, weight in step.terms]
+    if step.bias:
+        symbols.append(context.name(step.bias))
+        numbers.append(context.factor(step.bias))
+    return chain(context.name(step.result), typography.sum(symbols), typography.sum(numbers),
+                 context.value(step.result))
+
+
+@present.register
+def _(step: Activate, context: Context) -> Line:
+    typography, activation = context.typography, step.activation
+    argument = context.name(step.argument)
+    applied = typography.applied(context.notation, activation, argument)
+    formula = typography.formula(activation.formula, {X: argument})
+    numbers = typography.substituted(activation.formula, {X: context.values[step.argument]})
+    if activation.formula == X:
+        numbers = ""  # NOTE: the identity's "numbers substituted" is the value itself, in parentheses.
+    return chain(context.name(step.result), applied, formula, numbers, context.value(step.result))
+
+
+@present.register
+def _(step: SoftmaxActivate, context: Context) -> Line:
+    typography = context.typography
+    exponent = typography.exp
+    mine = step.arguments[step.index]
+    formula = typography.fraction(exponent(context.name(mine)),
+                                  typography.sum(exponent(context.name(argument)) for argument in step.arguments))
+    numbers = typography.fraction(exponent(context.value(mine)),
+                                  typography.sum(exponent(context.value(argument)) for argument in step.arguments))
+    return chain(context.name(step.result), formula, numbers, context.value(step.result))
+
+
+def _formula_chain(result: str, formula: sympy.Expr, quantities, context: Context, value: str) -> Line:
+    names = {quantity.symbol: context.name(quantity) for quantity in quantities}
+    numbers = {quantity.symbol: context.values[quantity] for quantity in quantities}
+    typography = context.typography
+    return chain(result, typography.formula(formula, names), typography.substituted(formula, numbers), value)
+
+
+@present.register
+def _(step: LossValue, context: Context) -> Line:
+    return _formula_chain(context.name(step.result), step.formula, step.outputs + step.targets, context,
+                          context.value(step.result))
+
+
+@present.register
+def _(step: CostValue, context: Context) -> Line:
+    typography = context.typography
+    losses = [context.name(loss) for loss in step.losses]
+    numbers = [context.factor(loss) for loss in step.losses]
+    scale = "" if step.scale == 1 else typography.number(step.scale)
+    return chain(context.name(step.result),
+                 _scaled(scale, typography.sum(losses), typography),
+                 _scaled(scale, typography.sum(numbers), typography),
+                 context.value(step.result))
+
+
+def _scaled(scale: str, total: str, typography: Latex) -> str:
+    return f"{scale}{typography.group(total)}" if scale else total
+
+
+@present.register
+def _(step: OutputSlope, context: Context) -> Line:
+    loss = step.loss_step
+    return _formula_chain(context.name(step.result), step.formula, loss.outputs + loss.targets, context,
+                          context.value(step.result))
+
+
+@present.register
+def _(step: BackSum, context: Context) -> Line:
+    node, example = step.result.node, step.result.example
+    output = Quantity("out", node, example)
+    partials = [context.product(context.partial(Quantity("loss", example=example), Quantity("pre", delta.node, example)),
+                                context.partial(Quantity("pre", delta.node, example), output))
+                for delta, _ in step.terms]
+    symbols = [context.product(context.name(delta), context.name(weight)) for delta, weight in step.terms]
+    numbers = [context.product(context.factor(delta), context.factor(weight)) for delta, weight in step.terms]
+    if step.direct:
+        partials.insert(0, context.name(step.direct))
+        symbols.insert(0, context.name(step.direct))
+        numbers.insert(0, context.factor(step.direct))
+    typography = context.typography
+    return chain(context.name(step.result), typography.sum(partials), typography.sum(symbols),
+                 typography.sum(numbers), context.value(step.result))
+
+
+@present.register
+def _(step: Slope, context: Context) -> Line:
+    typography, activation = context.typography, step.activation
+    function = typography.function(context.notation, activation)
+    pre = Quantity("pre", step.result.node, step.result.example)
+    applied = typography.apply(function + typography.prime, context.name(pre))
+    names = {variable: context.name(step.variable) for variable in SLOPE_VARIABLES}
+    numbers = {variable: context.values[step.variable] for variable in SLOPE_VARIABLES}
+    substituted = typography.substituted(step.formula, numbers)
+    if step.formula.has(sympy.Piecewise, sympy.Heaviside):
+        # NOTE: a case split with numbers in every branch reads worse than the value it picks.
+        substituted = ""
+    return chain(context.name(step.result), applied, typography.formula(step.formula, names),
+                 substituted, context.value(step.result))
+
+
+@present.register
+def _(step: Delta, context: Context) -> Line:
+    node, example = step.result.node, step.result.example
+    by_definition = context.partial(Quantity("loss", example=example), Quantity("pre", node, example))
+    return chain(context.name(step.result), by_definition,
+                 context.product(context.name(step.dout), context.name(step.slope)),
+                 context.product(context.factor(step.dout), context.factor(step.slope)),
+                 context.value(step.result))
+
+
+@present.register
+def _(step: Jacobian, context: Context) -> Line:
+    typography = context.typography
+    mine, other = context.name(step.output), context.name(step.other)
+    one = typography.number(sympy.Integer(1))
+    if step.diagonal:
+        formula = typography.juxtaposed(mine, typography.group(typography.difference(one, mine)))
+        numbers = context.product(context.factor(step.output),
+                                  typography.group(typography.difference(one, context.factor(step.output))))
+    else:
+        formula = typography.negative(context.product(mine, other))
+        numbers = typography.negative(context.product(context.factor(step.output), context.factor(step.other)))
+    return chain(context.name(step.result), formula, numbers, context.value(step.result))
+
+
+@present.register
+def _(step: SoftmaxDelta, context: Context) -> Line:
+    node, example = step.result.node, step.result.example
+    by_definition = context.partial(Quantity("loss", example=example), Quantity("pre", node, example))
+    symbols = [context.product(context.name(dout), context.name(jacobian)) for dout, jacobian in step.terms]
+    numbers = [context.product(context.factor(dout), context.factor(jacobian)) for dout, jacobian in step.terms]
+    typography = context.typography
+    return chain(context.name(step.result), by_definition, typography.sum(symbols), typography.sum(numbers),
+                 context.value(step.result))
+
+
+@present.register
+def _(step: Gradient, context: Context) -> Line:
+    typography = context.typography
+    parameter = Quantity("param", parameter=step.parameter)
+    symbols = [context.product(context.name(delta), context.name(source)) if source else context.name(delta)
+               for delta, source in step.terms]
+    # NOTE: a bias's lone δ is its value, not a factor in parentheses.
+    lone = context.factor if len(step.terms) > 1 else context.value
+    numbers = [context.product(context.factor(delta), context.factor(source)) if source else lone(delta)
+               for delta, source in step.terms]
+    scale = "" if step.scale == 1 else typography.number(step.scale)
+    if len(step.terms) == 1:
+        delta = step.terms[0][0]
+        pre = Quantity("pre", delta.node, delta.example)
+        local = context.product(context.partial(Quantity("loss", example=delta.example), pre),
+                                context.partial(pre, parameter))
+        parts = [context.name(step.result), _expanded_chain(step, context), local, symbols[0], numbers[0]]
+    else:
+        parts = [context.name(step.result), _scaled(scale, typography.sum(symbols), typography),
+                 _scaled(scale, typography.sum(numbers), typography)]
+    note, route = _path_note(step, context)
+    return chain(*parts, context.value(step.result), note=note, route=route)
+
+
+def _expanded_chain(step: Gradient, context: Context) -> str:
+    """Every local derivative along the one path from a parameter to the loss, or "" if not one path."""
+    if len(step.paths) != 1 or len(step.paths[0]) < 2 or any(node.activation.layerwise for node in step.paths[0]):
+        return ""
+    example = step.terms[0][0].example
+    factors, below = [], Quantity("param", parameter=step.parameter)
+    for node in step.paths[0]:
+        pre, out = Quantity("pre", node, example), Quantity("out", node, example)
+        factors = [context.partial(out, pre), context.partial(pre, below)] + factors
+        below = out
+    factors.insert(0, context.partial(Quantity("loss", example=example), below))
+    return context.product(*factors)
+
+
+def _path_note(step: Gradient, context: Context) -> tuple[str, str]:
+    """Words and the routes (math) from a parameter to the loss."""
+    typography = context.typography
+    if not step.paths:
+        return f"{step.path_count} paths to the loss, all summed inside the deltas", ""
+    # NOTE: a route is the same in every example: over a batch it is written without an example's mark.
+    examples = {delta.example for delta, _ in step.terms}
+    example = examples.pop() if len(examples) == 1 else None
+    routes = []
+    for path in step.paths:
+        names = [context.name(Quantity("param", parameter=step.parameter))]
+        for node in path:
+            names += [context.name(Quantity("pre", node, example)), context.name(Quantity("out", node, example))]
+        names.append(context.name(Quantity("loss", example=example)))
+        routes.append(typography.arrow.join(names))
+    return ("path" if len(routes) == 1 else "paths"), typography.separator.join(routes)
+
+
+@present.register
+def _(step: Update, context: Context) -> Line:
+    typography = context.typography
+    if not step.trainable:
+        return chain(context.name(step.result), context.name(step.old), context.value(step.result),
+                     note="kept fixed (update_biases: false)")
+    formula = typography.difference(context.name(step.old),
+                                    context.product(context.name(step.rate), context.name(step.gradient)))
+    numbers = typography.difference(context.value(step.old),
+                                    context.product(context.factor(step.rate), context.factor(step.gradient)))
+    return chain(context.name(step.result), formula, numbers, context.value(step.result))

@@ -1,0 +1,455 @@
+"""Rendering: a Solution to a document of printed blocks, then through a Jinja template (or to JSON)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import re
+import traceback
+from dataclasses import replace
+from functools import singledispatch
+from pathlib import Path
+
+import jinja2
+import markupsafe
+
+from ..core.errors import OutputError, TemplateError
+from ..core.formula import X
+from ..core.numbers import words
+from ..core.rules import OUTPUT
+from ..core.steps import Quantity
+from .diagram import Diagram, Label, mermaid, solution_diagrams, svg, tikz
+from .document import Block, Document, Math, Plot, Table
+from .formats import FORMATS
+from .matrix import matrix_step_blocks
+from .plaintext import equations, table_lines
+from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
+from .present import Context, Line, chain, present
+from .typography import Latex, Unicode
+
+# --- the document ------------------------------------------------------------------------
+
+
+def build_document(solution, typography: Latex, step_blocks=None, with_figures: bool = True,
+                   marks: dict[Quantity, str] | None = None, with_plots: bool = True) -> Document:
+    """Print every part of ``solution`` in ``typography``; the templates only lay it out.
+
+    Args:
+        solution: From ``solve``.
+        typography: How names, numbers and formulas are written.
+        step_blocks: ``step_blocks(solution, context, **extra)`` yields one training step's blocks
+            (default: chain style).
+        with_figures: Whether to draw the network's diagrams (not for plain text).
+        with_plots: Whether to plot the cost per step (plain text draws it in characters).
+        marks: A short text beside the line of each quantity of the first step (``check``).
+    """
+    step_blocks = step_blocks or _step_blocks
+    derivation, notation = solution.derivation, solution.notation
+    figures = solution_diagrams(solution) if with_figures else {}
+    overview = overview_blocks(solution, typography, figures.get("network"))
+    steps = []
+    for index, values in enumerate(solution.values):
+        context = Context(notation, typography, values)
+        heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
+        extra = {}
+        if index == 0:
+            # NOTE: the chain rule's paths are the same in every step; one figure, in the first, is enough.
+            extra = {"chain_figure": figures.get("chain")} | ({"marks": marks} if marks else {})
+        steps.append((heading, tuple(step_blocks(solution, context, **extra))))
+    closing = ()
+    if len(solution.values) > 1:
+        rows = tuple((str(index + 1), Math(typography.number(values[derivation.cost])))
+                     for index, values in enumerate(solution.values))
+        closing = (Block("Loss per step", "The cost before each step's update.",
+                         table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2,
+                         figure=_loss_plot(solution) if with_plots else None),)
+    return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
+
+
+def _loss_plot(solution) -> Plot:
+    """The cost per step, plotted in every form."""
+    notation, cost = solution.notation, solution.derivation.cost
+    points = [(index + 1, float(values[cost])) for index, values in enumerate(solution.values)]
+    caption = "The cost before each step's update"
+    text_name = notation.text(cost)
+    return Plot("loss", Label(caption, caption), svg_line_plot(points, y_label=text_name, title=caption),
+                pgfplots_plot(points, y_label=f"${notation.tex(cost)}$"), text_plot(points, y_label=text_name),
+                mermaid_plot(points, y_label=text_name))
+
+
+def overview_blocks(solution, typography: Latex, network_figure: Diagram | None = None) -> tuple[Block, ...]:
+    """The parts before the working: the network (and its diagram), the inputs and targets, the local derivatives."""
+    first = Context(solution.notation, typography, solution.values[0])
+    return (_network_block(solution, first, network_figure), _examples_block(solution, first),
+            _derivatives_block(solution, first))
+
+
+def _network_block(solution, context: Context, figure: Diagram | None) -> Block:
+    network = solution.network
+    rows = []
+    for neuron in network.neurons:
+        activation = neuron.activation
+        # NOTE: no example index: the table describes the network, whichever example runs through it.
+        pre = context.name(Quantity("pre", neuron))
+        formula = context.typography.formula(activation.formula, {X: pre})
+        weights = context.typography.separator.join(_given(context, weight) for weight in neuron.incoming)
+        bias = _given(context, neuron.bias) if neuron.bias else ""
+        rows.append((Math(context.name(Quantity("out", neuron))), Math(pre), activation.name, Math(formula),
+                     Math(weights), Math(bias)))
+    text = f"Loss: {network.loss.description} ({network.loss.name})"
+    if network.learning_rate is not None:
+        # NOTE: a number inside words is plain text (each template escapes words), not math.
+        text += f"; learning rate {Unicode(context.typography.precision).number(network.learning_rate)}"
+    if not network.options.update_biases:
+        text += "; biases are kept fixed"
+    return Block("The network", text + ".",
+                 table=Table(("output", "pre-activation", "activation", "formula", "weights", "bias"), tuple(rows)),
+                 level=2, figure=figure)
+
+
+def _given(context: Context, parameter) -> str:
+    return context.typography.equals(context.name(Quantity("param", parameter=parameter)),
+                                     context.typography.number(parameter.value))
+
+
+def _examples_block(solution, context: Context) -> Block:
+    network = solution.network
+    header = tuple(Math(context.name(Quantity("input", node))) for node in network.inputs) + tuple(
+        Math(context.name(Quantity("target", node))) for node in network.outputs)
+    rows = tuple(
+        tuple(Math(context.typography.number(example.inputs[node])) for node in network.inputs)
+        + tuple(Math(context.typography.number(example.targets[node])) for node in network.outputs)
+        for example in network.examples)
+    text = "One example." if len(rows) == 1 else (
+        f"A batch of {len(rows)} examples; the cost is the "
+        f"{'mean' if network.options.reduction == 'mean' else 'sum'} of their losses.")
+    if network.batched:
+        header = ("example",) + header
+        rows = tuple((str(index + 1),) + row for index, row in enumerate(rows))
+    return Block("Inputs and targets", text, table=Table(header, rows), level=2)
+
+
+def _derivatives_block(solution, context: Context) -> Block:
+    typography, notation = context.typography, context.notation
+    lines = []
+    for activation in notation.functions:
+        if activation.layerwise:
+            continue
+        function = typography.function(notation, activation)
+        x = typography.variable("x")
+        parts = [typography.apply(function + typography.prime, x), typography.formula(activation.derivative, {X: x})]
+        if activation.derivative_of_output is not None:
+            parts.append(typography.formula(activation.derivative_of_output, {OUTPUT: typography.apply(function, x)}))
+        lines.append(chain(*parts))
+    return Block("Local derivatives", "Each activation's derivative, as SymPy differentiates it.",
+                 lines=tuple(lines), level=2)
+
+
+def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None,
+                 marks: dict[Quantity, str] | None = None):
+    marks = marks or {}
+    derivation = solution.derivation
+    batched = solution.network.batched
+
+    def marked(step) -> Line:
+        line = present(step, context)
+        return replace(line, mark=marks[step.result]) if step.result in marks else line
+
+    def per_example(heading: str, text: str, groups, figure: Diagram | None = None) -> list[Block]:
+        if not batched:
+            return [Block(heading, text, tuple(marked(step) for step in groups[0]), figure=figure)]
+        blocks = [Block(heading, text, figure=figure)]
+        blocks += [Block(f"Example {index + 1}", "", tuple(marked(step) for step in group), level=4)
+                   for index, group in enumerate(groups)]
+        return blocks
+
+    yield from per_example("Forward pass", "Each neuron's weighted sum, then its activation.", derivation.forward)
+    yield Block("Loss", "", tuple(marked(step) for step in derivation.losses))
+    yield from per_example(
+        "Backward pass",
+        "From the outputs back: each neuron's δ (the derivative of the loss by its pre-activation) "
+        "is computed once and reused by every weight into that neuron.",
+        derivation.backward, chain_figure)
+    yield Block("Gradients", "Each parameter's gradient: the δ of the neuron it feeds times the input it scales.",
+                tuple(marked(step) for step in derivation.gradients))
+    if derivation.updates:
+        typography = context.typography
+        rows = tuple((Math(context.name(update.old)), Math(typography.number(context.values[update.old])),
+                      Math(typography.number(context.values[update.gradient])),
+                      Math(typography.number(context.values[update.result]))) for update in derivation.updates)
+        yield Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
+                    tuple(marked(update) for update in derivation.updates),
+                    Table(("parameter", "old", "gradient", "new"), rows))
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+def _template_folder() -> Path:
+    """The built-in templates: inside the installed package, or the repository's top-level folder."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+#: Characters of user text that LaTeX (pdflatex) has no glyph for as text, with what it typesets instead.
+TEX_REPLACEMENTS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "−": "-", "½": r"$\frac{1}{2}$", "²": r"$^2$",
+    "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$",
+    **{char: f"${command}$" for char, command in {
+        "∂": r"\partial", "∑": r"\sum", "∏": r"\prod", "∫": r"\int", "∇": r"\nabla", "∞": r"\infty",
+        "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "·": r"\cdot", "⋅": r"\cdot",
+        "∘": r"\circ", "⊙": r"\odot", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "≈": r"\approx",
+        "√": r"\surd", "∈": r"\in", "∀": r"\forall", "∃": r"\exists", "′": r"\prime",
+    }.items()},
+    **{char: f"$\\{name}$" for char, name in zip(
+        "αβγδεζηθικλμνξπρστυφχψωςϵϑϕΓΔΘΛΞΠΣΥΦΨΩ",
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi "
+        "chi psi omega varsigma epsilon vartheta phi Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split())},
+    **{char: f"$_{digit}$" for digit, char in enumerate("₀₁₂₃₄₅₆₇₈₉")},
+    # NOTE: ¹ and ³ are Latin-1, which LaTeX sets as text (² is set as mathematics, as it always was).
+    **{char: f"$^{digit}$" for digit, char in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹") if char not in "¹³"},
+}
+
+
+def _tex_escape(text: str) -> str:
+    return "".join(TEX_REPLACEMENTS.get(char, char) for char in text)
+
+
+# NOTE: cached so that each template is compiled once per process, not once per render
+# (compiling is most of the cost of rendering a small solution; generate renders thousands).
+@functools.cache
+def environment(fmt: str, template_dir: str | Path | None = None) -> jinja2.Environment:
+    """The Jinja environment for ``fmt``: LaTeX-safe delimiters for tex, HTML escaping for html, StrictUndefined.
+
+    Args:
+        fmt: The output format.
+        template_dir: A folder searched before the built-in templates, so that any of them can be overridden.
+    """
+    folders = [str(template_dir)] if template_dir else []
+    folders.append(str(_template_folder()))
+    options = {}
+    if fmt == "tex":
+        options = dict(block_start_string="((*", block_end_string="*))", variable_start_string="(((",
+                       variable_end_string=")))", comment_start_string="((=", comment_end_string="=))")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folders), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             autoescape=fmt == "html", **options)
+    env.filters["tex_escape"] = _tex_escape
+    env.filters["tikz"] = figure_tikz
+    env.filters["mermaid"] = figure_mermaid
+    # NOTE: the SVG emitters escape every text they write, so their markup is safe to insert.
+    env.filters["svg"] = lambda figure: markupsafe.Markup(figure_svg(figure))
+    env.filters["equations"] = equations
+    env.filters["table_lines"] = table_lines
+    env.globals["figure_file"] = figure_file
+    env.tests["math"] = lambda value: isinstance(value, Math)
+    return env
+
+
+@singledispatch
+def figure_svg(figure) -> str:
+    """A figure (network Diagram or Plot) as SVG."""
+    raise TypeError(f"no SVG for {type(figure).__name__}")
+
+
+@singledispatch
+def figure_tikz(figure) -> str:
+    """A figure as TikZ/pgfplots code."""
+    raise TypeError(f"no TikZ for {type(figure).__name__}")
+
+
+@singledispatch
+def figure_mermaid(figure) -> str:
+    """A figure as a Mermaid block's body."""
+    raise TypeError(f"no Mermaid for {type(figure).__name__}")
+
+
+figure_svg.register(Diagram, svg)
+figure_tikz.register(Diagram, tikz)
+figure_mermaid.register(Diagram, mermaid)
+figure_svg.register(Plot, lambda plot: plot.svg)
+figure_tikz.register(Plot, lambda plot: plot.tikz)
+figure_mermaid.register(Plot, lambda plot: plot.mermaid)
+
+
+def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
+           style: str = "chain", figure_stem: str | None = None, figures: bool = True) -> str:
+    """``solution`` as text in ``fmt``: md, tex, txt, html or json.
+
+    Args:
+        solution: From ``solve``.
+        fmt: The output format.
+        standalone: For tex and html, a whole document (True) or only its body (for Jupyter).
+        template_dir: A folder whose templates are used before the built-in ones.
+        style: ``chain`` (weight by weight) or ``matrix`` (layer by layer; JSON is the same).
+        figure_stem: For md, the figures are SVG files named ``<stem>.<figure>.svg`` beside the
+            document (see ``render_files``); without it, they are Mermaid blocks.
+        figures: False leaves out the network's diagrams and the cost plot (a notebook's LaTeX,
+            which loads neither TikZ nor pgfplots).
+    """
+    return _render(solution, fmt, standalone, template_dir, style, figure_stem, figures)[0]
+
+
+def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
+            figure_stem: str | None, figures: bool = True) -> tuple[str, Document | None]:
+    if fmt == "json":
+        return json.dumps(to_json(solution), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None
+    if fmt not in FORMATS or FORMATS[fmt].binary:
+        raise ValueError(f"unknown format {fmt!r}")
+    step_blocks = matrix_step_blocks if style == "matrix" else None
+    document = build_document(solution, FORMATS[fmt].typography(solution.precision), step_blocks,
+                              with_figures=figures and fmt != "txt", with_plots=figures)
+    with _user_template_errors(template_dir):
+        template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
+        return template.render(document=document, standalone=standalone, figure_stem=figure_stem), document
+
+
+#: What a template of the user's may raise while it renders (beyond Jinja's own errors).
+_TEMPLATE_FAULTS = (jinja2.TemplateError, TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
+
+
+@contextlib.contextmanager
+def _user_template_errors(template_dir: str | Path | None):
+    """Turn an error in a template of ``template_dir`` into one TemplateError (file, line, message).
+
+    NOTE: an error in a built-in template is a bug of this package, and keeps its traceback.
+    """
+    try:
+        yield
+    except _TEMPLATE_FAULTS as error:
+        if not template_dir:
+            raise
+        folder = Path(template_dir).resolve()
+        file, line = _template_frame(error, folder)
+        if file is None:
+            raise
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        # NOTE: "'backprop_derive.render.Block object' has no attribute …" reads "Block has no attribute …".
+        message = re.sub(r"'(?:\w+\.)*(\w+) object'", r"\1", message.splitlines()[0])
+        raise TemplateError(message, file, line) from None
+
+
+def _template_frame(error: Exception, folder: Path) -> tuple[str | None, int]:
+    """The user's template file and line where ``error`` arose (the innermost such frame), or None."""
+    if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
+        if Path(error.filename).resolve().is_relative_to(folder):
+            return error.filename, error.lineno or 0
+    found: tuple[str | None, int] = (None, 0)
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.endswith(".j2") and Path(filename).resolve().is_relative_to(folder):
+            found = (filename, line)
+    return found
+
+
+def figure_file(stem: str, name: str) -> str:
+    """The file name of figure ``name`` beside a document called ``stem``: ``seed.network.svg``."""
+    return f"{stem}.{name}.svg"
+
+
+def render_files(solution, fmt: str, output: str | Path, *, standalone: bool = True,
+                 template_dir: str | Path | None = None, style: str = "chain",
+                 figures_beside: bool = True) -> dict[Path, str]:
+    """Every file ``-o output`` writes: the document, and for md its figures as SVG files beside it
+    (unless ``figures_beside`` is False: then they are Mermaid blocks inside it)."""
+    output = Path(output)
+    stem = output.stem if fmt == "md" and figures_beside else None
+    text, document = _render(solution, fmt, standalone, template_dir, style, stem)
+    files = {output: text}
+    if stem is not None:
+        for figure in document.figures():
+            files[output.with_name(figure_file(stem, figure.name))] = figure_svg(figure) + "\n"
+    return files
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def to_json(solution) -> dict:
+    """SPEC §4.1's object: loss, quantities, gradients, updated (and steps when there are several)."""
+    steps = [_step_json(solution, index) for index in range(len(solution.values))]
+    result = {"title": solution.network.title, "notation": solution.notation.style, **steps[0]}
+    if len(steps) > 1:
+        result["steps"] = steps
+    return result
+
+
+def _step_json(solution, index: int) -> dict:
+    values = solution.values[index]
+    derivation = solution.derivation
+    quantities = solution.quantities(index, exact=True)
+    named = solution.notation.ascii
+    result = {
+        "loss": json_number(values[derivation.cost], "loss"),
+        "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
+        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
+        "gradients": _shaped((g.parameter.location, json_number(values[g.result], f"quantities.{named(g.result)}"))
+                             for g in derivation.gradients),
+    }
+    if derivation.updates:
+        result["updated"] = _shaped((u.old.parameter.location, json_number(values[u.result],
+                                                                           f"quantities.{named(u.result)}"))
+                                    for u in derivation.updates)
+    return result
+
+
+#: The most digits (numerator and denominator together) of an exact form JSON's ``exact`` carries as a string.
+JSON_EXACT_DIGITS = 1000
+
+
+def _short_exact(value) -> bool:
+    """True for a rational whose exact form is at most JSON_EXACT_DIGITS digits (counted without printing it)."""
+    # NOTE: a longer one is left out: its nearest double is in ``quantities``, and Python refuses to print
+    # an integer of more than 4300 digits.
+    bits = abs(int(value.p)).bit_length() + int(value.q).bit_length() if value.is_Rational else None
+    return bits is not None and bits * 0.30103 <= JSON_EXACT_DIGITS
+
+
+#: Whole numbers up to this size are written as JSON integers: every double holds them exactly.
+JSON_EXACT_INTEGER = 2**53
+
+
+def json_number(value, field: str) -> int | float:
+    """The JSON number of ``value`` (SPEC §4.1): the nearest double, or a whole number a double holds exactly.
+
+    Args:
+        value: An exact or carried value.
+        field: Where it goes in the JSON object (``quantities.J``), for the error.
+
+    Raises:
+        OutputError: ``value`` lies beyond the range of a double (about 1.8e308).
+    """
+    if value.is_Integer and abs(value) <= JSON_EXACT_INTEGER:
+        return int(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise OutputError(f"cannot write JSON: {field} is {words(value)}, beyond the ±1.8e308 a JSON number holds; "
+                          "the other formats show it")
+    return number
+
+
+def _shaped(located) -> dict:
+    """Values placed by their spec location, lists where the spec has lists."""
+    tree: dict = {}
+    for location, value in located:
+        node = tree
+        for key in location[:-1]:
+            node = node.setdefault(key, {})
+        node[location[-1]] = value
+    return _lists_where_numbered(tree)
+
+
+def _lists_where_numbered(node):
+    if not isinstance(node, dict):
+        return node
+    converted = {key: _lists_where_numbered(value) for key, value in node.items()}
+    if converted and all(isinstance(key, int) for key in converted):
+        return [converted[key] for key in sorted(converted)]
+    return converted
