@@ -441,10 +441,11 @@ def test_a_character_pdflatex_cannot_set_is_refused_up_front_in_one_line(tmp_pat
 def test_a_signal_during_generate_with_workers_stops_them_all_at_once_and_leaves_nothing(tmp_path, signum, to_group):
     folder = tmp_path / "hw"
     # NOTE: a session of its own, as a terminal's foreground group, with Ctrl-C's usual handler.
-    process = subprocess.Popen([sys.executable, "-m", "backprop_derive", "generate", "--count", "5000", "--jobs", "2",
+    # NOTE: the most variants one run makes of the default network (core.limits.MAX_GENERATED), about 4 s.
+    process = subprocess.Popen([sys.executable, "-m", "backprop_derive", "generate", "--count", "200", "--jobs", "2",
                                 "-o", str(folder)], cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE,
                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(4)
+    time.sleep(2)
     (os.killpg if to_group else os.kill)(process.pid, signum)
     try:
         code = process.wait(30)
