@@ -94,7 +94,7 @@ def test_nested_tanh_is_solved_without_looking_for_its_derivative_in_its_output(
 ])
 def test_a_value_beyond_the_size_limit_is_refused_naming_the_neuron(tmp_path: Path, formula, input_value) -> None:
     line = refused(run("solve", str(custom(tmp_path, formula, input_value)), "--format", "md"),
-                   "neurons.3", "neuron 3", "beyond the 10^±10000")
+                   "neurons.3", "neuron 3", "10^±10000 that a worked solution can show")
     assert line.startswith(f"Error: {tmp_path / 'spec.yaml'}: ")
 
 
@@ -117,7 +117,7 @@ def test_a_formula_nested_beyond_the_limit_is_refused_up_front(tmp_path: Path, f
 def test_generate_gives_up_on_a_formula_no_drawn_numbers_can_solve(tmp_path: Path) -> None:
     spec = custom(tmp_path, "exp(" * 10 + "x" + ")" * 10)
     refused(run("generate", "--from", str(spec), "--count", "2", "-o", str(tmp_path / "hw")),
-            "50 draws", "beyond the 10^±10000")
+            "50 draws", "10^±10000 that a worked solution can show")
     assert not (tmp_path / "hw").exists()
 
 
@@ -139,12 +139,12 @@ def test_fifty_layers_of_weight_1e100_carry_10_to_the_5000_as_a_float(tmp_path: 
 
 def test_a_diverging_network_stops_at_the_step_its_values_leave_the_limit(tmp_path: Path) -> None:
     refused(run("solve", str(write(tmp_path, dense([3, 3, 3], rate=10))), "--steps", "8", "--format", "json"),
-            "beyond the 10^±10000", "(at step 6)")
+            "10^±10000 that a worked solution can show", "(at step 6)")
 
 
 def test_a_hundred_layers_of_weight_1e_100_end(tmp_path: Path) -> None:
     refused(run("solve", str(write(tmp_path, dense(["1e-100"] * 100))), "--format", "json"),
-            "loss", "beyond the 10^±10000")
+            "loss", "10^±10000 that a worked solution can show")
 
 
 def test_an_exact_value_longer_than_the_limit_is_carried_as_a_float() -> None:

@@ -240,26 +240,42 @@ def _rebuilt(node: sympy.Basic, arguments: list) -> sympy.Basic:
             return _float_power(*arguments)
     elif numeric and isinstance(node, sympy.exp):
         _check_growth(sympy.E, arguments[0])
+    elif numeric and node.func in (sympy.sin, sympy.cos):
+        _check_periodic(arguments[0])
     result = node.func(*arguments)
     if node.func in _PARTIAL and not _finite_real(result):
         raise NoFiniteValue(_PARTIAL[node.func](*arguments))
     return result
 
 
-def _check_growth(base: sympy.Expr, exponent: sympy.Expr) -> None:
-    """Refuse ``base ** exponent`` before computing it when it would pass 10^MAX_MAGNITUDE.
+#: A power or an exponential is computed while its result's size in bits has at most this many bits
+#: itself: mpmath carries an exponent of any size, at a cost that grows with its digits; beyond, settle
+#: could not even say the size (3**(10**10000) takes minutes). A result above 10^±MAX_MAGNITUDE is
+#: still refused by ``settle``, as a step on the way to a value in range (σ(−10^100)) is not.
+_GROWTH_BITS = 1000
 
-    NOTE: estimated at 53 bits, from |exponent|·log2|base|, which mpmath finds at once at any size;
-    computing 3**(10**10000) itself takes minutes.
+
+def _check_growth(base: sympy.Expr, exponent: sympy.Expr) -> None:
+    """Refuse ``base ** exponent`` before computing it when its size could not even be written down.
+
+    NOTE: estimated at 53 bits, from |exponent|·log2|base|, which mpmath finds at once at any size.
     """
     if not base or not exponent:
         return
     with mpmath.workprec(53):
         bits = _rough(exponent) * mpmath.log(abs(_rough(base)), 2)
-    if bits > _LIMIT_BITS:
-        size = f"{float(bits * mpmath.log10(2)):.2g}".replace("-", "−") if bits < 2**1000 else "a huge number"
-        raise NoFiniteValue(f"reaches a number of about 10^({size}) on the way, beyond the 10^±{MAX_MAGNITUDE} "
-                            f"that a worked solution can show")
+        if abs(bits) > mpmath.mpf(2) ** _GROWTH_BITS:
+            side = "larger than 10^(10^300)" if bits > 0 else "smaller than 10^(−10^300)"
+            raise NoFiniteValue(f"reaches a number {side} on the way, far beyond the "
+                                f"10^±{MAX_MAGNITUDE} that a worked solution can show")
+
+
+def _check_periodic(argument: sympy.Expr) -> None:
+    """Refuse the sine or cosine of a number beyond 10^MAX_MAGNITUDE: reducing it by 2π takes as many digits of π."""
+    with mpmath.workprec(53):
+        if abs(_rough(argument)) > mpmath.mpf(10) ** MAX_MAGNITUDE:
+            raise NoFiniteValue(f"takes the sine or cosine of a number beyond the 10^{MAX_MAGNITUDE} that a "
+                                f"worked solution can show")
 
 
 def _rough(value: sympy.Expr) -> mpmath.mpf:
