@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from backprop_derive.core.limits import MAX_FILE_BYTES
 from backprop_derive.cli import main
+from backprop_derive.core.limits import MAX_FILE_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
