@@ -208,3 +208,16 @@ def test_derive_refuses_chain_rules_with_more_paths_than_it_can_write(tmp_path: 
     for fmt in ("md", "json"):
         refused(run("derive", str(write(tmp_path, spec)), "--format", fmt), "layers", "expanded over every path",
                 "at most 50,000")
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "txt"])
+def test_the_deepest_written_solution_the_limits_allow_ends_within_them(tmp_path: Path, fmt) -> None:
+    result = run("solve", str(write(tmp_path, dense([1] * 99, activation="tanh"))), "--format", fmt)
+    assert result.returncode == 0, result.stderr
+
+
+def test_generate_from_a_nested_custom_activation_ends(tmp_path: Path) -> None:
+    result = run("generate", "--from", str(custom(tmp_path, "tanh(tanh(tanh(tanh(x))))")), "--count", "3",
+                 "-o", str(tmp_path / "hw"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "hw" / "variant-3" / "solution.md").exists()

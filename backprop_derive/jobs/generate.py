@@ -216,7 +216,7 @@ def _check_count(plan: Plan) -> None:
     network = build_network(plan.spec)
     factors = written_size(network) * len(network.examples)
     if factors * count > MAX_GENERATED:
-        raise SpecError(f"{count:,} variants × {factors:,} chain-rule factors each = {factors * count:,}: more than "
+        raise SpecError(f"{count:,} variant{'s' if count != 1 else ''} × {factors:,} chain-rule factors each = {factors * count:,}: more than "
                         f"one run writes out (at most {MAX_GENERATED:,}); make fewer variants, or smaller ones",
                         "--count")
 
