@@ -10,19 +10,11 @@ from collections.abc import Callable
 
 import sympy
 
-from .limits import MAX_FORMULA_DEPTH
+from .limits import MAX_FORMULA_BITS, MAX_FORMULA_DEPTH, MAX_FORMULA_EXPONENT, MAX_FORMULA_LENGTH
 
 X = sympy.Symbol("x", real=True)
 """The one variable of every formula; import this symbol from here elsewhere."""
 
-_MAX_LENGTH = 500
-"""Longest formula text accepted, in characters."""
-
-_MAX_EXPONENT = 100
-"""Largest absolute value allowed for a number in an exponent (of ** or exp)."""
-
-_MAX_BITS = 2048
-"""Largest bit length allowed for the numerator or denominator of any number."""
 
 _NAMES: dict[str, sympy.Expr] = {"x": X, "e": sympy.E, "pi": sympy.pi}
 
@@ -120,8 +112,8 @@ def parse_formula(text: str) -> sympy.Expr:
     """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be a string, not {type(text).__name__}")
-    if len(text) > _MAX_LENGTH:
-        raise FormulaError(f"formula is {len(text)} characters long; at most {_MAX_LENGTH} allowed")
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaError(f"formula is {len(text)} characters long; at most {MAX_FORMULA_LENGTH} allowed")
     source = text.strip()
     if not source:
         raise FormulaError("formula is empty")
@@ -235,10 +227,10 @@ class _Translator:
         match = _DECIMAL.fullmatch(literal)
         if match is None:
             raise FormulaError(f"cannot read number {literal!r}")
-        if match["exponent"] is not None and abs(int(match["exponent"])) > _MAX_EXPONENT:
+        if match["exponent"] is not None and abs(int(match["exponent"])) > MAX_FORMULA_EXPONENT:
             raise FormulaError(
                 f"number {literal!r} is too large or small; "
-                f"its exponent must be within ±{_MAX_EXPONENT}"
+                f"its exponent must be within ±{MAX_FORMULA_EXPONENT}"
             )
         return sympy.Rational(literal)
 
@@ -326,7 +318,7 @@ def _magnitude(number: sympy.Expr) -> float | None:
 
 
 def _check_exponent(exponent: sympy.Expr, where: str) -> None:
-    """Reject an exponent (of ** or exp) that is, or contains, a number beyond ±_MAX_EXPONENT.
+    """Reject an exponent (of ** or exp) that is, or contains, a number beyond ±MAX_FORMULA_EXPONENT.
 
     Checking the numbers inside a symbolic exponent too matters because SymPy
     combines powers on its own: ``2**(x + N) * 2**(-x)`` becomes ``2**N``.
@@ -343,10 +335,10 @@ def _check_exponent(exponent: sympy.Expr, where: str) -> None:
         magnitude = _magnitude(number)
         if magnitude is None:
             raise FormulaError(f"exponent in {where} is not a finite number")
-        if magnitude > _MAX_EXPONENT:
+        if magnitude > MAX_FORMULA_EXPONENT:
             raise FormulaError(
                 f"exponent in {where} is too large: "
-                f"numbers in exponents must be within ±{_MAX_EXPONENT}"
+                f"numbers in exponents must be within ±{MAX_FORMULA_EXPONENT}"
             )
 
 
@@ -355,16 +347,16 @@ def _check_power_size(base: sympy.Expr, exponent: sympy.Expr, where: str) -> Non
 
     Args:
         base: The base of the power.
-        exponent: The exponent, already known to be within ±_MAX_EXPONENT if numeric.
+        exponent: The exponent, already known to be within ±MAX_FORMULA_EXPONENT if numeric.
         where: The quoted source snippet, for the message.
 
     Raises:
-        FormulaError: If ``base**exponent`` would exceed _MAX_BITS bits.
+        FormulaError: If ``base**exponent`` would exceed MAX_FORMULA_BITS bits.
     """
     if base.is_Rational and exponent.is_Rational:
         bits = max(abs(base.p).bit_length(), base.q.bit_length())
-        if bits * abs(exponent) > _MAX_BITS:
-            raise FormulaError(f"the number {where} is too large (over {_MAX_BITS} bits)")
+        if bits * abs(exponent) > MAX_FORMULA_BITS:
+            raise FormulaError(f"the number {where} is too large (over {MAX_FORMULA_BITS} bits)")
 
 
 def _check_result(expr: sympy.Expr, where: str) -> None:
@@ -379,12 +371,12 @@ def _check_result(expr: sympy.Expr, where: str) -> None:
 
     Raises:
         FormulaError: If ``expr`` contains zoo, nan or an infinity, a number
-            over _MAX_BITS bits, or a power whose exponent is too large.
+            over MAX_FORMULA_BITS bits, or a power whose exponent is too large.
     """
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise FormulaError(f"{where} is undefined (e.g. division by zero or log(0))")
     for number in expr.atoms(sympy.Rational):
-        if max(abs(number.p).bit_length(), number.q.bit_length()) > _MAX_BITS:
-            raise FormulaError(f"a number in {where} is too large (over {_MAX_BITS} bits)")
+        if max(abs(number.p).bit_length(), number.q.bit_length()) > MAX_FORMULA_BITS:
+            raise FormulaError(f"a number in {where} is too large (over {MAX_FORMULA_BITS} bits)")
     for power in expr.atoms(sympy.Pow, sympy.exp):
         _check_exponent(power.exp, where)

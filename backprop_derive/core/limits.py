@@ -8,6 +8,14 @@ spec's grammar accepts; passing one gives a line that names the limit, never a h
 #: MAX_PARAMETERS takes about 300 kB.
 MAX_FILE_BYTES = 2**20
 
+#: Numbers read from a user's file lie within 10^±MAX_INPUT_EXPONENT in size (or are 0).
+MAX_INPUT_EXPONENT = 100
+#: A custom formula: at most this many characters; numbers in exponents (of ** or exp) within
+#: ±MAX_FORMULA_EXPONENT; no number in it over MAX_FORMULA_BITS bits.
+MAX_FORMULA_LENGTH = 500
+MAX_FORMULA_EXPONENT = 100
+MAX_FORMULA_BITS = 2048
+
 #: Largest network worked through: weights and biases, neurons, examples in a batch.
 MAX_PARAMETERS = 20_000
 MAX_NEURONS = 2_000
@@ -42,6 +50,14 @@ MAX_FUNCTION_NESTING = 1
 #: (its JSON lists them all): Σ over neurons of routes to the loss × (weights in + 3) × layers
 #: above. A 16-36-32-16-8 network has 4,096 routes from each input weight, 12 million factors.
 MAX_EXPANDED = 50_000
+
+#: generate: the largest --weights range (numbers a student multiplies by hand), the most units a
+#: layer of --arch may have (a hand exercise, not a model), draws tried per variant before giving up,
+#: and redraws of a variant that repeats an earlier one.
+MAX_WEIGHT_RANGE = 1000
+MAX_UNITS = 20
+MAX_DRAWS = 20000
+MAX_REDRAWS = 100
 
 #: generate: most variants in one run, and most chain-rule factors all of them write together
 #: (each variant is drawn, solved and written; a 2-2-1 variant writes 15 and takes about 40 ms).

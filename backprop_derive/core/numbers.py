@@ -10,14 +10,12 @@ from dataclasses import dataclass
 import mpmath
 import sympy
 
-from .limits import MAX_EXACT_DIGITS, MAX_VALUE_EXPONENT
+from .limits import MAX_EXACT_DIGITS, MAX_INPUT_EXPONENT, MAX_VALUE_EXPONENT
 
 # NOTE: 100 digits carried, 30 promised: the margin absorbs the rounding of a deep network and the
 # cancellation of 1 − σ(z) near saturation (1 − σ(120) ≈ 8e-53 still keeps 47 digits).
 DIGITS = 100
 
-#: Numbers read from a user's file lie within 10^±MAX_EXPONENT in size (or are 0).
-MAX_EXPONENT = 100
 
 #: Digits of DIGITS that the rounding of earlier steps may have cost a carried value: a sum of carried
 #: values within 10^-(DIGITS - ROUNDING_MARGIN) of its largest term is 0 (see ``total``).
@@ -68,15 +66,15 @@ def parse_number(raw: object) -> sympy.Rational:
 
     Raises:
         ValueError: ``raw`` is not a finite number (a bool counts as not a number), lies outside
-            10^±MAX_EXPONENT in size, or is an AmbiguousNumber.
+            10^±MAX_INPUT_EXPONENT in size, or is an AmbiguousNumber.
     """
     if isinstance(raw, AmbiguousNumber):
         raise ValueError(raw.problem)
     # NOTE: the size is checked before parsing: 1e999999999 would be expanded to a billion digits.
-    if abs(_written_exponent(raw)) > MAX_EXPONENT:
+    if abs(_written_exponent(raw)) > MAX_INPUT_EXPONENT:
         raise ValueError(_out_of_range(raw))
     value = _parse(raw)
-    limit = 10**MAX_EXPONENT
+    limit = 10**MAX_INPUT_EXPONENT
     if value and not (abs(value.p) <= limit * value.q and abs(value.p) * limit >= value.q):
         raise ValueError(_out_of_range(raw))
     return value
@@ -113,7 +111,7 @@ def _written_exponent(raw: object) -> int:
 def _out_of_range(raw: object) -> str:
     text = str(raw) if isinstance(raw, (decimal.Decimal, str)) else repr(raw)
     text = text if len(text) <= 24 else text[:20] + "…"
-    return f"expected a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size (or 0), got {text}"
+    return f"expected a number from 1e-{MAX_INPUT_EXPONENT} to 1e{MAX_INPUT_EXPONENT} in size (or 0), got {text}"
 
 
 class NoFiniteValue(ArithmeticError):

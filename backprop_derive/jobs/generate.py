@@ -19,7 +19,7 @@ import yaml
 from ..core.derivation import Derivation, derive
 from ..core.errors import BackpropDeriveError, OutputError, SpecError
 from ..core.evaluation import Values, compute, evaluate
-from ..core.limits import MAX_GENERATED, MAX_UNSOLVED_DRAWS, MAX_VARIANTS
+from ..core.limits import MAX_DRAWS, MAX_GENERATED, MAX_REDRAWS, MAX_UNITS, MAX_UNSOLVED_DRAWS, MAX_VARIANTS, MAX_WEIGHT_RANGE
 from ..core.network import Example, Parameter
 from ..core.numbers import settle
 from ..core.printable import visible
@@ -52,9 +52,6 @@ KINKED = {"relu", "leaky_relu", "elu"}
 DYING = {"relu"}
 #: The values an output unit can take, for drawing targets it can reach (None: unbounded).
 OUTPUT_RANGES = {"sigmoid": (0, 1), "softmax": (0, 1), "tanh": (-1, 1), "relu": (0, None), "softplus": (0, None)}
-#: Draws tried per variant before giving up, and redraws of a variant that repeats an earlier one.
-MAX_DRAWS = 20000
-MAX_REDRAWS = 100
 
 
 # --- what to generate --------------------------------------------------------------------
@@ -99,17 +96,13 @@ class Plan:
     for_lms: bool = False
 
 
-#: The largest --weights range: numbers a student multiplies by hand.
-MAX_MAGNITUDE = 1000
-#: The most units a layer of --arch may have (a hand exercise, not a model).
-MAX_UNITS = 20
 
 
 def parse_range(text: str) -> tuple[decimal.Decimal, decimal.Decimal]:
     """``"-5..5"`` → (-5, 5).
 
     Raises:
-        SpecError: not two numbers joined by ``..``, low first, within ±MAX_MAGNITUDE.
+        SpecError: not two numbers joined by ``..``, low first, within ±MAX_WEIGHT_RANGE.
     """
     parts = text.split("..")
     try:
@@ -118,8 +111,8 @@ def parse_range(text: str) -> tuple[decimal.Decimal, decimal.Decimal]:
         raise SpecError(f"expected a range such as -5..5, got {text!r}", "--weights") from None
     if not (low.is_finite() and high.is_finite() and low < high):
         raise SpecError(f"expected a range from a lower to a higher number, such as -5..5, got {text!r}", "--weights")
-    if low < -MAX_MAGNITUDE or high > MAX_MAGNITUDE:
-        raise SpecError(f"expected a range within -{MAX_MAGNITUDE}..{MAX_MAGNITUDE}, got {text!r}", "--weights")
+    if low < -MAX_WEIGHT_RANGE or high > MAX_WEIGHT_RANGE:
+        raise SpecError(f"expected a range within -{MAX_WEIGHT_RANGE}..{MAX_WEIGHT_RANGE}, got {text!r}", "--weights")
     return low, high
 
 
@@ -216,9 +209,9 @@ def _check_count(plan: Plan) -> None:
     network = build_network(plan.spec)
     factors = written_size(network) * len(network.examples)
     if factors * count > MAX_GENERATED:
-        raise SpecError(f"{count:,} variant{'s' if count != 1 else ''} × {factors:,} chain-rule factors each = {factors * count:,}: more than "
-                        f"one run writes out (at most {MAX_GENERATED:,}); make fewer variants, or smaller ones",
-                        "--count")
+        variants = f"{count:,} variant{'s' if count != 1 else ''}"
+        raise SpecError(f"{variants} × {factors:,} chain-rule factors each = {factors * count:,}: more than one run "
+                        f"writes out (at most {MAX_GENERATED:,}); make fewer variants, or smaller ones", "--count")
 
 
 def default_grid(spec: dict) -> Grid:
