@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .core import graph_solution as core_graph
 from .core import solution as core
 from .core.network import Network
 
@@ -58,8 +59,32 @@ class Solution(core.Solution):
         return self.render("html", standalone=False)
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class GraphSolution(core_graph.GraphSolution):
+    """A worked computational graph (see ``core.graph_solution.GraphSolution``) that renders itself."""
+
+    def render(self, fmt: str = "md", **options: Any) -> str | bytes:
+        """The solution in ``fmt``: text for md, tex, txt, html and json; the PDF's bytes for pdf (as ``Solution``)."""
+        return Solution.render(self, fmt, **options)
+
+    def __repr__(self) -> str:
+        """A short summary: the title, the differentiated value and the circuit's size."""
+        from .render.typography import Unicode  # NOTE: deferred, like rendering
+
+        graph = self.circuit.graph
+        counts = (f"{len(self.circuit.inputs)} inputs, {len(self.circuit.parameters)} parameters, "
+                  f"{len(graph.nodes)} gates")
+        steps = f", {len(self.values)} steps" if len(self.values) > 1 else ""
+        value = Unicode(self.precision).number(self.exact_loss)
+        return f"<GraphSolution {self.title or 'untitled'!r}: {graph.output} = {value}; {counts}{steps}>"
+
+    _repr_markdown_ = Solution._repr_markdown_
+    _repr_latex_ = Solution._repr_latex_
+    _repr_html_ = Solution._repr_html_
+
+
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None, written: bool = True) -> Solution:
+          precision: int | None = None, written: bool = True) -> Solution | GraphSolution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -71,7 +96,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
             a written solution has a lower limit on its size (core.limits.MAX_WRITTEN).
 
     Returns:
-        The Solution, which renders itself (``solution.render("md")``).
+        The Solution, which renders itself (``solution.render("md")``); a GraphSolution for a `graph:` spec.
 
     Raises:
         SpecError: the spec is invalid (naming the file and the field path), or its numbers have
@@ -85,4 +110,5 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         10
     """
     solved = core.solve(spec, steps=steps, notation=notation, precision=precision, written=written)
-    return Solution(**{field.name: getattr(solved, field.name) for field in fields(solved)})
+    kind = GraphSolution if isinstance(solved, core_graph.GraphSolution) else Solution
+    return kind(**{field.name: getattr(solved, field.name) for field in fields(solved)})

@@ -163,6 +163,8 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     if style == "matrix":
         from .render.matrix import layers_of
 
+        if not hasattr(solution, "network"):
+            raise BackpropDeriveError("--style matrix is for layers of neurons; a circuit is solved gate by gate")
         layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
     if output and not FORMATS[fmt].binary:
         # NOTE: figures go beside a file as SVG; into a device or a FIFO (one stream), as Mermaid.
@@ -217,19 +219,33 @@ def derive(spec: str, fmt: str | None, output: str | None, notation: str | None)
 @click.argument("answers", type=click.Path(allow_dash=True))
 @click.option("--tolerance", callback=_tolerance,
               help="Accept an answer within this absolute difference (default: by the digits written).")
+@click.option("--min-digits", type=click.IntRange(1, 30), default=2, show_default=True,
+              help="Fewer significant digits than this is imprecise, unless exactly the true value "
+                   "(not with --tolerance).")
 @click.option("--format", "fmt", type=click.Choice(CHECK_FORMATS),
-              help="txt (the default, or from -o's suffix): a line per answer; md/tex/html/pdf: the worked "
-                   "solution with the answers marked; json.")
+              help="txt: a line per answer; md/tex/html/pdf: the worked solution with the answers marked; json "
+                   "(default: txt, or from -o's suffix). With a folder: the format of the --sheets.")
 @click.option("-o", "--output", type=click.Path(),
-              help="Write to this file instead of standard output (its suffix gives the format).")
+              help="Write to this file instead of standard output (its suffix gives the format; with a folder: "
+                   "the gradebook, .csv or .json).")
+@click.option("--sheets", type=click.Path(file_okay=False),
+              help="With a folder of answer files: write each student's marked sheet into this folder.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="With a folder: processes to spread the marking over (the results are the same).")
 @reports_errors
-def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> None:
-    """Check a student's ANSWERS (YAML: quantity name -> number) against the solution of SPEC.
+def check(spec: str, answers: str, tolerance, min_digits: int, fmt: str | None, output: str | None,
+          sheets: str | None, jobs: int) -> None:
+    """Check a student's ANSWERS (YAML: quantity name -> number) against the solution of SPEC,
+    or every answer file of a class's folder.
 
     Each answer is right, wrong (with the right value and the common mistake that explains it),
-    carried forward (right from the student's own earlier wrong numbers) or unknown. Exit code 0
-    when none is wrong or carried forward (unknown names are reported, not marked), 1 when any is,
-    2 for a bad spec or answers file.
+    carried forward (right from the student's own earlier wrong numbers), imprecise (too few
+    digits), unanswered (left empty) or unknown (a name the solution lacks, with the closest
+    names). Exit code 0 when every answer is right, 1 when any is not (or a file of the folder
+    cannot be read), 2 for a bad spec, a missing answers file or folder, or bad usage.
+
+    With a folder, -o writes the gradebook (a row per student: a verdict per quantity, the counts,
+    the score) and --sheets DIR each student's marked sheet (DIR/<student>.<format>).
 
     \b
     Examples:
@@ -237,21 +253,110 @@ def check(spec: str, answers: str, tolerance, fmt: str, output: str | None) -> N
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml --format json
         backprop-derive check examples/seed_relu.yaml examples/answers/seed_relu.yaml -o marked.pdf
         backprop-derive check examples/seed_relu.yaml - < answers.yaml
+        backprop-derive check examples/mazur_2_2_2.yaml examples/class/ -o grades.csv --sheets marked/ --format html
     """
-    from .jobs.check import check as check_answers
-    from .jobs.check import read_answers, render_report
+    from .jobs.check import Checker, marked_sheet, read_answers, render_report
 
     check_stdin_once(spec, answers)
+    if answers != "-" and Path(answers).is_dir():
+        _check_class(spec, answers, tolerance, min_digits, fmt, output, sheets, jobs)
+        return
+    if sheets:
+        raise click.UsageError("--sheets writes a sheet per student of a folder; ANSWERS is a file")
     fmt = output_format(fmt, output, CHECK_FORMATS, "txt")
-    solution, sheet = solve_spec(spec, written=fmt not in ("txt", "json")), read_answers(answers)
+    solution = solve_spec(spec, written=fmt not in ("txt", "json"))
+    checker = _of_spec(spec, lambda: Checker(solution))
+    sheet = read_answers(answers)
     try:
-        report = check_answers(solution, sheet, tolerance)
+        report = checker.mark(sheet, tolerance, min_digits)
     except SpecError as error:
         raise error.with_file(input_name(answers)) from None
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    write_output(rendered(lambda form: render_report(report, form, color=color), fmt), output, (spec, answers))
+    if fmt == "txt" and output is None:
+        write_output(render_report(report, fmt, color=color), None, (spec, answers))
+    else:
+        write_output(marked_sheet(report, fmt), output, (spec, answers))
     if not report.all_right:
         sys.exit(EXIT_WRONG_ANSWER)
+
+
+# --- check: a class's folder (kept apart from the rest of the CLI) ---------------------------
+
+
+def _of_spec(spec: str, make):
+    """``make()``; an error in the spec's answer_names (found once the solution is there) names the spec's file."""
+    try:
+        return make()
+    except SpecError as error:
+        raise (error if error.file else error.with_file(spec)) from None
+
+
+def _check_format(output: str | None) -> str:
+    """check's format from -o's suffix (txt without -o or for an unknown suffix)."""
+    found = format_of_path(output) if output else None
+    return found if found in CHECK_FORMATS else "txt"
+
+
+def _check_class(spec: str, folder: str, tolerance, min_digits: int, fmt: str | None, output: str | None,
+                 sheets: str | None, jobs: int) -> None:
+    """Mark every answer file of ``folder``: the gradebook to -o (or standard output), the sheets to ``sheets``."""
+    from .jobs.gradebook import ANSWER_SUFFIXES, GRADEBOOK_FORMATS, SHEET_FORMATS, ClassMarker, mark_class
+
+    book_format = Path(output).suffix.lstrip(".").lower() if output else "csv"
+    if book_format not in GRADEBOOK_FORMATS:
+        raise click.UsageError(f"with a folder, -o writes the gradebook: a .csv or .json file, not {output}; "
+                               "--sheets DIR writes each student's marked sheet")
+    if output and Path(output).suffix.lower() in ANSWER_SUFFIXES and \
+            Path(output).resolve().parent == Path(folder).resolve():
+        # NOTE: it would overwrite a student's file, or be marked as one the next time.
+        raise click.UsageError(f"{output} is in the folder of answer files; write the gradebook elsewhere")
+    if fmt is not None and sheets is None:
+        raise click.UsageError("with a folder, --format is the format of the marked sheets; add --sheets DIR")
+    fmt = fmt or "md"
+    if sheets is not None and fmt not in SHEET_FORMATS:
+        raise click.UsageError(f"a marked sheet is {', '.join(SHEET_FORMATS)}, not {fmt}")
+    if sheets is not None and fmt == "pdf":
+        from .render.pdf import INSTALL_HINT, latex_available
+
+        if not latex_available():
+            raise OutputError(INSTALL_HINT)
+    solution = solve_spec(spec)
+    marker = _of_spec(spec, lambda: ClassMarker(solution, tolerance, min_digits, fmt if sheets is not None else None))
+    book = mark_class(marker, folder, jobs, spec=spec)
+    files = book.sheets(sheets, fmt) if sheets is not None else {}
+    if output:
+        files[Path(output)] = book.render(book_format)
+    # NOTE: the gradebook or a sheet must never replace the spec or a student's file.
+    write_files(files, (spec, *(str(path) for path in Path(folder).iterdir())))
+    if not output:
+        write_output(book.render(book_format), None, (spec,))
+    click.echo(book.summary_line(), err=True)
+    if files:
+        click.echo(f"Wrote {', '.join(sorted(map(str, files))) if len(files) <= 3 else f'{len(files)} files'}.",
+                   err=True)
+    if not book.all_right:
+        sys.exit(EXIT_WRONG_ANSWER)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(allow_dash=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@reports_errors
+def names(spec: str, output: str | None) -> None:
+    """Print a blank answers file for SPEC: every name check accepts, in the solution's order.
+
+    Each name comes with the other spellings check also takes for it (in a comment); a course's
+    own names (the spec's answer_names) are used first.
+
+    \b
+    Examples:
+        backprop-derive names examples/seed_relu.yaml
+        backprop-derive names examples/mazur_2_2_2.yaml -o answers.yaml
+    """
+    from .jobs.check import blank_answers
+
+    solution = solve_spec(spec)
+    write_output(_of_spec(spec, lambda: blank_answers(solution)), output, (spec,))
 
 
 UNIT_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")
@@ -267,7 +372,8 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("--output-activation", type=click.Choice(sorted(ACTIVATIONS)),
               help="Activation of the output layer (default: --activation; sigmoid for binary_cross_entropy, "
                    "softmax for cross_entropy).")
-@click.option("--loss", type=click.Choice(list(LOSSES)), default="half_squared_error", show_default=True,
+@click.option("--loss", type=click.Choice([name for name, rule in LOSSES.items() if rule.targets]),
+              default="half_squared_error", show_default=True,
               help="The loss function.")
 @click.option("--bias/--no-bias", default=False, show_default=True, help="Give every neuron a bias.")
 @click.option("--batch", type=click.IntRange(1, 100), default=1, show_default=True,

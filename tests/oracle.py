@@ -57,6 +57,7 @@ class Unit:
     incoming: list[tuple[Any, tuple]]
     bias: tuple | None
     group: list[Any] = field(default_factory=list)  # a softmax layer's units, this one included
+    bias_sign: int = 1  # −1 for a threshold θ, a weight on a constant −1 input
 
 
 @dataclass
@@ -95,20 +96,34 @@ def _activation(raw: Any) -> tuple[str, Fraction | None, str | None]:
     return raw["name"], number(raw["alpha"]) if "alpha" in raw else None, None
 
 
+def _targets(spec: dict, examples: int, outputs: int) -> list[list]:
+    """The target rows: as written, one-hot from ``target_classes``, or none for ``loss: none``."""
+    if "target_classes" in spec:
+        return [[int(unit == label) for unit in range(outputs)] for label in spec["target_classes"]]
+    if "targets" not in spec:
+        return [[] for _ in range(examples)]
+    return spec["targets"] if isinstance(spec["targets"], list) and (
+        isinstance(spec["targets"][0], (list, dict))) else [spec["targets"]]
+
+
 def _read_dense(spec: dict, common: dict) -> Model:
     rows = spec["inputs"] if isinstance(spec["inputs"][0], list) else [spec["inputs"]]
-    targets = spec["targets"] if isinstance(spec["targets"][0], list) else [spec["targets"]]
+    by_input = spec.get("weights_layout") == "input_by_unit"
     previous = [("input", i) for i in range(len(rows[0]))]
     units, parameters = [], {}
     for depth, layer in enumerate(spec["layers"]):
         name, alpha, formula = _activation(layer["activation"])
-        names = [("unit", depth, j) for j in range(len(layer["weights"]))]
+        # NOTE: x·W (input_by_unit) is read back to one row per unit, each weight keeping its own place.
+        matrix = layer["weights"]
+        by_unit = [list(column) for column in zip(*matrix)] if by_input else matrix
+        names = [("unit", depth, j) for j in range(len(by_unit))]
         biases = layer.get("biases")
-        for j, row in enumerate(layer["weights"]):
+        for j, row in enumerate(by_unit):
             incoming = []
             for i, weight in enumerate(row):
-                parameters[("layers", depth, "weights", j, i)] = number(weight)
-                incoming.append((previous[i], ("layers", depth, "weights", j, i)))
+                location = ("layers", depth, "weights", i, j) if by_input else ("layers", depth, "weights", j, i)
+                parameters[location] = number(weight)
+                incoming.append((previous[i], location))
             bias = None
             if isinstance(biases, list):
                 bias = ("layers", depth, "biases", j)
@@ -118,6 +133,7 @@ def _read_dense(spec: dict, common: dict) -> Model:
                 parameters[bias] = number(biases)
             units.append(Unit(names[j], name, alpha, formula, incoming, bias, names if name == "softmax" else []))
         previous = names
+    targets = _targets(spec, len(rows), len(previous))
     examples = [({("input", i): number(v) for i, v in enumerate(row)},
                  {previous[k]: number(t) for k, t in enumerate(target)})
                 for row, target in zip(rows, targets)]
@@ -126,8 +142,14 @@ def _read_dense(spec: dict, common: dict) -> Model:
 
 def _read_named(spec: dict, common: dict) -> Model:
     rows = spec["inputs"] if isinstance(spec["inputs"], list) else [spec["inputs"]]
-    targets = spec["targets"] if isinstance(spec["targets"], list) else [spec["targets"]]
     neurons = {str(name): neuron for name, neuron in spec["neurons"].items()}
+    fed = {str(source) for neuron in neurons.values() for source in neuron["in"]}
+    sinks = [name for name in neurons if name not in fed]
+    if "targets" in spec:
+        targets = spec["targets"] if isinstance(spec["targets"], list) else [spec["targets"]]
+    else:
+        targets = [dict(zip(sinks, row)) if row else dict.fromkeys(sinks) for row in _targets(spec, len(rows),
+                                                                                              len(sinks))]
     order: list[str] = []
 
     def visit(name: str) -> None:
@@ -147,12 +169,14 @@ def _read_named(spec: dict, common: dict) -> Model:
         for source, weight in neuron["in"].items():
             parameters[("neurons", name, "in", str(source))] = number(weight)
             incoming.append((str(source), ("neurons", name, "in", str(source))))
-        bias = None
-        if neuron.get("bias") is not None:
-            bias = ("neurons", name, "bias")
-            parameters[bias] = number(neuron["bias"])
-        units.append(Unit(name, activation, alpha, formula, incoming, bias))
-    examples = [({str(k): number(v) for k, v in row.items()}, {str(k): number(v) for k, v in target.items()})
+        bias, sign = None, 1
+        for kind in ("bias", "threshold"):
+            if neuron.get(kind) is not None:
+                bias, sign = ("neurons", name, kind), (1 if kind == "bias" else -1)
+                parameters[bias] = number(neuron[kind])
+        units.append(Unit(name, activation, alpha, formula, incoming, bias, bias_sign=sign))
+    examples = [({str(k): number(v) for k, v in row.items()},
+                 {str(k): number(v) for k, v in target.items() if v is not None})
                 for row, target in zip(rows, targets)]
     return Model(units, parameters, examples, [str(name) for name in targets[0]], **common)
 
@@ -197,6 +221,7 @@ LOSSES: dict[str, Callable[[list, list], Any]] = {
     "binary_cross_entropy": lambda o, t: -sum(tk * mpmath.log(ok) + (1 - tk) * mpmath.log(1 - ok)
                                               for ok, tk in zip(o, t)),
     "cross_entropy": lambda o, t: -sum(tk * mpmath.log(ok) for ok, tk in zip(o, t)),
+    "none": lambda o, t: o[0],  # no targets: the single output itself
 }
 
 
@@ -229,7 +254,7 @@ def _forward(model: Model, theta: dict[tuple, mpmath.mpf]) -> Forward:
         pre = {}
         for unit in model.units:
             z = mpmath.fdot((out[source], theta[location]) for source, location in unit.incoming)
-            pre[unit.name] = z + theta[unit.bias] if unit.bias else z
+            pre[unit.name] = z + unit.bias_sign * theta[unit.bias] if unit.bias else z
             if unit.activation != "softmax":
                 out[unit.name] = _apply(unit, pre[unit.name])
             elif unit.name == unit.group[-1]:
@@ -239,7 +264,7 @@ def _forward(model: Model, theta: dict[tuple, mpmath.mpf]) -> Forward:
         all_pre.append(pre)
         all_out.append(out)
         losses.append(_loss(model.loss, [out[name] for name in model.outputs],
-                            [mp(targets[name]) for name in model.outputs]))
+                            [mp(targets[name]) for name in model.outputs if name in targets]))
     cost = mpmath.fsum(losses) / (len(losses) if model.reduction == "mean" else 1)
     return Forward(all_pre, all_out, losses, cost)
 
@@ -276,6 +301,24 @@ def gradients(model: Model) -> dict[tuple, mpmath.mpf]:
         return result
 
 
+def input_gradients(model: Model) -> list[dict[Any, mpmath.mpf]]:
+    """∂L/∂x of each example's loss for each of its inputs, by central differences."""
+    with mpmath.workdps(DIGITS):
+        theta = {location: mp(value) for location, value in model.parameters.items()}
+        step = STEP
+        result = []
+        for inputs, targets in model.examples:
+            gradients = {}
+            for name, value in inputs.items():
+                def loss(shift: Fraction) -> mpmath.mpf:
+                    one = Model(model.units, model.parameters, [({**inputs, name: value + shift}, targets)],
+                                model.outputs, model.loss, model.reduction, model.learning_rate, model.update_biases)
+                    return _forward(one, theta).losses[0]
+                gradients[name] = (loss(step) - loss(-step)) / (2 * mp(step))
+            result.append(gradients)
+        return result
+
+
 def updated(model: Model, gradient: dict[tuple, mpmath.mpf]) -> dict[tuple, mpmath.mpf]:
     """θ − η·g for every parameter; a bias stays as it is when biases are fixed."""
     with mpmath.workdps(DIGITS):
@@ -285,5 +328,5 @@ def updated(model: Model, gradient: dict[tuple, mpmath.mpf]) -> dict[tuple, mpma
 
 
 def is_fixed(model: Model, location: tuple) -> bool:
-    is_bias = location[-1] == "bias" or (location[0] == "layers" and location[2] == "biases")
+    is_bias = location[-1] in ("bias", "threshold") or (location[0] == "layers" and location[2] == "biases")
     return is_bias and not model.update_biases

@@ -21,7 +21,8 @@ def _stays_rational(formula: sympy.Expr, variables) -> bool:
 
 
 _o, _t = sympy.symbols("o t")
-LOSSES = tuple(rules.LOSSES)
+#: Every loss with targets (``loss: none`` has none: tests/test_conventions.py draws its specs).
+LOSSES = tuple(name for name, loss in rules.LOSSES.items() if loss.targets)
 #: Losses whose values stay rational (no logarithm).
 SQUARED_LOSSES = tuple(name for name in LOSSES if _stays_rational(rules.LOSSES[name].formula([_o], [_t]), (_o, _t)))
 _UNITWISE = [name for name, make in rules.ACTIVATIONS.items() if not make(rules.ActivationOptions()).layerwise]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import oracle
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from specs import specs
 
-from backprop_derive import solve
+from backprop_derive import BackpropDeriveError, solve
 from backprop_derive.core.notation import NOTATIONS, Notation
 from backprop_derive.core.spec import read_document
 
@@ -24,7 +24,12 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 
 def check_names(solution) -> None:
-    """Every quantity has its own plain-ASCII name, in every notation."""
+    """Every quantity has its own plain-ASCII name, in every notation (a graph's: in its own)."""
+    if hasattr(solution, "circuit"):
+        for values in solution.values:
+            names = [solution.notation.ascii(quantity) for quantity in values]
+            assert len(set(names)) == len(names) and all(PLAIN.fullmatch(name) for name in names), names
+        return
     for style in NOTATIONS:
         notation = Notation(solution.network, style)
         for values in solution.values:
@@ -35,7 +40,9 @@ def check_names(solution) -> None:
 
 
 def parameter_shape(spec: dict) -> dict:
-    """The spec's parameters with every number replaced by None."""
+    """The spec's parameters with every number replaced by None (a graph's: its inputs' and parameters')."""
+    if "graph" in spec:
+        return {section: {name: None for name in spec.get(section, {})} for section in ("inputs", "parameters")}
     if "layers" in spec:
         layers = []
         for layer in spec["layers"]:
@@ -48,8 +55,9 @@ def parameter_shape(spec: dict) -> dict:
     neurons = {}
     for name, neuron in spec["neurons"].items():
         neurons[str(name)] = {"in": {str(source): None for source in neuron["in"]}}
-        if neuron.get("bias") is not None:
-            neurons[str(name)]["bias"] = None
+        for kind in ("bias", "threshold"):
+            if neuron.get(kind) is not None:
+                neurons[str(name)][kind] = None
     return {"neurons": neurons}
 
 
@@ -69,6 +77,8 @@ def check_shapes(spec: dict, solution) -> None:
     assert skeleton(data["gradients"]) == parameter_shape(spec)
     if spec.get("learning_rate") is None:
         assert "updated" not in data
+    elif "graph" in spec:
+        assert skeleton(data["updated"]) == {"parameters": parameter_shape(spec)["parameters"]}
     else:
         assert skeleton(data["updated"]) == parameter_shape(spec)
 
@@ -112,20 +122,33 @@ def check_paste(two: dict, pasted: dict) -> None:
 # --- the examples --------------------------------------------------------------------------
 
 
+def trained(example: Path) -> dict:
+    """The example's spec, with a learning rate where a circuit has parameters but none (to take two steps)."""
+    spec = read_document(example)
+    if "graph" in spec and spec.get("parameters") and spec.get("learning_rate") is None:
+        spec["learning_rate"] = "0.1"
+    return spec
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
 def test_example_quantity_names_are_unique_plain_ascii(example: Path) -> None:
-    check_names(solve(example, steps=2))
+    spec = trained(example)
+    check_names(solve(spec, steps=2 if spec.get("learning_rate") is not None else 1))
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
 def test_example_gradients_and_updated_have_the_spec_shape(example: Path) -> None:
     spec = read_document(example)
     check_shapes(spec, solve(spec))
+    trained_spec = trained(example)
+    check_shapes(trained_spec, solve(trained_spec))
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+# NOTE: every example that can take a step (a circuit without parameters has nothing to update).
+@pytest.mark.parametrize("example", [path for path in EXAMPLES if trained(path).get("learning_rate") is not None],
+                         ids=lambda path: path.stem)
 def test_example_updated_pasted_back_gives_step_two(example: Path) -> None:
-    check_paste(*two_steps(read_document(example)))
+    check_paste(*two_steps(trained(example)))
 
 
 def test_shared_bias_is_one_number_and_a_missing_bias_no_key() -> None:
@@ -160,7 +183,11 @@ def test_random_names_are_unique_plain_ascii_and_json_has_the_spec_shape(spec: d
 @given(specs())
 def test_random_updated_pasted_back_gives_step_two(spec: dict) -> None:
     assume(spec.get("learning_rate") is not None)
-    two, pasted = two_steps(spec)
+    try:
+        two, pasted = two_steps(spec)
+    except BackpropDeriveError:
+        # NOTE: a drawn network may diverge in its second step past what JSON holds (refused in one line).
+        reject()
     # NOTE: a relu flipping at its kink because JSON rounds to doubles is not a disagreement.
     assume(oracle.kink_distance(oracle.read(pasted)) > 1e-9)
     check_paste(two, pasted)

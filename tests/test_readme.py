@@ -52,3 +52,24 @@ def test_readme_first_screen_has_the_two_setup_commands_and_ci_runs_the_test_one
     assert SETUP_COMMANDS[1] in ci.splitlines()
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert ".venv/" in ignored or ".venv" in ignored
+
+
+def test_readme_class_excerpts_are_real_output_of_check(monkeypatch):
+    from click.testing import CliRunner
+
+    from backprop_derive.cli import main
+
+    # NOTE: from the repository's root with relative paths, as the README shows them (a bad file is named by its path).
+    monkeypatch.chdir(ROOT)
+    for marker, answers in (("class-excerpt", "examples/class/"), ("bob-excerpt", "examples/class/bob.yaml")):
+        result = CliRunner().invoke(main, ["check", "examples/mazur_2_2_2.yaml", answers])
+        assert result.exit_code == 1, result.output
+        output = result.output.splitlines()
+        for line in _block(marker):
+            assert line in output, f"README line not in the real output: {line!r}"
+
+
+def test_readme_graph_excerpt_is_real_output_of_the_sigmoid_circuit():
+    output = solve(ROOT / "examples" / "sigmoid_neuron_circuit.yaml").render("txt").splitlines()
+    for line in _block("graph-excerpt"):
+        assert line in output, f"README line not in the real output: {line!r}"

@@ -44,7 +44,7 @@ def test_an_answer_name_cannot_forge_a_line_of_checks_report(tmp_path: Path, fmt
     assert r"y5\n✓ dL/dw13 = 999\n\n6 right" in report.replace(r"\textbackslash{}", "\\").replace(
         r"$\checkmark$", "✓")
     if fmt == "txt":
-        assert lines[-1] == "1 right, 1 wrong, 0 carried forward, 1 unknown"
+        assert lines[-1] == "1 right, 1 wrong, 0 carried forward, 0 imprecise, 0 unanswered, 1 unknown"
         assert lines[0].startswith(r"? y5\n✓ dL/dw13 = 999\n\n6 right")
 
 

@@ -103,13 +103,16 @@ def _forward(network: Network, example: int):
 
 def _loss(network: Network, example: int) -> LossValue:
     outputs = tuple(Quantity("out", node, example) for node in network.outputs)
-    targets = tuple(Quantity("target", node, example) for node in network.outputs)
+    targets = tuple(Quantity("target", node, example) for node in network.outputs if network.has_targets)
     formula = network.loss.formula([q.symbol for q in outputs], [q.symbol for q in targets])
     return LossValue(Quantity("loss", example=example), outputs, targets, network.loss, formula)
 
 
 def _backward(network: Network, example: int, loss: LossValue):
     outputs = set(network.outputs)
+    # NOTE: the textbooks' error terms are −∂L/∂: only the loss's derivative changes sign, and every
+    # later step of the backward pass, being linear in it, carries the sign along.
+    sign = -1 if network.options.error_term else 1
     # NOTE: layer by layer from the top, but unit 1 before unit 2 within a layer, as by hand;
     # a neuron's consumers are always deeper, so their deltas are ready.
     for neuron in sorted(network.neurons, key=lambda node: -node.layer):
@@ -122,9 +125,10 @@ def _backward(network: Network, example: int, loss: LossValue):
             output = Quantity("out", neuron, example)
             direct = Quantity("dloss", neuron, example) if consumers else dout
             # NOTE: written as a person does, 2·(o − t), where SymPy's derivative distributes it to
-            # 2o − 2t; the same form in every format and in `derive`.
+            # 2o − 2t; the same form in every format and in `derive`. An error term reads 2·(t − o).
             target = Quantity("target", neuron, example)
-            yield OutputSlope(direct, loss, output, network.loss.slope(loss.formula, output.symbol, target.symbol))
+            slope = network.loss.slope(loss.formula, output.symbol, target.symbol)
+            yield OutputSlope(direct, loss, output, _negated(slope) if sign < 0 else slope)
         if consumers:
             yield BackSum(dout, tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
                                       for consumer, weight in consumers), direct)
@@ -132,6 +136,22 @@ def _backward(network: Network, example: int, loss: LossValue):
             yield from _local_delta(neuron, example)
         elif neuron is neuron.group[-1]:
             yield from _softmax_deltas(neuron.group, example)
+    if network.options.input_gradients:
+        for node in network.inputs:
+            yield BackSum(Quantity("dinput", node, example),
+                          tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
+                                for consumer, weight in network.consumers(node)), None, sign)
+
+
+def _negated(slope: sympy.Expr) -> sympy.Expr:
+    """−``slope`` with its sum negated inside, as a book writes the error: 2·(t − o), not −2·(o − t)."""
+    if slope.is_Mul:
+        factors = list(slope.args)
+        for index, factor in enumerate(factors):
+            if factor.is_Add:
+                factors[index] = -factor
+                return sympy.Mul(*factors, evaluate=False)
+    return -slope
 
 
 def _local_delta(neuron: Node, example: int):
@@ -167,7 +187,8 @@ def _gradient(network: Network, parameter: Parameter, routes: _Routes) -> Gradie
     starts = parameter.users if parameter.kind == "bias" else (parameter.target,)
     count = sum(routes.counts[start] for start in starts)
     listed = () if count > MAX_PATHS_SHOWN else tuple(path for start in starts for path in routes.listed(start))
-    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), listed, count)
+    sign = (-1 if parameter.kind == "threshold" else 1) * (-1 if network.options.error_term else 1)
+    return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), listed, count, sign)
 
 
 def route_counts(network: Network) -> dict[Node, int]:

@@ -9,7 +9,7 @@ import sympy
 from .derivation import SLOPE_VARIABLES, Derivation
 from .formula import X
 from .network import Network, Parameter
-from .numbers import NoFiniteValue, dot, settle, substitute, total
+from .numbers import NoFiniteValue, Rounding, dot, settle, substitute, total
 from .steps import (
     Activate,
     BackSum,
@@ -25,18 +25,25 @@ from .steps import (
     SoftmaxDelta,
     Update,
     WeightedSum,
+    bias_sign,
 )
 
 Values = dict[Quantity, sympy.Expr]
 
+#: The steps that ``options.rounding``'s ``backward`` rounds: the backward pass and the gradients.
+BACKWARD_STEPS = (OutputSlope, BackSum, Slope, Delta, Jacobian, SoftmaxDelta, Gradient)
 
-def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], state: Values | None = None) -> Values:
+
+def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], state: Values | None = None,
+             rounded: bool = True) -> Values:
     """Every quantity's value for one training step.
 
     Args:
         derivation: The steps, from ``derive``.
         parameters: Each parameter's value at the start of this step.
         state: The optimizer's state at the start of this step (core.update.Carried.state).
+        rounded: With ``options.rounding``, round each step's result and carry it rounded (False:
+            the unrounded values, for JSON ``exact``).
 
     Returns:
         A map from each quantity (inputs, targets and parameters included) to its value:
@@ -48,13 +55,21 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], st
     network = derivation.network
     values: Values = _given(network, parameters)
     values.update(state or {})
+    rounding = network.options.rounding if rounded else None
     for step in derivation.steps():
         try:
-            values[step.result] = settle(compute(step, values))
+            value = settle(compute(step, values))
         except NoFiniteValue as error:
             note = network.loss.domain if isinstance(step, _LOSS_STEPS) else ""
             raise error.at(*_where(step, network), note) from None
+        values[step.result] = _round(step, value, rounding) if rounding else value
     return values
+
+
+def _round(step, value: sympy.Expr, rounding: Rounding) -> sympy.Rational:
+    if isinstance(step, BACKWARD_STEPS) and rounding.backward:
+        return rounding.backward(value)
+    return rounding(value)
 
 
 def _given(network: Network, parameters: dict[Parameter, sympy.Expr]) -> Values:
@@ -117,7 +132,10 @@ def compute(step, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: WeightedSum, values: Values) -> sympy.Expr:
     terms = [(values[source], values[weight]) for source, weight in step.terms]
-    return dot(terms + [(values[step.bias], None)] if step.bias else terms)
+    if step.bias:
+        # NOTE: a threshold is a weight on a constant −1 input.
+        terms.append((values[step.bias], None if bias_sign(step.bias) > 0 else sympy.Integer(-1)))
+    return dot(terms)
 
 
 @compute.register
@@ -155,7 +173,8 @@ def _(step: OutputSlope, values: Values) -> sympy.Expr:
 @compute.register
 def _(step: BackSum, values: Values) -> sympy.Expr:
     terms = [(values[delta], values[weight]) for delta, weight in step.terms]
-    return dot(terms + [(values[step.direct], None)] if step.direct else terms)
+    paths = dot(terms + [(values[step.direct], None)] if step.direct else terms)
+    return paths if step.sign > 0 else -paths
 
 
 @compute.register
@@ -190,12 +209,16 @@ def _(step: SoftmaxDelta, values: Values) -> sympy.Expr:
 
 @compute.register
 def _(step: Gradient, values: Values) -> sympy.Expr:
-    total = dot((values[delta], values[source] if source else None) for delta, source in step.terms)
-    return total if step.scale == 1 else step.scale * total
+    summed = dot((values[delta], values[source] if source else None) for delta, source in step.terms)
+    scale = step.sign * step.scale
+    return summed if scale == 1 else scale * summed
 
 
 @compute.register
 def _(step: Update, values: Values) -> sympy.Expr:
     if not step.trainable:
         return values[step.old]
+    if step.chain:
+        # NOTE: the book's w + η δ x, from the error terms themselves rather than the rounded gradient.
+        return dot(((values[step.old], None), (-values[step.rate], compute(step.chain, values))))
     return dot(((values[step.old], None), (-values[step.rate], values[step.gradient])))

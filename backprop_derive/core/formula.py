@@ -15,6 +15,8 @@ from .limits import MAX_FORMULA_BITS, MAX_FORMULA_DEPTH, MAX_FORMULA_EXPONENT, M
 X = sympy.Symbol("x", real=True)
 """The one variable of every formula; import this symbol from here elsewhere."""
 
+#: The bound on numbers in exponents, for the gates of a split formula (a constant exponent of a power gate).
+MAX_EXPONENT = MAX_FORMULA_EXPONENT
 
 _NAMES: dict[str, sympy.Expr] = {"x": X, "e": sympy.E, "pi": sympy.pi}
 
@@ -32,6 +34,15 @@ _ALLOWED = (
     "allowed: numbers, x, e, pi, + - * / **, parentheses, and one-argument calls of "
     + ", ".join(_FUNCTIONS)
 )
+
+#: The functions a graph's formulas may call besides those of activations, with their number of arguments.
+GRAPH_FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], int]] = {
+    **{name: (function, 1) for name, function in _FUNCTIONS.items()},
+    "sigmoid": (lambda argument: 1 / (1 + sympy.exp(-argument)), 1),
+    "relu": (lambda argument: sympy.Max(0, argument), 1),
+    "max": (sympy.Max, 2),
+    "min": (sympy.Min, 2),
+}
 
 _BINARY_OPS: dict[type[ast.operator], Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
     ast.Add: operator.add,
@@ -177,16 +188,102 @@ def _depth(expr: sympy.Expr) -> int:
     return deepest
 
 
+def parse_graph_tree(text: str) -> tuple[ast.expr, str]:
+    """Parse a graph's formula (e.g. ``"(x + y) * z"``) into its syntax tree, without translating it yet.
+
+    Returns:
+        The tree and the stripped source text (for quoting it in messages).
+
+    Raises:
+        FormulaError: the text is not a string, is too long or empty, or is not valid syntax.
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be a string, not {type(text).__name__}")
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaError(f"formula is {len(text)} characters long; at most {MAX_FORMULA_LENGTH} allowed")
+    source = text.strip()
+    if not source:
+        raise FormulaError("formula is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return ast.parse(source, mode="eval").body, source
+    except SyntaxError as err:
+        raise FormulaError(f"not a formula: {err.msg}") from None
+    except ValueError as err:
+        raise FormulaError(f"not a formula: {err}") from None
+    except (RecursionError, MemoryError):
+        raise FormulaError("formula is nested too deeply") from None
+
+
+def graph_expression(tree: ast.expr, source: str, names: dict[str, sympy.Symbol]) -> sympy.Expr:
+    """Translate a graph formula's tree over ``names`` (inputs, parameters, earlier nodes) by the whitelist.
+
+    Besides the functions of custom activations it may call sigmoid, relu, max and min (two arguments).
+
+    Raises:
+        FormulaError: as ``parse_formula``; an unknown name is named.
+    """
+    translator = _Translator(source, {"e": sympy.E, "pi": sympy.pi, **names}, GRAPH_FUNCTIONS)
+    try:
+        return translator.build(tree)
+    except RecursionError:
+        raise FormulaError("formula is nested too deeply") from None
+
+
+#: Stand-ins for the operands of one operation checked on its own (see ``check_operation``).
+_OPERANDS = tuple(sympy.Symbol(f"operand{index}") for index in range(8))
+
+
+def check_operation(node: ast.expr, source: str) -> None:
+    """Check one node of a graph formula against the whitelist, its operands standing in as plain symbols.
+
+    NOTE: a formula split into gates is never built as one SymPy expression (SymPy's evaluation of a long
+    formula costs milliseconds per operation); each operation is checked alone, by the same translator.
+
+    Raises:
+        FormulaError: the node is not allowed (an operator, a construct, a function or its arguments).
+    """
+    stand_ins = {f"_operand{index}": symbol for index, symbol in enumerate(_OPERANDS)}
+    translator = _Translator(source, stand_ins, GRAPH_FUNCTIONS)
+
+    def operand(child: ast.expr, index: int) -> ast.expr:
+        return ast.copy_location(ast.Name(f"_operand{index}", ast.Load()), child)
+
+    if isinstance(node, ast.BinOp):
+        shallow = ast.BinOp(operand(node.left, 0), node.op, operand(node.right, 1))
+    elif isinstance(node, ast.UnaryOp):
+        shallow = ast.UnaryOp(node.op, operand(node.operand, 0))
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and not any(
+            isinstance(argument, ast.Starred) for argument in node.args) and len(node.args) <= len(_OPERANDS):
+        shallow = ast.Call(node.func, [operand(argument, index) for index, argument in enumerate(node.args)], [])
+    else:
+        translator.build(node)  # NOTE: a leaf (a name, a number) or a construct the translator refuses
+        return
+    translator.build(ast.copy_location(shallow, node))
+
+
+def constant_value(node: ast.expr, source: str) -> sympy.Expr:
+    """The value of a formula's part that uses no name but e and pi (already checked by ``check_operation``)."""
+    return _Translator(source, {"e": sympy.E, "pi": sympy.pi}, GRAPH_FUNCTIONS).build(node)
+
+
 class _Translator:
     """Translate whitelisted ast nodes of one formula into SymPy expressions."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, names: dict[str, sympy.Expr] | None = None,
+                 functions: dict[str, tuple[Callable[..., sympy.Expr], int]] | None = None) -> None:
         """Remember the source text, to read literals and quote snippets.
 
         Args:
             source: The (stripped) text that was parsed.
+            names: The names allowed (default: x, e and pi, for an activation).
+            functions: The functions allowed and their number of arguments (default: the activations').
         """
         self._source = source
+        self._graph = names is not None
+        self._names = _NAMES if names is None else names
+        self._functions = functions or {name: (function, 1) for name, function in _FUNCTIONS.items()}
         self._handlers: dict[type[ast.AST], Callable[[ast.AST], sympy.Expr]] = {
             ast.Constant: self._constant,
             ast.Name: self._name,
@@ -235,13 +332,18 @@ class _Translator:
         return sympy.Rational(literal)
 
     def _name(self, node: ast.Name) -> sympy.Expr:
-        """Translate x, e or pi; reject any other name."""
-        if node.id in _NAMES:
-            return _NAMES[node.id]
-        if node.id in _FUNCTIONS:
+        """Translate an allowed name (x, e or pi for an activation); reject any other name."""
+        if node.id in self._names:
+            return self._names[node.id]
+        if node.id in self._functions:
+            if self._graph:
+                raise FormulaError(f"{node.id!r} is a function; call it, e.g. {node.id}(...)")
             raise FormulaError(
                 f"{node.id!r} is a function; call it with one argument, e.g. {node.id}(x)"
             )
+        if self._graph:
+            raise FormulaError(f"unknown name {node.id!r}; a formula may use the inputs, the parameters, "
+                               "the nodes before it, e and pi")
         raise FormulaError(f"unknown name {node.id!r}; the only names allowed are x, e and pi")
 
     def _binop(self, node: ast.BinOp) -> sympy.Expr:
@@ -267,31 +369,33 @@ class _Translator:
         return _UNARY_OPS[type(node.op)](self.build(node.operand))
 
     def _call(self, node: ast.Call) -> sympy.Expr:
-        """Translate a call of a whitelisted function with one positional argument."""
-        allowed = ", ".join(_FUNCTIONS)
+        """Translate a call of a whitelisted function with its number of positional arguments."""
+        allowed = ", ".join(self._functions)
         if not isinstance(node.func, ast.Name):
             raise FormulaError(
                 f"calling {self._quote(node.func)} is not allowed; only {allowed} may be called"
             )
         name = node.func.id
-        if name not in _FUNCTIONS:
+        if name not in self._functions:
             raise FormulaError(f"unknown function {name!r}; the allowed functions are {allowed}")
         if node.keywords:
             raise FormulaError(f"keyword arguments are not allowed, in {self._quote(node)}")
         if any(isinstance(arg, ast.Starred) for arg in node.args):
             raise FormulaError(f"starred arguments are not allowed, in {self._quote(node)}")
-        if len(node.args) != 1:
+        function, arity = self._functions[name]
+        if len(node.args) != arity:
             hint = ""
             if name == "log":
                 hint = " (the natural logarithm; write log(x)/log(2) for base 2)"
+            count = "exactly one argument" if arity == 1 else f"exactly {arity} arguments"
             raise FormulaError(
-                f"{name} takes exactly one argument{hint}, "
+                f"{name} takes {count}{hint}, "
                 f"got {len(node.args)} in {self._quote(node)}"
             )
-        argument = self.build(node.args[0])
+        arguments = [self.build(argument) for argument in node.args]
         if name == "exp":
-            _check_exponent(argument, self._quote(node))
-        return _FUNCTIONS[name](argument)
+            _check_exponent(arguments[0], self._quote(node))
+        return function(*arguments)
 
     def _quote(self, node: ast.AST) -> str:
         """Return the node's source text, shortened to one line, in backticks."""

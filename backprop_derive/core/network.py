@@ -7,6 +7,7 @@ from functools import cached_property
 
 import sympy
 
+from .numbers import Rounding
 from .rules import Activation, Loss
 
 
@@ -45,10 +46,11 @@ class Parameter:
     """A weight or a bias, where it sits in the spec, and its initial value.
 
     Attributes:
-        kind: ``weight`` or ``bias``.
+        kind: ``weight``, ``bias`` (added to the weighted sum) or ``threshold`` (a weight on a
+            constant −1 input: subtracted from the weighted sum, as Negnevitsky writes θ).
         target: The neuron a weight leads into; for a bias, the first neuron using it.
-        source: A weight's source node; None for a bias.
-        users: The neurons a bias is added to (more than one when a layer shares it).
+        source: A weight's source node; None for a bias or threshold.
+        users: The neurons a bias or threshold is added to (more than one when a layer shares it).
         location: The path to the value in the spec's parameter shape, e.g.
             ``("layers", 0, "weights", 1, 0)`` or ``("neurons", "3", "in", "1")``.
         trainable: False for a bias kept fixed (``options.update_biases: false``).
@@ -83,6 +85,17 @@ class Options:
     update_biases: bool = True
     notation: str | None = None
     precision: int = 6
+    #: ``derivative`` (δ = ∂L/∂z) or ``error_term`` (the textbooks' δ = (t − o)·f′ = −∂L/∂z).
+    delta: str = "derivative"
+    #: Also ∂L/∂x for every input.
+    input_gradients: bool = False
+    #: Round every line's result and carry it rounded, as a hand solution does; None keeps full precision.
+    rounding: Rounding | None = None
+
+    @property
+    def error_term(self) -> bool:
+        """True when δ is the textbooks' error term, the negative of ∂L/∂z."""
+        return self.delta == "error_term"
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,8 @@ class Network:
         neurons: Neurons in topological order.
         outputs: The neurons that have targets, in order.
         parameters: Every weight and bias, in the order the solution shows them.
+        weights_layout: ``unit_by_input`` (``weights[j][i]``, W·x) or ``input_by_unit``
+            (``weights[i][j]``, x·W), how the dense spec writes its matrices.
     """
 
     title: str
@@ -108,6 +123,14 @@ class Network:
     learning_rate: sympy.Rational | None
     options: Options
     batched: bool
+    weights_layout: str = "unit_by_input"
+    #: A course's own names of quantities (spec ``answer_names``): (course's name, solution's name) pairs.
+    answer_names: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def has_targets(self) -> bool:
+        """False for ``loss: none``, where the output itself is differentiated."""
+        return self.loss.targets
 
     @property
     def notation(self) -> str:

@@ -143,6 +143,9 @@ class Letters:
 
 DELTA = ("\\delta", "δ", "delta")
 RATE = ("\\eta", "η", "eta")
+#: The error e_j = −∂L/∂y_j of the textbooks' error terms (Negnevitsky's e), and a threshold θ_j.
+ERROR = ("e", "e", "e")
+THRESHOLD = ("\\theta", "θ", "theta")
 
 NOTATIONS = {
     "indexed": Letters(input=("x", "x", "x"), pre=("x", "x", "x"), out=("y", "y", "y"), target=("t", "t", "t"),
@@ -226,6 +229,8 @@ class Notation:
         self.batched = network.batched
         self.single_cost = self.letters.loss if per_example else self.letters.single_cost
         self.outputs = set(network.outputs)
+        self.error_term = network.options.error_term
+        self.by_input = network.weights_layout == "input_by_unit"
         self.functions = function_names(network)
         self._cache: dict[Quantity, Name] = {}
 
@@ -246,12 +251,16 @@ class Notation:
         return Name(letter, layer, (node.name,), example, mark)
 
     def parameter_name(self, parameter: Parameter) -> Name:
-        """w_{13}, W^{[1]}_{21}, b_3, b^{[1]} or b_{\\{3,4\\}} (a bias shared by a layer)."""
+        """w_{13}, W^{[1]}_{21}, b_3, b^{[1]} or b_{\\{3,4\\}} (a bias shared by a layer), θ_3 (a threshold)."""
         target = parameter.target
         layer = self.letters.layer.format(target.layer) if self.by_layer or self.marks_layers else ""
+        if parameter.kind == "threshold":
+            return Name(THRESHOLD, layer, (target.name,))
         if parameter.kind == "weight":
             if self.by_layer:
-                return Name(self.letters.weight, layer, (str(target.unit), str(parameter.source.unit)))
+                # NOTE: indexed as the spec writes the matrix: W_{ji} (unit, input), or W_{ij} for x·W.
+                indices = (str(target.unit), str(parameter.source.unit))
+                return Name(self.letters.weight, layer, indices[::-1] if self.by_input else indices)
             return Name(self.letters.edge_weight, layer, (parameter.source.name, target.name))
         if len(parameter.users) > 1:
             if self.by_layer:
@@ -290,6 +299,8 @@ class Notation:
             return Name(letters.cost if self.batched else self.single_cost)
         if kind == "delta":
             return self._node_name(DELTA, node, example)
+        if kind == "dout" and self.error_term:
+            return self._node_name(ERROR, node, example)
         if kind == "param":
             return self.parameter_name(quantity.parameter)
         if kind == "rate":
@@ -319,6 +330,11 @@ class Notation:
 
     def _derivative_parts(self, quantity: Quantity) -> tuple[Name, Name] | None:
         kind = quantity.kind
+        if kind == "dout" and self.error_term:
+            return None
+        if kind == "dinput":
+            return self.name(Quantity("loss", example=quantity.example)), self.name(
+                Quantity("input", quantity.node, quantity.example))
         if kind in ("dout", "dloss"):
             return self.name(Quantity("loss", example=quantity.example)), self.name(
                 Quantity("out", quantity.node, quantity.example))
@@ -332,12 +348,18 @@ class Notation:
             return self.name(Quantity("cost")), self.parameter_name(quantity.parameter)
         return None
 
+    def _minus(self, quantity: Quantity, sign: str) -> str:
+        """``sign`` before the direct part of an output's error (−∂L/∂y|direct) with error terms, else ""."""
+        return sign if self.error_term and quantity.kind == "dloss" else ""
+
     def tex(self, quantity: Quantity) -> str:
         """The quantity's symbol in LaTeX, e.g. ``\\frac{\\partial L}{\\partial w_{13}}``."""
         parts = self._derivative_parts(quantity)
         if parts:
             fraction = r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
-            return rf"\left.{fraction}\right|_{{\text{{direct}}}}" if quantity.kind == "dloss" else fraction
+            if quantity.kind == "dloss":
+                return self._minus(quantity, "-") + rf"\left.{fraction}\right|_{{\text{{direct}}}}"
+            return fraction
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).tex(r"\text{new}")
         return self.name(quantity).tex()
@@ -346,7 +368,8 @@ class Notation:
         """The quantity's symbol in Unicode, e.g. ``∂L/∂w₁₃``."""
         parts = self._derivative_parts(quantity)
         if parts:
-            return f"∂{parts[0].text()}/∂{parts[1].text()}" + ("|direct" if quantity.kind == "dloss" else "")
+            direct = "|direct" if quantity.kind == "dloss" else ""
+            return f"{self._minus(quantity, '−')}∂{parts[0].text()}/∂{parts[1].text()}{direct}"
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).text() + "ⁿᵉʷ"
         return self.name(quantity).text()
@@ -358,7 +381,8 @@ class Notation:
             fraction = (f"<mfrac><mrow><mi>∂</mi>{parts[0].mathml()}</mrow>"
                         f"<mrow><mi>∂</mi>{parts[1].mathml()}</mrow></mfrac>")
             if quantity.kind == "dloss":
-                return f"<msub><mrow>{fraction}<mo>|</mo></mrow><mtext>direct</mtext></msub>"
+                minus = self._minus(quantity, "<mo>−</mo>")
+                return f"<mrow>{minus}<msub><mrow>{fraction}<mo>|</mo></mrow><mtext>direct</mtext></msub></mrow>"
             return fraction
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).mathml("<mtext>new</mtext>")
@@ -368,7 +392,131 @@ class Notation:
         """The quantity's ASCII name, as in JSON ``quantities`` and ``check`` answers: ``dL/dw13``."""
         parts = self._derivative_parts(quantity)
         if parts:
-            return f"d{parts[0].ascii()}/d{parts[1].ascii()}" + ("_direct" if quantity.kind == "dloss" else "")
+            direct = "_direct" if quantity.kind == "dloss" else ""
+            return f"{self._minus(quantity, '-')}d{parts[0].ascii()}/d{parts[1].ascii()}{direct}"
         if quantity.kind == "new":
             return self.parameter_name(quantity.parameter).ascii() + "_new"
         return self.name(quantity).ascii()
+
+
+# --- operation graphs --------------------------------------------------------------------
+
+#: A graph's name that is letters then digits (w0, x12) is written with the digits as a subscript.
+_LETTERS_DIGITS = re.compile(r"([A-Za-z])([0-9]+)")
+
+
+def graph_name(name: str, new: bool = False) -> Name:
+    """How a leaf's or node's own name is written: ``w0`` as w₀, ``q`` as q, ``x1w1`` upright as a word."""
+    split = _LETTERS_DIGITS.fullmatch(name)
+    if split:
+        return Name((split[1], split[1], split[1]), indices=(split[2],), new=new)
+    if len(name) == 1:
+        return Name((name, name, name), new=new)
+    return Name((r"\mathit{" + name + "}", name, name), new=new)
+
+
+class GraphNotation:
+    """Names the quantities of an operation graph (``graph.Ref``): values by their own names, gradients
+    as ∂f/∂q of the differentiated node f, what a consumer sends back as ∂f/∂x|q, updates as w₀ⁿᵉʷ.
+
+    Args:
+        graph: The operation graph.
+    """
+
+    style = "graph"
+
+    def __init__(self, graph) -> None:
+        self.top = graph.output
+        self._cache: dict[tuple[str, object], str] = {}
+        self._kinds = {leaf.name: leaf.kind for leaf in graph.leaves}
+        self._targets = {leaf.name: leaf.name.split(":", 1)[1] for leaf in graph.leaves if leaf.kind == "target"}
+
+    def name(self, ref) -> Name:
+        """The Name of a value (a leaf, a node, an updated parameter) or of η."""
+        if ref.kind == "rate":
+            return Name(RATE)
+        if ref.name in self._targets:
+            return Name(("t", "t", "t"), indices=(self._targets[ref.name],))
+        return graph_name(ref.name, new=ref.kind == "new")
+
+    def _parts(self, ref) -> tuple[Name, Name] | None:
+        if ref.kind in ("grad", "sent"):
+            return graph_name(self.top), graph_name(ref.name)
+        return None
+
+    def _via(self, ref) -> tuple[str, str]:
+        via = graph_name(ref.via)
+        slot = "" if ref.slot is None else f",{ref.slot + 1}"
+        return via.tex() + slot, via.text() + slot.replace(",", ".")
+
+    def tex(self, ref) -> str:
+        key = ("tex", ref)
+        if key not in self._cache:
+            self._cache[key] = self._tex(ref)
+        return self._cache[key]
+
+    def _tex(self, ref) -> str:
+        parts = self._parts(ref)
+        if not parts:
+            return self.name(ref).tex()
+        fraction = r"\frac{\partial " + parts[0].tex() + r"}{\partial " + parts[1].tex() + "}"
+        # NOTE: \vert, not |: a Markdown table cell would end at the bar.
+        return rf"\left.{fraction}\right\vert_{{{self._via(ref)[0]}}}" if ref.kind == "sent" else fraction
+
+    def text(self, ref) -> str:
+        key = ("text", ref)
+        if key not in self._cache:
+            self._cache[key] = self._text(ref)
+        return self._cache[key]
+
+    def _text(self, ref) -> str:
+        parts = self._parts(ref)
+        if not parts:
+            return self.name(ref).text()
+        return f"∂{parts[0].text()}/∂{parts[1].text()}" + (f"|{self._via(ref)[1]}" if ref.kind == "sent" else "")
+
+    def mathml(self, ref) -> str:
+        key = ("mathml", ref)
+        if key not in self._cache:
+            self._cache[key] = self._mathml(ref)
+        return self._cache[key]
+
+    def _mathml(self, ref) -> str:
+        parts = self._parts(ref)
+        if not parts:
+            return self.name(ref).mathml("<mtext>new</mtext>" if ref.kind == "new" else "")
+        fraction = (f"<mfrac><mrow><mi>∂</mi>{parts[0].mathml()}</mrow>"
+                    f"<mrow><mi>∂</mi>{parts[1].mathml()}</mrow></mfrac>")
+        if ref.kind == "sent":
+            return f"<msub><mrow>{fraction}<mo>|</mo></mrow><mrow>{graph_name(ref.via).mathml()}</mrow></msub>"
+        return fraction
+
+    def ascii(self, ref) -> str:
+        key = ("ascii", ref)
+        if key not in self._cache:
+            self._cache[key] = self._ascii(ref)
+        return self._cache[key]
+
+    def _ascii(self, ref) -> str:
+        """The ASCII name, as JSON ``quantities`` and ``check`` use it: ``q``, ``df/dx``, ``df/dx|q``, ``w0_new``."""
+        if ref.kind in ("grad", "sent"):
+            via = "" if ref.kind == "grad" else f"|{ref.via}" + ("" if ref.slot is None else f".{ref.slot + 1}")
+            return f"d{self.top}/d{ref.name}{via}"
+        if ref.kind == "value" and ref.name not in self._targets:
+            return ref.name
+        return ref.name + "_new" if ref.kind == "new" else self.name(ref).ascii()
+
+    def spellings(self, ref):
+        """Every way a student may write ``ref``: ASCII, Unicode, LaTeX (and their mixtures for derivatives)."""
+        yield self.ascii(ref)
+        parts = self._parts(ref)
+        if not parts:
+            name = self.name(ref)
+            yield from (name.text(), name.tex())
+            if ref.kind == "new":
+                yield from (ref.name + suffix for suffix in ("'", "new", "(new)"))
+            return
+        suffix = self.ascii(ref)[len(f"d{self.top}/d{ref.name}"):]
+        for top in (self.top, parts[0].text(), parts[0].tex()):
+            for bottom in (ref.name, parts[1].text(), parts[1].tex()):
+                yield f"d{top}/d{bottom}{suffix}"

@@ -491,3 +491,38 @@ def _terminates(denominator: int) -> bool:
         while denominator % factor == 0:
             denominator //= factor
     return denominator == 1
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How a hand solution rounds each line's result before carrying it on (``options.rounding``).
+
+    Attributes:
+        digits: How many digits are kept.
+        significant: True to keep ``digits`` significant digits, False for ``digits`` decimal places.
+        backward: Another rounding for the backward pass and the gradients (the error terms, local
+            derivatives, δ and ∂J/∂θ), as a book that prints its error terms with more digits; None
+            means the same as the rest.
+    """
+
+    digits: int
+    significant: bool = False
+    backward: Rounding | None = None
+
+    def __call__(self, value: sympy.Expr) -> sympy.Rational:
+        """``value`` rounded half away from zero, as an exact decimal (a Rational)."""
+        if value == 0:
+            return sympy.Integer(0)
+        with decimal.localcontext(prec=DIGITS + 10, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN):
+            # NOTE: an exact value is divided out in decimal, so that a tie (0.0625) rounds up as by hand.
+            number = (decimal.Decimal(int(value.p)) / decimal.Decimal(int(value.q)) if value.is_Rational
+                      else _decimal_of(value, DIGITS - 10))
+            places = self.digits - 1 - number.adjusted() if self.significant else self.digits
+            rounded = number.quantize(decimal.Decimal(1).scaleb(-places), decimal.ROUND_HALF_UP)
+        fraction = fractions.Fraction(rounded)
+        return sympy.Rational(fraction.numerator, fraction.denominator)
+
+    def describe(self) -> str:
+        """``3 decimal places`` or ``4 significant digits``."""
+        return f"{self.digits} {'significant digit' if self.significant else 'decimal place'}" + \
+            ("" if self.digits == 1 else "s")

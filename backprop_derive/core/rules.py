@@ -170,6 +170,7 @@ class Loss:
         domain: Where L is defined, said when an output lies outside it ("" for everywhere).
         written_slope: ∂L/∂o_k from (o_k, t_k), as a person writes it, where SymPy's derivative
             (factored by ``factor_terms``) reads otherwise; the same function (tests check it).
+        targets: False for ``none``, which has no targets and is the output itself.
     """
 
     name: str
@@ -177,6 +178,7 @@ class Loss:
     description: str
     domain: str = ""
     written_slope: Callable[[sympy.Symbol, sympy.Symbol], sympy.Expr] | None = None
+    targets: bool = True
 
     def formula(self, outputs: list[sympy.Symbol], targets: list[sympy.Symbol]) -> sympy.Expr:
         """L written out for these symbols."""
@@ -209,5 +211,7 @@ LOSSES: dict[str, Loss] = {
              written_slope=lambda o, t: (o - t) / (o * (1 - o))),
         Loss("cross_entropy", lambda o, t: -_sum(tk * sympy.log(ok) for ok, tk in zip(o, t)),
              "the cross-entropy", "cross_entropy needs every output above 0 (as a softmax gives)"),
+        # NOTE: no targets: the single output is what is differentiated (a circuit's f, SPEC §2.7).
+        Loss("none", lambda o, t: o[0], "none: the output itself is differentiated", targets=False),
     )
 }

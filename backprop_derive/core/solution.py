@@ -9,14 +9,16 @@ from typing import Any
 
 import sympy
 
+from .circuit import build_circuit, is_graph_spec
 from .derivation import Derivation, derive
 from .errors import SpecError
 from .evaluation import Values, evaluate
+from .graph_solution import GraphSolution, solve_circuit
 from .limits import MAX_EXAMPLES, MAX_NEURONS, MAX_PARAMETERS, MAX_VALUES, MAX_WRITTEN
 from .network import Network
 from .notation import Notation
 from .numbers import NoFiniteValue, python_number
-from .spec import read_network
+from .spec import build_network, input_name, read_document
 from .update import carried, start
 
 
@@ -36,6 +38,8 @@ class Solution:
         values: One map of quantity values per training step (exact, SymPy).
         notation: Names every quantity.
         precision: Significant digits shown for values that are not exact.
+        unrounded: With ``options.rounding``, each step's values without rounding (from the same
+            parameters at the start of the step); None otherwise.
     """
 
     network: Network
@@ -43,6 +47,12 @@ class Solution:
     values: tuple[Values, ...]
     notation: Notation
     precision: int
+    unrounded: tuple[Values, ...] | None = None
+
+    @property
+    def title(self) -> str:
+        """The exercise's title (as a graph solution has one too)."""
+        return self.network.title
 
     @property
     def loss(self) -> int | Fraction | float:
@@ -53,6 +63,10 @@ class Solution:
     def exact_loss(self) -> sympy.Expr:
         """The cost J before the (first) update, exactly (a SymPy number)."""
         return self.values[0][self.derivation.cost]
+
+    def steps(self):
+        """Every step with a value, in order: forward, loss, backward, gradients, updates."""
+        return self.derivation.steps()
 
     def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
         """Every quantity of training step ``step`` by its ASCII name, as ``check`` reads them.
@@ -68,7 +82,7 @@ class Solution:
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None, written: bool = True) -> Solution:
+          precision: int | None = None, written: bool = True) -> Solution | GraphSolution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -80,7 +94,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
             a written solution has a lower limit on its size (see ``check_size``).
 
     Returns:
-        The Solution (``backprop_derive.solve`` returns one that renders itself).
+        The Solution (``backprop_derive.solve`` returns one that renders itself); for a `graph:` spec
+        (SPEC §2.4) a GraphSolution.
 
     Raises:
         SpecError: the spec is invalid (naming the file and the field path), or its numbers have
@@ -93,11 +108,24 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution.quantities()["dL/dw13"]
         10
     """
-    # Read and validate the spec into a network.
-    network = read_network(spec)
-    source = str(spec) if isinstance(spec, (str, Path)) else ""
+    source = input_name(spec) if isinstance(spec, (str, Path)) else ""
     if steps < 1:
         raise SpecError("expected at least 1 step", "--steps")
+    data = read_document(spec) if isinstance(spec, (str, Path)) else spec
+    # A computational graph (SPEC §2.4) goes through the operation graph's own pipeline.
+    if is_graph_spec(data):
+        if notation is not None:
+            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+        try:
+            circuit = build_circuit(data)
+        except SpecError as error:
+            raise error.with_file(source) from None
+        return solve_circuit(circuit, steps, source, precision)
+    # Read and validate the spec into a network.
+    try:
+        network = data if isinstance(data, Network) else build_network(data)
+    except SpecError as error:
+        raise error.with_file(source) from None
     if steps > 1 and network.learning_rate is None:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     try:
@@ -110,17 +138,22 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     derivation = derive(network)
     # Evaluate each step from the parameters and optimizer state the previous one left.
     carry = start(network)
-    values = []
+    values, unrounded = [], []
     for step in range(steps):
         try:
             step_values = evaluate(derivation, carry.parameters, carry.state)
+            if network.options.rounding:
+                unrounded.append(evaluate(derivation, carry.parameters, carry.state, rounded=False))
         except NoFiniteValue as error:
+            # NOTE: a value rounded by options.rounding may reach what the full value never does (σ = 1).
+            hint = "; options.rounding carries rounded values, so keep more digits" if network.options.rounding else ""
             during = f" (at step {step + 1})" if steps > 1 else ""
-            raise SpecError(f"the exercise has no finite solution: {error}{during}", error.path, source) from None
+            raise SpecError(f"the exercise has no finite solution: {error}{hint}{during}", error.path,
+                            source) from None
         values.append(step_values)
         carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
-                    precision or network.options.precision)
+                    precision or network.options.precision, tuple(unrounded) if unrounded else None)
 
 
 def written_size(network: Network) -> int:

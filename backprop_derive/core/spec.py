@@ -19,14 +19,22 @@ from .errors import SpecError
 from .formula import FormulaError
 from .limits import MAX_FILE_BYTES
 from .network import Example, Network, Node, Options, Parameter
-from .numbers import AmbiguousNumber, parse_number
+from .numbers import AmbiguousNumber, Rounding, parse_number
 from .printable import visible
 from .rules import ACTIVATIONS, ALIASES, LOSSES, WITH_ALPHA, ActivationOptions, custom_activation, make_activation
 
-TOP_LEVEL = {"title", "inputs", "targets", "layers", "neurons", "loss", "learning_rate", "options"}
-OPTIONS = {"relu_derivative_at_zero", "reduction", "update_biases", "notation", "precision"}
+TOP_LEVEL = {"title", "inputs", "targets", "target_classes", "layers", "neurons", "loss", "learning_rate",
+             "options", "weights_layout", "answer_names"}
+OPTIONS = {"relu_derivative_at_zero", "reduction", "update_biases", "notation", "precision", "delta",
+           "input_gradients", "rounding"}
 NOTATIONS = ("indexed", "layered", "ng")
 REDUCTIONS = ("mean", "sum")
+DELTAS = ("derivative", "error_term")
+#: ``weights_layout``: W·x (a row per unit, the default) or x·W (a row per input, as cs231n and numpy write).
+LAYOUTS = ("unit_by_input", "input_by_unit")
+#: ``options.rounding``'s ways of counting digits, and how many a hand solution may keep.
+ROUNDING_KINDS = ("decimals", "significant")
+MAX_ROUNDING_DIGITS = 30
 #: A node name: ASCII letters and digits, so that every quantity's ASCII name is unique and TeX-safe.
 NODE_NAME = re.compile(r"[A-Za-z0-9]+")
 #: The most a spec or answers file may hold (a spec is a few kilobytes): more is refused before parsing.
@@ -281,9 +289,6 @@ def build_network(data: Any) -> Network:
     """
     spec = _mapping(data, "", "a map with inputs, targets and layers or neurons")
     _known_keys(spec, TOP_LEVEL, "")
-    for required in ("inputs", "targets"):
-        if required not in spec:
-            raise SpecError("missing; every spec needs inputs and targets", required)
     if ("layers" in spec) == ("neurons" in spec):
         raise SpecError("expected exactly one of layers (dense form) or neurons (named form)",
                         "layers" if "layers" in spec else "")
@@ -293,6 +298,14 @@ def build_network(data: Any) -> Network:
         raise SpecError(f"expected a loss name ({', '.join(LOSSES)}), got {describe(loss_name)}", "loss")
     if loss_name not in LOSSES:
         raise SpecError(f"unknown loss {loss_name!r}; expected one of {', '.join(LOSSES)}", "loss")
+    if "inputs" not in spec:
+        raise SpecError("missing; every spec needs inputs", "inputs")
+    _check_targets_given(spec, loss_name)
+    layout = spec.get("weights_layout", "unit_by_input")
+    if layout not in LAYOUTS:
+        raise SpecError(f"expected one of {', '.join(LAYOUTS)}, got {describe(layout)}", "weights_layout")
+    if "weights_layout" in spec and "layers" not in spec:
+        raise SpecError("applies to dense layers only (named neurons name each weight's source)", "weights_layout")
     learning_rate = None
     if spec.get("learning_rate") is not None:
         learning_rate = _number(spec["learning_rate"], "learning_rate")
@@ -308,7 +321,53 @@ def build_network(data: Any) -> Network:
     parameters = tuple(_parameters_in_order(neurons))
     return Network(title=title, form=form, inputs=tuple(inputs), neurons=tuple(neurons),
                    outputs=tuple(outputs), parameters=parameters, examples=tuple(examples),
-                   loss=LOSSES[loss_name], learning_rate=learning_rate, options=options, batched=batched)
+                   loss=LOSSES[loss_name], learning_rate=learning_rate, options=options, batched=batched,
+                   weights_layout=layout, answer_names=_answer_names(spec.get("answer_names", {})))
+
+
+def _answer_names(raw: Any) -> tuple[tuple[str, str], ...]:
+    """``answer_names``: a course's own name for each quantity it names (checked against the solution by check)."""
+    names = raw if raw == {} else _mapping(raw, "answer_names", "a map from a course's names to the solution's")
+    pairs = []
+    for name, target in names.items():
+        if not isinstance(name, str) or not name.strip() or ":" in name or not name.isprintable():
+            raise SpecError(f"expected a course's name for a quantity such as out_h1, got {describe(name)}",
+                            "answer_names")
+        if not isinstance(target, str) or not target.strip():
+            raise SpecError(f"expected the solution's name of a quantity such as a[1]_1, got {describe(target)}",
+                            f"answer_names.{name}")
+        pairs.append((name.strip(), target.strip()))
+    return tuple(pairs)
+
+
+
+def _check_targets_given(spec: dict, loss_name: str) -> None:
+    """Exactly one of targets and target_classes, or neither with ``loss: none``."""
+    given = [key for key in ("targets", "target_classes") if key in spec]
+    if not LOSSES[loss_name].targets:
+        if given:
+            raise SpecError("loss: none differentiates the output itself, so there are no targets; "
+                            f"remove {given[0]}", given[0])
+        return
+    if not given:
+        raise SpecError("missing; every spec needs targets (or target_classes, or loss: none)", "targets")
+    if len(given) == 2:
+        raise SpecError("expected targets or target_classes, not both", "target_classes")
+
+
+def _class_rows(raw: Any, examples: int, outputs: int) -> list[list[sympy.Integer]]:
+    """``target_classes`` (one 0-based class index per example) as one-hot target rows."""
+    what = f"a list of {examples} class indices (0 to {outputs - 1}), one per example"
+    classes = _list(raw, "target_classes", what)
+    if len(classes) != examples:
+        raise SpecError(f"expected {what}, got {describe(classes)}", "target_classes")
+    rows = []
+    for index, label in enumerate(classes):
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < outputs:
+            raise SpecError(f"expected a class index from 0 to {outputs - 1} (one per output unit), "
+                            f"got {describe(label)}", f"target_classes[{index}]")
+        rows.append([sympy.Integer(int(unit == label)) for unit in range(outputs)])
+    return rows
 
 
 def _options(raw: Any) -> Options:
@@ -335,7 +394,35 @@ def _options(raw: Any) -> Options:
             raise SpecError(f"expected a whole number from 1 to 30, got {describe(precision)}",
                             "options.precision")
         resolved["precision"] = precision
+    if "delta" in options:
+        if options["delta"] not in DELTAS:
+            raise SpecError(f"expected one of {', '.join(DELTAS)}, got {describe(options['delta'])}", "options.delta")
+        resolved["delta"] = options["delta"]
+    if "input_gradients" in options:
+        if not isinstance(options["input_gradients"], bool):
+            raise SpecError(f"expected true or false, got {describe(options['input_gradients'])}",
+                            "options.input_gradients")
+        resolved["input_gradients"] = options["input_gradients"]
+    if "rounding" in options:
+        resolved["rounding"] = _rounding(options["rounding"], "options.rounding", nested=True)
     return Options(**resolved)
+
+
+def _rounding(raw: Any, path: str, nested: bool) -> Rounding:
+    """``{decimals: N}`` or ``{significant: N}``, optionally with ``backward:`` another such map."""
+    what = "a map with decimals: N or significant: N" + (" (and optionally backward: the same)" if nested else "")
+    rounding = _mapping(raw, path, what)
+    _known_keys(rounding, set(ROUNDING_KINDS) | ({"backward"} if nested else set()), path)
+    kinds = [kind for kind in ROUNDING_KINDS if kind in rounding]
+    if len(kinds) != 1:
+        raise SpecError(f"expected {what}, got {describe(rounding)}", path)
+    digits = rounding[kinds[0]]
+    lowest = 0 if kinds[0] == "decimals" else 1
+    if isinstance(digits, bool) or not isinstance(digits, int) or not lowest <= digits <= MAX_ROUNDING_DIGITS:
+        raise SpecError(f"expected a whole number from {lowest} to {MAX_ROUNDING_DIGITS}, got {describe(digits)}",
+                        f"{path}.{kinds[0]}")
+    backward = _rounding(rounding["backward"], f"{path}.backward", nested=False) if "backward" in rounding else None
+    return Rounding(digits, kinds[0] == "significant", backward)
 
 
 def _activation(raw: Any, path: str, options: Options, dense: bool):
@@ -396,6 +483,7 @@ def _dense(spec: dict, options: Options):
     input_rows, batched = _rows(spec["inputs"], "inputs", None,
                                 "a list of numbers (one example) or a list of such lists (a batch)")
     layers = _list(spec["layers"], "layers", "a list of layers")
+    by_input = spec.get("weights_layout") == "input_by_unit"
     counter = itertools.count(1)
     inputs = [Node(str(next(counter)), 0, unit) for unit in range(1, len(input_rows[0]) + 1)]
     previous, neurons = inputs, []
@@ -407,31 +495,65 @@ def _dense(spec: dict, options: Options):
             if required not in layer:
                 raise SpecError("missing", f"{path}.{required}")
         activation = _activation(layer["activation"], f"{path}.activation", options, dense=True)
-        weights = _list(layer["weights"], f"{path}.weights",
-                        f"a list of rows, one per unit, each of {len(previous)} numbers")
-        if not all(isinstance(row, list) for row in weights):
-            raise SpecError(f"expected a list of rows (weights[j][i] from unit i below to unit j), "
-                            f"each of {len(previous)} numbers", f"{path}.weights")
-        units = [Node(str(next(counter)), number + 1, unit, activation) for unit in range(1, len(weights) + 1)]
-        for j, (unit, row) in enumerate(zip(units, weights)):
-            row_path = f"{path}.weights[{j}]"
-            if len(row) != len(previous):
-                raise SpecError(f"expected {len(previous)} numbers (one per unit of the layer below), "
-                                f"got {len(row)}", row_path)
-            unit.incoming = [Parameter("weight", unit, _number(value, f"{row_path}[{i}]"),
-                                       ("layers", number, "weights", j, i), source=source)
-                             for i, (source, value) in enumerate(zip(previous, row))]
+        rows = _weight_rows(layer["weights"], f"{path}.weights", len(previous), by_input)
+        units = [Node(str(next(counter)), number + 1, unit, activation) for unit in range(1, len(rows) + 1)]
+        for unit, row in zip(units, rows):
+            unit.incoming = [Parameter("weight", unit, value, ("layers", number, "weights", *where), source=source)
+                             for source, (value, where) in zip(previous, row)]
             if activation.layerwise:
                 unit.group = tuple(units)
         _dense_biases(layer.get("biases"), f"{path}.biases", number, units, options)
         neurons.extend(units)
         previous = units
-    target_rows, target_batched = _rows(spec["targets"], "targets", len(previous),
-                                        f"a list of {len(previous)} numbers, one per output unit")
-    _same_batch(len(input_rows), batched, len(target_rows), target_batched)
+    if "targets" in spec:
+        target_rows, target_batched = _rows(spec["targets"], "targets", len(previous),
+                                            f"a list of {len(previous)} numbers, one per output unit")
+        _same_batch(len(input_rows), batched, len(target_rows), target_batched)
+    elif "target_classes" in spec:
+        target_rows = _class_rows(spec["target_classes"], len(input_rows), len(previous))
+    else:
+        _single_output([unit.name for unit in previous], "loss")
+        target_rows = [[] for _ in input_rows]
     examples = [Example(dict(zip(inputs, row)), dict(zip(previous, targets)))
                 for row, targets in zip(input_rows, target_rows)]
     return "dense", inputs, neurons, previous, examples, batched
+
+
+def _single_output(outputs: list[str], path: str) -> None:
+    if len(outputs) != 1:
+        raise SpecError(f"loss: none differentiates a single output, but the network has {len(outputs)} "
+                        f"({', '.join(outputs)}); give targets and a loss instead", path)
+
+
+def _weight_rows(raw: Any, path: str, inputs: int, by_input: bool) -> list[list[tuple[sympy.Rational, tuple]]]:
+    """A layer's weights, one row per unit of (value, index path in the spec), whichever the layout.
+
+    ``weights[j][i]`` (unit by input) is read as written; ``weights[i][j]`` (input by unit) is
+    transposed, each weight keeping the place it was written at.
+    """
+    if by_input:
+        what = f"a list of {inputs} rows (weights[i][j] from input i to unit j), one per unit of the layer below"
+    else:
+        what = f"a list of rows (weights[j][i] from unit i below to unit j), each of {inputs} numbers"
+    matrix = _list(raw, path, what)
+    if not all(isinstance(row, list) for row in matrix):
+        raise SpecError(f"expected {what}", path)
+    if by_input:
+        if len(matrix) != inputs:
+            raise SpecError(f"expected {what}, got {len(matrix)} rows", path)
+        units = len(matrix[0])
+        for i, row in enumerate(matrix):
+            if not row or len(row) != units:
+                raise SpecError(f"expected {units or 'at least 1'} numbers (one per unit of this layer), "
+                                f"got {len(row)}", f"{path}[{i}]")
+        return [[(_number(matrix[i][j], f"{path}[{i}][{j}]"), (i, j)) for i in range(inputs)] for j in range(units)]
+    rows = []
+    for j, row in enumerate(matrix):
+        if len(row) != inputs:
+            raise SpecError(f"expected {inputs} numbers (one per unit of the layer below), got {len(row)}",
+                            f"{path}[{j}]")
+        rows.append([(_number(value, f"{path}[{j}][{i}]"), (j, i)) for i, value in enumerate(row)])
+    return rows
 
 
 def _dense_biases(raw: Any, path: str, number: int, units: list[Node], options: Options) -> None:
@@ -490,8 +612,11 @@ def _named(spec: dict, options: Options):
         path = f"neurons.{name}"
         if name in inputs:
             raise SpecError(f"{name} is already an input node", path)
-        neuron = _mapping(raw, path, "a map with activation, in and optionally bias")
-        _known_keys(neuron, {"activation", "in", "bias"}, path)
+        neuron = _mapping(raw, path, "a map with activation, in and optionally bias or threshold")
+        _known_keys(neuron, {"activation", "in", "bias", "threshold"}, path)
+        if neuron.get("bias") is not None and neuron.get("threshold") is not None:
+            raise SpecError("expected bias or threshold, not both (a threshold θ is a bias of −θ)",
+                            f"{path}.threshold")
         for required in ("activation", "in"):
             if required not in neuron:
                 raise SpecError("missing", f"{path}.{required}")
@@ -517,26 +642,36 @@ def _named(spec: dict, options: Options):
         node.incoming = [Parameter("weight", node, _number(weight, f"{path}.in.{source}"),
                                    ("neurons", name, "in", source), source=nodes[source])
                          for source, weight in sources.items()]
-        if neuron.get("bias") is not None:
-            node.bias = Parameter("bias", node, _number(neuron["bias"], f"{path}.bias"), ("neurons", name, "bias"),
-                                  users=(node,), trainable=options.update_biases)
+        for kind in ("bias", "threshold"):
+            if neuron.get(kind) is not None:
+                node.bias = Parameter(kind, node, _number(neuron[kind], f"{path}.{kind}"), ("neurons", name, kind),
+                                      users=(node,), trainable=options.update_biases)
         nodes[name] = node
         neurons.append(node)
-    target_rows, target_batched = _named_examples(spec["targets"], "targets",
-                                                  "a map from output neuron to target value (or a list of such maps)")
-    _same_batch(len(input_rows), batched, len(target_rows), target_batched)
+    fed = {source for _, _, sources in definitions.values() for source in sources}
+    # NOTE: without targets, the outputs are the neurons that feed no other, in the spec's order.
+    sinks = [name for name in definitions if name not in fed]
+    if "targets" in spec:
+        target_rows, target_batched = _named_examples(
+            spec["targets"], "targets", "a map from output neuron to target value (or a list of such maps)")
+        _same_batch(len(input_rows), batched, len(target_rows), target_batched)
+    elif "target_classes" in spec:
+        target_rows = [dict(zip(sinks, row)) for row in _class_rows(spec["target_classes"], len(input_rows),
+                                                                    len(sinks))]
+    else:
+        _single_output(sinks, "loss")
+        target_rows = [dict.fromkeys(sinks) for _ in input_rows]
     for name in target_rows[0]:
         if name not in definitions:
             raise SpecError(f"{name} is not a neuron; targets name output neurons ({', '.join(order)})",
                             f"targets.{name}")
     outputs = [nodes[name] for name in target_rows[0]]
-    fed = {source for _, _, sources in definitions.values() for source in sources}
     for name in order:
         if name not in fed and name not in target_rows[0]:
             raise SpecError("feeds no other neuron and has no target; add it to targets or connect it",
                             f"neurons.{name}")
     examples = [Example({inputs[name]: value for name, value in row.items()},
-                        {nodes[name]: value for name, value in targets.items()})
+                        {nodes[name]: value for name, value in targets.items() if value is not None})
                 for row, targets in zip(input_rows, target_rows)]
     return "named", list(inputs.values()), sorted(neurons, key=lambda n: (n.layer, order.index(n.name))), \
         outputs, examples, batched

@@ -20,7 +20,9 @@ class Quantity:
             (one example's), ``cost`` (the batch's J), ``dout`` (∂L/∂output), ``dloss`` (the part of
             ∂L/∂output through the loss alone, for an output that also feeds others), ``slope``
             (f' at a neuron), ``jacobian`` (softmax ∂a_k/∂z_j), ``delta`` (∂L/∂pre-activation),
-            ``param``, ``grad``, ``new`` or ``rate``.
+            ``param``, ``grad``, ``new``, ``rate``, ``dinput`` (∂L/∂x of an input node, with
+            ``options.input_gradients``). With ``options.delta: error_term``, ``dout`` and ``dloss``
+            are the error e = −∂L/∂y and ``delta`` the error term −∂L/∂pre-activation.
         node: The node it belongs to (for ``jacobian``, the output's node).
         example: The example's index, 0-based (None for parameters, gradients and the cost).
         parameter: For ``param``, ``grad`` and ``new``.
@@ -67,9 +69,14 @@ def _symbol_key(quantity: Quantity) -> str:
 # --- forward -----------------------------------------------------------------------------
 
 
+def bias_sign(bias: Quantity) -> int:
+    """+1 for a bias added to a weighted sum, −1 for a threshold subtracted from it."""
+    return -1 if bias.parameter.kind == "threshold" else 1
+
+
 @dataclass(frozen=True)
 class WeightedSum:
-    """A neuron's pre-activation: the sum of each input times its weight, plus the bias."""
+    """A neuron's pre-activation: the sum of each input times its weight, plus the bias (minus a threshold)."""
 
     result: Quantity
     terms: tuple[tuple[Quantity, Quantity], ...]  # (the source's value, the weight)
@@ -135,11 +142,13 @@ class BackSum:
     """∂L/∂y_j of a node that feeds others: Σ over the neurons k it feeds of δ_k · w_jk (every path).
 
     ``direct`` is the loss's own derivative by y_j when j is also an output (kind ``dloss``).
+    ``sign`` is −1 for an input's ∂L/∂x computed from error terms (which are −∂L/∂x_k).
     """
 
     result: Quantity
     terms: tuple[tuple[Quantity, Quantity], ...]  # (δ_k, w_jk)
     direct: Quantity | None = None
+    sign: int = 1
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,8 @@ class Gradient:
     """∂J/∂θ = scale · Σ δ · (the weight's input), over the examples (and a shared bias's users).
 
     ``paths`` lists the routes from the parameter to the loss when there are few, for display.
+    ``sign`` is −1 where the gradient is minus that sum: for a threshold (a weight on −1), or
+    with error terms (δ = −∂L/∂x); +1 where both hold.
     """
 
     result: Quantity
@@ -196,14 +207,21 @@ class Gradient:
     scale: sympy.Rational
     paths: tuple[tuple[Node, ...], ...]
     path_count: int
+    sign: int = 1
 
 
 @dataclass(frozen=True)
 class Update:
-    """θ_new = θ − η · ∂J/∂θ (or θ kept, for a fixed bias)."""
+    """θ_new = θ − η · ∂J/∂θ (or θ kept, for a fixed bias).
+
+    ``chain`` is the gradient's own step when the update is written in the textbooks' form
+    w ← w + η δ x (``options.delta: error_term``): computed from the error terms and inputs, as
+    the book does, not from the (possibly rounded) gradient.
+    """
 
     result: Quantity
     old: Quantity
     gradient: Quantity
     rate: Quantity
     trainable: bool
+    chain: Gradient | None = None

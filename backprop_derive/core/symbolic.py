@@ -23,6 +23,7 @@ from .steps import (
     SoftmaxDelta,
     Update,
     WeightedSum,
+    bias_sign,
 )
 
 #: Steps whose formula is a product of local derivatives or a sum of such products: the chain
@@ -71,7 +72,14 @@ def symbolic(step) -> sympy.Expr:
 @symbolic.register
 def _(step: WeightedSum) -> sympy.Expr:
     terms = [_product(source.symbol, weight.symbol) for source, weight in step.terms]
-    return _sum(*terms, step.bias.symbol) if step.bias else _sum(*terms)
+    if step.bias:
+        terms.append(_signed(bias_sign(step.bias), step.bias.symbol))
+    return _sum(*terms)
+
+
+def _signed(sign: int, expr: sympy.Expr) -> sympy.Expr:
+    """``expr``, or −1 times it as a product whose first factor is −1 (how the printers show a minus)."""
+    return expr if sign > 0 else _product(-1, *sympy.Mul.make_args(expr))
 
 
 @symbolic.register
@@ -103,7 +111,7 @@ def _(step: OutputSlope) -> sympy.Expr:
 @symbolic.register
 def _(step: BackSum) -> sympy.Expr:
     direct = (step.direct.symbol,) if step.direct else ()
-    return _sum(*direct, *(_product(delta.symbol, weight.symbol) for delta, weight in step.terms))
+    return _sum(*direct, *(_signed(step.sign, _product(delta.symbol, weight.symbol)) for delta, weight in step.terms))
 
 
 @symbolic.register
@@ -130,7 +138,8 @@ def _(step: SoftmaxDelta) -> sympy.Expr:
 
 @symbolic.register
 def _(step: Gradient) -> sympy.Expr:
-    terms = [_product(delta.symbol, source.symbol) if source else delta.symbol for delta, source in step.terms]
+    terms = [_signed(step.sign, _product(delta.symbol, source.symbol) if source else delta.symbol)
+             for delta, source in step.terms]
     total = _sum(*terms)
     return total if step.scale == 1 else _product(step.scale, total)
 
@@ -139,6 +148,13 @@ def _(step: Gradient) -> sympy.Expr:
 def _(step: Update) -> sympy.Expr:
     if not step.trainable:
         return step.old.symbol
+    if step.chain:
+        # NOTE: the book's w + η δ x: minus the gradient's own sign before each product of δ and input.
+        chain = step.chain
+        scale = () if chain.scale == 1 else (chain.scale,)
+        return _sum(step.old.symbol, *(_signed(-chain.sign, _product(step.rate.symbol, *scale, delta.symbol,
+                                                                      *((source.symbol,) if source else ())))
+                                       for delta, source in chain.terms))
     return _sum(step.old.symbol, _product(-1, step.rate.symbol, step.gradient.symbol))
 
 

@@ -7,12 +7,14 @@ only threads what the rules say they carry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Protocol
 
 import sympy
 
 from .network import Network, Parameter
+from .numbers import settle
 from .steps import Quantity, Update
 
 Values = dict[Quantity, sympy.Expr]
@@ -77,7 +79,11 @@ def update_steps(network: Network, gradients: tuple) -> tuple:
     if network.learning_rate is None:
         return ()
     rule = optimizer_of(network)
-    return tuple(step for gradient in gradients for step in rule.steps(gradient.parameter, gradient.result))
+    # NOTE: with the textbooks' error terms, an update is written (and computed) from δ and the input,
+    # w + η δ x, as the book does: the update step carries the gradient's own step for that.
+    book = network.options.error_term
+    return tuple(replace(step, chain=gradient) if book and isinstance(step, Update) else step
+                 for gradient in gradients for step in rule.steps(gradient.parameter, gradient.result))
 
 
 def start(network: Network) -> Carried:
@@ -97,3 +103,27 @@ def carried(network: Network, updates: tuple, values: Values) -> Carried:
                   if parameter in updated}
     state = {first: values[last] for parameter in network.parameters for first, last in rule.carries(parameter)}
     return Carried(parameters, state)
+
+
+# --- parameters by name (computational graphs) --------------------------------------------
+
+#: An update of named parameters: (parameters, gradients, state, learning rate) → (new parameters, new state).
+NamedRule = Callable[[Mapping[str, sympy.Expr], Mapping[str, sympy.Expr], Mapping[str, object], sympy.Expr],
+                     tuple[dict[str, sympy.Expr], Mapping[str, object]]]
+
+
+def descend(parameters: Mapping[str, sympy.Expr], gradients: Mapping[str, sympy.Expr], state: Mapping[str, object],
+            rate: sympy.Expr) -> tuple[dict[str, sympy.Expr], Mapping[str, object]]:
+    """θ_new = θ − η g for every parameter of a graph, every gradient taken at the old parameters; no state.
+
+    Args:
+        parameters: Each parameter's value before the step, by name.
+        gradients: Each parameter's gradient, by name.
+        state: The rule's state (plain descent has none, and hands it on unchanged).
+        rate: The learning rate η.
+    """
+    return {name: settle(value - rate * gradients[name]) for name, value in parameters.items()}, state
+
+
+#: The update rules of a graph's named parameters, by the names of OPTIMIZERS.
+NAMED_RULES: dict[str, NamedRule] = {GradientDescent.name: descend}

@@ -5,27 +5,39 @@ from __future__ import annotations
 import decimal
 import json
 from dataclasses import dataclass, fields, is_dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import click
 import sympy
+import yaml
 
 from ..core.errors import SpecError
 from ..core.evaluation import Values, compute
+from ..core.graph import Ref
 from ..core.numbers import AmbiguousNumber, parse_number, settle, show
 from ..core.printable import visible
 from ..core.spec import describe, input_name, read_document
 from ..core.steps import OutputSlope, Quantity
 from ..render.formats import FORMATS, formats_for
-from ..render.render import Block, Math, Table, build_document, environment, json_number
+from ..render.pdf import compile_pdf
+from ..render.render import Block, Document, Math, Table, build_document, environment, json_number
+from ..render.typography import Latex
 from .aliases import Aliases
 from .mistakes import replay, variants
 
 #: Every verdict, in the order the summary counts them.
-VERDICTS = ("right", "wrong", "carried_forward", "unknown")
+VERDICTS = ("right", "wrong", "carried_forward", "imprecise", "unanswered", "unknown")
 #: The sign each verdict is marked with.
-SIGNS = {"right": "✓", "wrong": "✗", "carried_forward": "↪", "unknown": "?"}
-_COLOURS = {"right": "green", "wrong": "red", "carried_forward": "yellow", "unknown": "magenta"}
+SIGNS = {"right": "✓", "wrong": "✗", "carried_forward": "↪", "imprecise": "≈", "unanswered": "–", "unknown": "?"}
+_COLOURS = {"right": "green", "wrong": "red", "carried_forward": "yellow", "imprecise": "cyan",
+            "unanswered": "blue", "unknown": "magenta"}
+#: The fewest significant digits an answer is written with, unless told otherwise (``--min-digits``).
+MIN_DIGITS = 2
+#: Significant digits a double holds: an answer written with more was pasted from a computer.
+DOUBLE_DIGITS = 15
+#: How closely such a full-precision answer must agree, relative to the value.
+FULL_PRECISION = sympy.Rational(1, 10**12)
 #: The most significant digits a value is shown with, however many the student wrote.
 MAX_SHOWN_DIGITS = 20
 #: How many changed steps a "follows from" names before it says "…".
@@ -41,20 +53,25 @@ class Answer:
 
     Attributes:
         name: The quantity's name as written.
-        written: The number as written (``0.750``, ``-1/3``).
-        value: Its exact value.
+        written: The number as written (``0.750``, ``-1/3``); empty when left blank.
+        value: Its exact value; None when left blank.
         unit: The place value of its last digit (1/1000 for ``0.750``); None for a fraction, which is exact.
     """
 
     name: str
     written: str
-    value: sympy.Rational
+    value: sympy.Rational | None
     unit: sympy.Rational | None
 
     @property
+    def blank(self) -> bool:
+        """True when the student left the answer empty."""
+        return self.value is None
+
+    @cached_property
     def digits(self) -> int:
         """How many significant digits were written (0 for a fraction)."""
-        if self.unit is None or self.value == 0:
+        if self.unit is None or not self.value:
             return 0
         return max(1, _exponent(self.value) - _exponent(self.unit) + 1)
 
@@ -86,6 +103,8 @@ def parse_answers(document: object) -> tuple[Answer, ...]:
 
 
 def _answer(name: str, raw: object) -> Answer:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return Answer(name, "", None, None)
     problem = f"expected a number such as 20, -0.5 or \"1/3\", got {describe(raw)}"
     if isinstance(raw, bool) or not isinstance(raw, (int, float, decimal.Decimal, str)):
         raise SpecError(problem, name)
@@ -106,6 +125,11 @@ def _answer(name: str, raw: object) -> Answer:
 
 def _exponent(value: sympy.Expr) -> int:
     """The power of ten of a nonzero value's first significant digit (-1 for 0.75)."""
+    if value.is_Rational:
+        # NOTE: in integers, exactly and fast (marking a class calls this thousands of times).
+        numerator, denominator = abs(value.p), value.q
+        exponent = len(str(numerator)) - len(str(denominator))
+        return exponent if numerator * 10 ** max(0, -exponent) >= denominator * 10 ** max(0, exponent) else exponent - 1
     return decimal.Decimal(str(sympy.Float(abs(value), 60))).adjusted()
 
 
@@ -133,10 +157,39 @@ def agrees(answer: Answer, value: sympy.Expr, tolerance: sympy.Rational | None =
         unit = sympy.Integer(10) ** (_exponent(value) - precision + 1)
     if value != 0:
         unit = min(unit, sympy.Integer(10) ** _exponent(value))
+    if answer.digits > DOUBLE_DIGITS and difference <= FULL_PRECISION * abs(value):
+        # NOTE: pasted from numpy or a calculator: the last digits are a double's noise, not the student's.
+        return True
     if value.is_Rational and (value / unit).is_Integer:
         # NOTE: nothing to round, so nothing to be one digit off by: 21 is not 20 in an exact exercise.
         return difference == 0
     return bool(difference <= 3 * unit / 2)
+
+
+def judge(answer: Answer, value: sympy.Expr | None, tolerance: sympy.Rational | None = None, precision: int = 6,
+          min_digits: int = MIN_DIGITS) -> str | None:
+    """``right``, ``imprecise`` (right as far as written, but too few digits) or None (not this value).
+
+    An answer exactly the value is right however it is written. Otherwise (without a tolerance) one
+    written with fewer than ``min_digits`` significant digits is at best imprecise (``0.1`` is not
+    marked right for 0.1498), and 0 is right only for exactly 0.
+
+    Args:
+        answer: The student's answer (not blank).
+        value: The value it should be; None when it could not be computed.
+        tolerance: The largest difference accepted, instead of the digits written.
+        precision: Significant digits a fraction is compared to when the value is not exact.
+        min_digits: The fewest significant digits a right answer is written with.
+    """
+    if value is None:
+        return None
+    if answer.value == value:
+        return "right"
+    if (answer.value == 0 and tolerance is None) or not agrees(answer, value, tolerance, precision):
+        # NOTE: 0 has no significant digit to be imprecise in: it is right for exactly 0 only.
+        return None
+    coarse = answer.unit is not None and answer.digits < min_digits
+    return "imprecise" if coarse and tolerance is None else "right"
 
 
 # --- marking -----------------------------------------------------------------------------
@@ -150,11 +203,12 @@ class Mark:
         answer: The answer marked.
         quantity: The quantity it answers; None when its name is unknown.
         name: The solution's name for it (the name as written when unknown).
-        verdict: ``right``, ``wrong``, ``carried_forward`` or ``unknown``.
+        verdict: ``right``, ``wrong``, ``carried_forward``, ``imprecise``, ``unanswered`` or ``unknown``.
         expected: The true value; None when unknown.
         mistake: The mistake's code when one explains a wrong answer.
         explanation: One sentence on what went wrong, what it follows from, or why it is unknown.
         follows_from: For a carried-forward answer, the solution's names of the earlier answers it follows from.
+        said: The course's own name of the quantity (``answer_names``), when it has one.
     """
 
     answer: Answer
@@ -165,6 +219,12 @@ class Mark:
     mistake: str | None = None
     explanation: str | None = None
     follows_from: tuple[str, ...] = ()
+    said: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name the report shows: the course's own (``answer_names``) where it has one, else the solution's."""
+        return self.said or self.name
 
 
 @dataclass(frozen=True)
@@ -181,8 +241,8 @@ class Report:
 
     @property
     def all_right(self) -> bool:
-        """True when no answer is wrong or carried forward (unknown names do not count)."""
-        return not any(mark.verdict in ("wrong", "carried_forward") for mark in self.marks)
+        """True when every answer is right (SPEC §4.2: anything else is exit code 1)."""
+        return all(mark.verdict == "right" for mark in self.marks)
 
 
 def reads(step) -> tuple[Quantity, ...]:
@@ -190,7 +250,7 @@ def reads(step) -> tuple[Quantity, ...]:
     found: list[Quantity] = []
 
     def walk(value) -> None:
-        if isinstance(value, Quantity):
+        if isinstance(value, (Quantity, Ref)):
             found.append(value)
         elif isinstance(value, tuple):
             for item in value:
@@ -221,7 +281,7 @@ class Checker:
     def __init__(self, solution) -> None:
         self.solution = solution
         self.truth: Values = solution.values[0]
-        self.steps = list(solution.derivation.steps())
+        self.steps = list(solution.steps())
         self.step_of = {step.result: step for step in self.steps}
         self.reads = {step.result: reads(step) for step in self.steps}
         self.position = {quantity: index for index, quantity in enumerate(self.truth)}
@@ -237,53 +297,82 @@ class Checker:
         """A value in plain ASCII, to as many digits as ``answer`` was written with (at least the solution's)."""
         return show(value, _shown_digits(self.solution.precision, answer)).plain()
 
-    def mark(self, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None) -> Report:
-        """Mark ``answers``: each right, wrong (with the mistake that explains it), carried forward or unknown.
+    def mark(self, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None,
+             min_digits: int = MIN_DIGITS) -> Report:
+        """Mark ``answers``: each right, wrong (with the mistake that explains it), carried forward,
+        imprecise, unanswered or unknown.
+
+        Args:
+            answers: The sheet's answers, in its order.
+            tolerance: The largest difference accepted, instead of the digits written.
+            min_digits: The fewest significant digits a right answer is written with (SPEC §4.2).
 
         Raises:
             SpecError: two answers name the same quantity.
         """
+        found = {answer.name: self.aliases.find(answer.name) for answer in answers}
         given: dict[Quantity, Answer] = {}
+        named: dict[Quantity, Answer] = {}
         for answer in answers:
-            found = self.aliases.find(answer.name)
-            if len(found) == 1:
-                if found[0] in given:
-                    raise SpecError(f"answers {given[found[0]].name} and {answer.name} both name "
-                                    f"{self.name(found[0])}; give each quantity once", answer.name)
-                given[found[0]] = answer
-        sheet = _Sheet(self, given, tolerance)
+            if len(found[answer.name]) == 1:
+                quantity = found[answer.name][0]
+                if quantity in named:
+                    raise SpecError(f"answers {named[quantity].name} and {answer.name} both name "
+                                    f"{self.name(quantity)}; give each quantity once", answer.name)
+                named[quantity] = answer
+                if not answer.blank:
+                    given[quantity] = answer
+        sheet = _Sheet(self, given, tolerance, min_digits)
         for quantity in sorted(given, key=self.position.__getitem__):
             sheet.verdicts[quantity] = self._judge(quantity, sheet)
         marks = []
         for answer in answers:
-            found = self.aliases.find(answer.name)
-            marks.append(sheet.verdicts[found[0]] if len(found) == 1 else self._unknown(answer, found))
+            quantities = found[answer.name]
+            if len(quantities) != 1:
+                marks.append(self._unknown(answer, quantities))
+            elif answer.blank:
+                marks.append(Mark(answer, quantities[0], self.name(quantities[0]), "unanswered",
+                                  self.truth[quantities[0]], said=self.aliases.course.get(quantities[0], "")))
+            else:
+                marks.append(sheet.verdicts[quantities[0]])
         return Report(self.solution, tuple(marks))
 
-    def agrees(self, answer: Answer, value: sympy.Expr | None, tolerance) -> bool:
-        """``agrees`` at this solution's precision; never for a value that could not be computed."""
-        return value is not None and agrees(answer, value, tolerance, self.solution.precision)
+    def judge(self, answer: Answer, value: sympy.Expr | None, sheet: _Sheet) -> str | None:
+        """``judge`` at this solution's precision and the sheet's tolerance and fewest digits."""
+        return judge(answer, value, sheet.tolerance, self.solution.precision, sheet.min_digits)
 
     def _judge(self, quantity: Quantity, sheet: _Sheet) -> Mark:
-        answer, name, expected = sheet.given[quantity], self.name(quantity), self.truth[quantity]
-        mark = Mark(answer, quantity, name, "right", expected)
-        if self.agrees(answer, expected, sheet.tolerance):
+        answer, expected = sheet.given[quantity], self.truth[quantity]
+        mark = Mark(answer, quantity, self.name(quantity), "right", expected, said=self.aliases.course.get(quantity, ""))
+        # NOTE: explanations speak the course's names (answer_names) where it has them; JSON keeps the solution's.
+        said = self.aliases.name_of
+        name = said(quantity)
+        verdict = self.judge(answer, expected, sheet)
+        if verdict == "right":
             return mark
+        imprecise = replace(mark, verdict="imprecise",
+                            explanation=f"{name} is {self.number(expected)}: right as far as written, but give "
+                                        f"at least {sheet.min_digits} significant digits.")
         step = self.step_of.get(quantity)
         if step is None:
-            return replace(mark, verdict="wrong",
-                           explanation=f"{name} is given in the exercise as {self.number(expected, answer)}.")
+            return imprecise if verdict else replace(
+                mark, verdict="wrong", explanation=f"{name} is given in the exercise as {self.number(expected, answer)}.")
         recomputed = _value(step, sheet.student)
-        if self.agrees(answer, recomputed, sheet.tolerance):
+        # NOTE: credit only where the student's own numbers really give the answer to the digits written:
+        # judge() never calls a 0 or a one-digit answer right unless it is exactly the recomputed value.
+        if self.judge(answer, recomputed, sheet) == "right":
             earlier = [source for source in self._sources(quantity, sheet.given)
                        if sheet.verdicts[source].verdict != "right"]
             if not earlier:
                 # NOTE: right from the student's own right (rounded) numbers: rounding carried along.
                 return mark
-            listed = " and ".join(f"{self.name(source)} = {sheet.given[source].written}" for source in earlier)
+            listed = " and ".join(f"{said(source)} = {sheet.given[source].written}" for source in earlier)
             return replace(mark, verdict="carried_forward", follows_from=tuple(map(self.name, earlier)),
                            explanation=f"{name} is right given your {listed}.")
         mistake, explanation = self._diagnose(quantity, sheet)
+        if mistake is None and verdict == "imprecise":
+            # NOTE: after the other readings: a few digits that are exactly a mistake's number are that mistake.
+            return imprecise
         if mistake is None:
             right = self.number(expected, answer)
             own = self.number(recomputed, answer) if recomputed is not None else right
@@ -300,7 +389,7 @@ class Checker:
         steps before it the student did not write down), then on the true ones; a mistake in the
         quantity's own step is preferred to one whose effect reaches it.
         """
-        answer, name = sheet.given[quantity], self.name(quantity)
+        answer, name = sheet.given[quantity], self.aliases.name_of(quantity)
         ancestors = self.ancestors(quantity)
         own_numbers = any(sheet.verdicts[source].verdict != "right" for source in self._sources(quantity, sheet.given))
         remark = " (working from your own earlier numbers)" if own_numbers else ""
@@ -313,14 +402,14 @@ class Checker:
                 variant, values = self.variants[index], with_mistake(index)
                 # NOTE: the quantity itself recomputed, never kept: the student's answer is what is in question.
                 value = _value(variant.changes.get(quantity, self.step_of[quantity]), values)
-                if not self.agrees(answer, value, sheet.tolerance):
+                if self.judge(answer, value, sheet) != "right":
                     continue
                 if quantity in variant.changes:
                     return variant.code, f"{name}: {variant.detail}{remark}."
                 origins = [changed for changed in variant.changes
                            if changed in ancestors and values[changed] != without[changed]]
                 if origins:
-                    where = " and ".join(map(self.name, origins[:_ORIGINS_NAMED]))
+                    where = " and ".join(map(self.aliases.name_of, origins[:_ORIGINS_NAMED]))
                     more = " and others" if len(origins) > _ORIGINS_NAMED else ""
                     return variant.code, f"{name}: {variant.detail}, in {where}{more}{remark}."
         return None, None
@@ -359,19 +448,20 @@ class Checker:
             explanation = (f"{answer.name} could mean {' or '.join(map(self.name, found))}; "
                            "write one of those names.")
         else:
-            suggestion = self.aliases.suggestion(answer.name)
+            suggestions = self.aliases.suggestions(answer.name)
             explanation = f"this solution has no quantity called {answer.name}"
-            explanation += f"; did you mean {suggestion}?" if suggestion else "."
+            explanation += f"; did you mean {' or '.join(suggestions)}?" if suggestions else "."
         return Mark(answer, None, answer.name, "unknown", explanation=explanation)
 
 
 class _Sheet:
     """One answer sheet being marked: its answers, the student's own world, the verdicts so far."""
 
-    def __init__(self, checker: Checker, given: dict[Quantity, Answer], tolerance) -> None:
+    def __init__(self, checker: Checker, given: dict[Quantity, Answer], tolerance, min_digits: int) -> None:
         self.checker = checker
         self.given = given
         self.tolerance = tolerance
+        self.min_digits = min_digits
         # Every value recomputed from the student's own numbers, where the student gave them.
         seed = {**checker.truth, **{quantity: answer.value for quantity, answer in given.items()}}
         self.student: Values = replay(checker.steps, seed, keep=given)
@@ -399,7 +489,8 @@ def _value(step, values: Values) -> sympy.Expr | None:
         return None
 
 
-def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None) -> Report:
+def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | None = None,
+          min_digits: int = MIN_DIGITS) -> Report:
     """Mark ``answers`` against ``solution``.
 
     Example:
@@ -408,19 +499,55 @@ def check(solution, answers: tuple[Answer, ...], tolerance: sympy.Rational | Non
         >>> [mark.verdict for mark in report.marks], report.marks[1].mistake
         (['right', 'wrong'], 'sign_flip')
     """
-    return Checker(solution).mark(answers, tolerance)
+    return Checker(solution).mark(answers, tolerance, min_digits)
+
+
+def blank_answers(solution) -> str:
+    """A blank answers file for ``solution``: every name ``check`` accepts, in the solution's order.
+
+    Each line is a name with no number (``unanswered`` until filled in), and a comment with the
+    other spellings ``check`` also takes for it. A course's own names (``answer_names``) come first.
+    """
+    aliases = Aliases(solution)
+    computed = {step.result for step in solution.derivation.steps()}
+    lines = [f"# Answers to: {solution.title or 'the exercise'}",
+             "# Fill in each number (check marks a blank one as unanswered). Any spelling after",
+             "# 'also' may be used instead of a name. The numbers the exercise gives are commented out."]
+    for quantity, value in solution.values[0].items():
+        name = aliases.name_of(quantity)
+        others = [spelling for spelling in [solution.notation.ascii(quantity), *aliases.usual[quantity]]
+                  if spelling != name]
+        also = f"also {', '.join(others)}" if others else ""
+        if quantity in computed:
+            lines.append(f"{_yaml_key(name)}:" + (f"   # {also}" if also else ""))
+        else:
+            shown = show(value, solution.precision).plain()
+            lines.append(f"# {_yaml_key(name)}: {shown}   (given{'; ' + also if also else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_key(name: str) -> str:
+    """``name`` as a YAML key: plain where it reads back as itself, else quoted."""
+    try:
+        plain = yaml.safe_load(f"{name}: ") == {name: None}
+    except yaml.YAMLError:
+        plain = False
+    return name if plain else json.dumps(name, ensure_ascii=False)
 
 
 # --- the report --------------------------------------------------------------------------
 
 
 REPORT_FORMATS = formats_for("check")
+#: Where the report shows the right value beside the answer.
+_SHOWS_EXPECTED = ("wrong", "carried_forward", "imprecise", "unanswered")
 
 
 def report_json(report: Report) -> dict:
     """SPEC §4.2's object: each answer's name, given, expected, verdict, mistake, explanation; the summary."""
     return {
-        "answers": [{"name": mark.name, "given": json_number(mark.answer.value, f"answers[{index}].given"),
+        "answers": [{"name": mark.name,
+                     "given": json_number(mark.answer.value, f"answers[{index}].given") if not mark.answer.blank else None,
                      "expected": (json_number(mark.expected, f"answers[{index}].expected")
                                   if mark.expected is not None else None),
                      "verdict": mark.verdict, "mistake": mark.mistake, "explanation": mark.explanation}
@@ -430,7 +557,7 @@ def report_json(report: Report) -> dict:
 
 
 def summary_line(report: Report) -> str:
-    """``5 right, 1 wrong, 3 carried forward, 1 unknown``."""
+    """``5 right, 1 wrong, 3 carried forward, 0 imprecise, 0 unanswered, 1 unknown``."""
     return ", ".join(f"{count} {verdict.replace('_', ' ')}" for verdict, count in report.summary.items())
 
 
@@ -439,14 +566,14 @@ def report_text(report: Report, color: bool = False) -> str:
     lines = []
     for mark in report.marks:
         written = mark.answer.name
-        label = written if written == mark.name or mark.verdict == "unknown" else f"{written} ({mark.name})"
-        head = f"{SIGNS[mark.verdict]} {label} = {mark.answer.written}"
+        label = written if written in (mark.name, mark.label) or mark.verdict == "unknown" else f"{written} ({mark.label})"
+        head = f"{SIGNS[mark.verdict]} {label} = {mark.answer.written}".rstrip()
         if color:
             head = click.style(head, fg=_COLOURS[mark.verdict], bold=mark.verdict == "wrong")
-        if mark.verdict in ("wrong", "carried_forward"):
+        if mark.verdict in _SHOWS_EXPECTED:
             head += f"   expected {show(mark.expected, _shown_digits(report.solution.precision, mark.answer)).plain()}"
-        if mark.verdict == "carried_forward":
-            head += "   carried forward"
+        if mark.verdict in ("carried_forward", "imprecise", "unanswered"):
+            head += f"   {mark.verdict.replace('_', ' ')}"
         if mark.mistake:
             head += f"   [{mark.mistake}]"
         lines.append(head)
@@ -456,23 +583,28 @@ def report_text(report: Report, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_sheet(report: Report, fmt: str) -> str:
-    """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html)."""
+def report_sheet(report: Report, fmt: str, blank: BlankSheet | None = None) -> str:
+    """The worked solution with each answer marked beside its line, and a table of all answers (md, tex or html).
+
+    Args:
+        report: The marked answers.
+        fmt: md, tex or html.
+        blank: ``blank_sheet(report.solution, fmt)``, when many reports on one solution are printed.
+    """
     solution = report.solution
-    typography = FORMATS[fmt].typography(solution.precision)
-    marks = {mark.quantity: _sheet_mark(mark) for mark in report.marks if mark.quantity is not None}
+    blank = blank or blank_sheet(solution, fmt)
+    typography = blank.typography
     rows = []
     for mark in report.marks:
         name = Math(typography.name(solution.notation, mark.quantity)) if mark.quantity else _cell(mark.name, fmt)
         expected = Math(typography.number(mark.expected)) if mark.expected is not None else ""
+        given = _cell(mark.answer.written, fmt) if mark.answer.written else ""
         verdict = f"{SIGNS[mark.verdict]} {mark.verdict.replace('_', ' ')}"
-        # NOTE: the answer as written is text; only LaTeX takes it as it is for mathematics.
-        written = mark.answer.written if fmt == "html" else Math(mark.answer.written)
-        rows.append((name, written, expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
+        rows.append((name, given, expected, verdict + (f" ({mark.mistake})" if mark.mistake else "")))
     answers = Block("Your answers", summary_line(report) + ".",
                     table=Table(("quantity", "your answer", "right value", "verdict"), tuple(rows)), level=2)
     unknown = [mark.explanation for mark in report.marks if mark.verdict == "unknown"]
-    document = build_document(solution, typography, marks=marks)
+    document = blank.marked({mark.quantity: _sheet_mark(mark) for mark in report.marks if mark.quantity is not None})
     overview = (answers,) + ((Block("Names not in this solution", " ".join(map(_capital, unknown)), level=3),)
                              if unknown else ()) + document.overview
     document = replace(document, title=f"{document.title}: your answers, marked", overview=overview)
@@ -480,15 +612,60 @@ def report_sheet(report: Report, fmt: str) -> str:
                                                                        figure_stem=None)
 
 
+@dataclass(frozen=True)
+class BlankSheet:
+    """The worked solution printed once for many marked sheets, a placeholder where each quantity's mark goes."""
+
+    typography: Latex
+    document: Document
+    placeholders: dict[Quantity, str]
+
+    def marked(self, marks: dict[Quantity, str]) -> Document:
+        """The document with ``marks`` beside their quantities' lines (and no mark elsewhere)."""
+        texts = {self.placeholders[quantity]: text for quantity, text in marks.items() if quantity in self.placeholders}
+
+        def block(b: Block) -> Block:
+            if not any(line.mark for line in b.lines):
+                return b
+            return replace(b, lines=tuple(replace(line, mark=texts.get(line.mark, "")) for line in b.lines))
+
+        return replace(self.document, steps=tuple((heading, tuple(map(block, blocks)))
+                                                  for heading, blocks in self.document.steps))
+
+
+def blank_sheet(solution, fmt: str) -> BlankSheet:
+    """The worked solution in ``fmt``'s typography, ready to be marked by ``BlankSheet.marked``."""
+    typography = FORMATS[fmt].typography(solution.precision)
+    placeholders = {quantity: f"mark-{index}" for index, quantity in enumerate(solution.values[0])}
+    return BlankSheet(typography, build_document(solution, typography, marks=placeholders), placeholders)
+
+
+def marked_sheet(report: Report, fmt: str, blank: BlankSheet | None = None) -> str | bytes:
+    """The sheet to hand back in ``fmt`` (md, tex, html, or pdf compiled from LaTeX), the plain report for txt, or JSON.
+
+    Args:
+        report: The marked answers.
+        fmt: txt, md, tex, html, pdf or json.
+        blank: ``blank_sheet(report.solution, fmt)`` (tex for pdf), when many reports on one solution are printed.
+    """
+    if fmt == "pdf":
+        return compile_pdf(report_sheet(report, "tex", blank))
+    if fmt in ("txt", "json"):
+        return render_report(report, fmt)
+    return report_sheet(report, fmt, blank)
+
+
 def _sheet_mark(mark: Mark) -> str:
-    words = {"right": "right", "wrong": "wrong", "carried_forward": "carried forward"}[mark.verdict]
+    words = mark.verdict.replace("_", " ")
+    if mark.answer.blank:
+        return f"{SIGNS[mark.verdict]} Left blank: the value is the one above."
     text = f"{SIGNS[mark.verdict]} Your answer {mark.answer.written}: {words}"
     text += f" ({mark.mistake})." if mark.mistake else "."
     return f"{text} {mark.explanation}" if mark.explanation else text
 
 
 def _cell(text: str, fmt: str) -> str:
-    # NOTE: a Markdown table cell ends at "|"; the LaTeX template escapes plain cells itself.
+    # NOTE: a Markdown table cell ends at "|"; the LaTeX and HTML templates escape plain cells themselves.
     return text.replace("|", r"\|") if fmt == "md" else text
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import sympy
 
+from ..core.circuit import build_circuit, is_graph_spec
 from ..core.derivation import SLOPE_VARIABLES, Derivation, derive, route_counts
 from ..core.errors import SpecError
 from ..core.formula import X
@@ -19,8 +20,8 @@ from ..core.network import Network
 from ..core.notation import Notation
 from ..core.rules import OUTPUT
 from ..core.solution import check_written_size
-from ..core.spec import read_network
-from ..core.steps import Activate, Delta, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from ..core.spec import read_document, read_network
+from ..core.steps import Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from ..render.formats import FORMATS
 from ..render.present import Line, chain
@@ -77,7 +78,20 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
         >>> next(line for line in text.splitlines() if "∂L/∂w₁₃ =" in line).strip()
         "∂L/∂w₁₃ = δ₃ · x₁ = (y₅ − t₅) · relu'(x₅) · w₃₅ · relu'(x₃) · x₁"
     """
-    network = read_network(spec)
+    data = read_document(spec) if isinstance(spec, (str, Path)) else spec
+    if is_graph_spec(data):
+        from .general_graph import general_graph  # NOTE: a computational graph's formulas, over its own steps
+
+        if notation is not None:
+            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+        try:
+            return general_graph(build_circuit(data))
+        except SpecError as error:
+            raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
+    try:
+        network = read_network(data)
+    except SpecError as error:
+        raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
     # NOTE: one example carries every formula; a batch only averages them (said in its own block).
     one = dataclasses.replace(network, examples=network.examples[:1], batched=False)
     try:
@@ -131,7 +145,26 @@ class _Printer:
         return typography.apply(function + typography.prime, self.name(pre))
 
     def formula(self, expr: sympy.Expr, names: dict) -> str:
+        first = self._targets_first
+        # NOTE: the loss itself keeps SymPy's (o − t)²; only the error terms read t − o.
+        if first and expr.has(*first) and expr not in self._losses:
+            with sympy.evaluate(False):  # NOTE: keeps 2·(t − o) from being distributed again
+                expr = expr.xreplace(first)
+            names = names | {first[symbol]: names[symbol] for symbol in first if symbol in names}
         return self.typography.formula(expr, names)
+
+    @cached_property
+    def _losses(self) -> set[sympy.Expr]:
+        return {step.formula for step in self.general.derivation.losses if isinstance(step, LossValue)}
+
+    @cached_property
+    def _targets_first(self) -> dict[sympy.Symbol, sympy.Symbol]:
+        """With error terms, the targets' symbols renamed to sort first, so that SymPy writes t − o."""
+        network = self.general.network
+        if not (self.general.notation.error_term and network.has_targets):
+            return {}
+        targets = (Quantity("target", node, 0).symbol for node in network.outputs)
+        return {symbol: sympy.Symbol(" " + symbol.name, real=True) for symbol in targets}
 
     def chain_sum(self, chain_sum: ChainSum, names: dict) -> str:
         """A sum over paths of products, each product's factors in chain order."""
@@ -149,7 +182,9 @@ class _Printer:
     def _product(self, factors: tuple[sympy.Expr | ChainSum, ...], names: dict) -> tuple[bool, str]:
         """Whether the product is negated, and its factors printed in chain order."""
         kept = [factor for factor in factors if factor not in self._unit_slopes]
-        negative = bool(kept) and not isinstance(kept[0], ChainSum) and kept[0].could_extract_minus_sign()
+        # NOTE: a leading difference (t − o with error terms) is a factor as written, not a sign to pull out.
+        negative = bool(kept) and not isinstance(kept[0], ChainSum) and not kept[0].is_Add \
+            and kept[0].could_extract_minus_sign()
         if negative:
             kept = kept[1:] if kept[0] == -1 else [-kept[0], *kept[1:]]
         printed = []
@@ -204,6 +239,8 @@ def _line(printer: _Printer, names: dict, step) -> Line:
     if isinstance(step, (Delta, SoftmaxDelta)):
         by_definition = typography.partial(printer.name(Quantity("loss", example=result.example)),
                                            printer.name(Quantity("pre", result.node, result.example)))
+        if general.notation.error_term:
+            by_definition = typography.negative(by_definition)
     paths = len(expanded.terms)
     note = f"a sum over {paths} paths" if paths > 1 else ""
     if paths > MAX_PATHS_EXPANDED:

@@ -1,4 +1,5 @@
-"""Homework variants: one network's structure with new nice numbers, each with a problem sheet, solution and key."""
+"""Homework variants: one network's (or circuit's) structure with new nice numbers, each with a problem sheet,
+solution and key."""
 
 from __future__ import annotations
 
@@ -16,23 +17,27 @@ from typing import Any
 import sympy
 import yaml
 
+from ..core.circuit import build_circuit, is_graph_spec
 from ..core.derivation import Derivation, derive
 from ..core.errors import BackpropDeriveError, OutputError, SpecError
 from ..core.evaluation import Values, compute, evaluate
+from ..core.graph import Backward, Ref
+from ..core.graph_solution import GraphSolution, solve_circuit
 from ..core.limits import MAX_DRAWS, MAX_GENERATED, MAX_REDRAWS, MAX_UNITS, MAX_UNSOLVED_DRAWS, MAX_VARIANTS, MAX_WEIGHT_RANGE
 from ..core.network import Example, Parameter
 from ..core.numbers import settle
 from ..core.printable import visible
 from ..core.rules import LOSSES
 from ..core.solution import Solution, check_size, check_written_size, solve, written_size
-from ..core.spec import build_network, read_document, spec_network
+from ..core.spec import build_network, input_name, read_document, spec_network
 from ..core.steps import Quantity
-from ..render.diagram import solution_diagrams
+from ..render.diagram import circuit_diagram, solution_diagrams
 from ..render.formats import FORMATS as FORMATS_TABLE
 from ..render.formats import formats_for
 from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
 from ..render.present import Context
 from ..render.render import Block, Math, Table, environment, overview_blocks, render
+from ..render.render_graph import _circuit_block, _given_block
 from ..render.typography import Latex
 from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, quiz_item, too_small
 from .output import write_files, writing_into
@@ -174,9 +179,12 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         spec = load_structure(structure)
     else:
         spec = architecture_spec(arch, activation, output_activation, loss, bias, batch)
+    graph = is_graph_spec(spec)
+    if notation and graph:
+        raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
     if notation:
         spec = {**spec, "options": {**spec.get("options", {}), "notation": notation}}
-    grid = default_grid(spec)
+    grid = default_graph_grid(spec) if graph else default_grid(spec)
     if weights is not None:
         low, high = parse_range(weights)
         grid = Grid(low, high, grid.decimals)
@@ -392,17 +400,7 @@ class Drawer:
 
     def _short(self, value: sympy.Expr) -> bool:
         """True when ``value`` is an exact decimal of at most ``places`` decimal places."""
-        if not value.is_Rational:
-            return False
-        denominator, places = int(value.q), 0
-        while denominator % 10 == 0:
-            denominator //= 10
-            places += 1
-        for factor in (2, 5):
-            while denominator % factor == 0:
-                denominator //= factor
-                places += 1
-        return denominator == 1 and places <= self.places
+        return _short_decimal(value, self.places)
 
     def _draw_rate(self, generator: random.Random, values: Values) -> decimal.Decimal | None:
         """A round learning rate that keeps the new parameters short, and their steps no longer than
@@ -425,16 +423,46 @@ class Drawer:
         spec = copy.deepcopy(self.plan.spec)
         for parameter, value in parameters.items():
             _place(spec, parameter.location, value)
-        input_keys, target_keys = _keys(spec["inputs"]), _keys(spec["targets"])
+        input_keys = _keys(spec["inputs"])
         rows = [_row(input_keys, list(inputs.values())) for inputs, _ in examples]
-        targets = [_row(target_keys, list(values.values())) for _, values in examples]
         spec["inputs"] = rows if self.network.batched else rows[0]
-        spec["targets"] = targets if self.network.batched else targets[0]
+        # NOTE: target_classes and loss: none are kept as the structure gives them (no targets to draw).
+        if "targets" in spec:
+            target_keys = _keys(spec["targets"])
+            targets = [_row(target_keys, list(values.values())) for _, values in examples]
+            spec["targets"] = targets if self.network.batched else targets[0]
         if rate is not None:
             spec["learning_rate"] = _plain(rate)
         title = read_title(spec)
         spec["title"] = f"Variant {index}: {title}"
         return spec
+
+
+def _short_decimal(value: sympy.Expr, places: int) -> bool:
+    """True when ``value`` is an exact decimal of at most ``places`` decimal places."""
+    if not value.is_Rational:
+        return False
+    denominator, written = int(value.q), 0
+    while denominator % 10 == 0:
+        denominator //= 10
+        written += 1
+    for factor in (2, 5):
+        while denominator % factor == 0:
+            denominator //= factor
+            written += 1
+    return denominator == 1 and written <= places
+
+
+def make_drawer(plan: Plan):
+    """The drawer of ``plan``'s variants: of a network, or of a computational graph."""
+    if not is_graph_spec(plan.spec):
+        return Drawer(plan)
+    numbers = plan.grid.values()
+    if len(numbers) < 2:
+        raise SpecError(f"the range {plan.grid.low}..{plan.grid.high} holds fewer than two nonzero numbers "
+                        f"with {plan.grid.decimals} decimals; widen it", "--weights")
+    exact = stays_exact(plan.spec)
+    return GraphDrawer(plan, numbers, EXACT_RATES if exact else SMOOTH_RATES, plan.grid.decimals + 2, MAX_DRAWS)
 
 
 def _dying_layers(network) -> list:
@@ -482,7 +510,7 @@ def _place(spec: dict, location: tuple, value) -> None:
 
 def draw_specs(plan: Plan) -> list[dict]:
     """The specs of every variant of ``plan``, distinct and in order, without rendering anything."""
-    drawer = Drawer(plan)
+    drawer = make_drawer(plan)
     return [draw.spec for draw in _distinct([drawer.draw(index) for index in range(1, plan.count + 1)], drawer.draw)]
 
 
@@ -591,6 +619,8 @@ def answer_key(solution: Solution, typography: Latex) -> Key:
 
 def key_values(solution: Solution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names (as ``solve --format json`` and ``check`` name them)."""
+    if isinstance(solution, GraphSolution):
+        return graph_key_values(solution)
     return {solution.notation.ascii(quantity): solution.values[0][quantity] for quantity in asked(solution)}
 
 
@@ -640,8 +670,11 @@ class VariantMaker:
     """
 
     def __init__(self, plan: Plan, fmt: str, tolerance: Tolerance | None = None) -> None:
-        self.drawer = Drawer(plan)
+        self.drawer = make_drawer(plan)
         self.lms = fmt in QUIZ_FILES
+        if self.lms and is_graph_spec(plan.spec):
+            raise OutputError(f"--format {fmt} is for networks for now; a circuit's variants are written as md, "
+                              "tex or pdf")
         self.fmt = LMS_FILES_FORMAT if self.lms else fmt
         self.tolerance = tolerance
 
@@ -650,7 +683,8 @@ class VariantMaker:
         draw = self.drawer.draw(index, redraw)
         solution = draw.solution
         typography = Latex(solution.precision)
-        sheet = problem_sheet(solution, typography)
+        graph = isinstance(solution, GraphSolution)
+        sheet = (graph_problem_sheet if graph else problem_sheet)(solution, typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
         worked = _finished(render(solution, kind), self.fmt)
@@ -658,7 +692,7 @@ class VariantMaker:
                          tuple(question.text for question in sheet.questions for _ in question.names),
                          self.tolerance) if self.lms else None
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
-                       answer_key(solution, typography), quiz)
+                       (graph_answer_key if graph else answer_key)(solution, typography), quiz)
 
 
 _WORKER: VariantMaker | None = None
@@ -787,5 +821,133 @@ def read_title(spec: dict) -> str:
 def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
     document = read_document(path)
+    if is_graph_spec(document):
+        try:
+            build_circuit(document)
+        except SpecError as error:
+            raise error.with_file(input_name(path)) from None
+        return document
     spec_network(document, path)
     return document
+
+
+# --- computational graphs (`graph:`) ------------------------------------------------------
+
+#: Gates whose value stays exact (rational) when their inputs are: such a circuit gets whole numbers.
+EXACT_GATES = {"add", "subtract", "multiply", "negate", "scale", "add_constant", "power", "relu", "max", "min",
+               "abs", "divide", "reciprocal", "half_squared_error", "squared_error", "mse"}
+#: Gates with a kink: a variant never puts an input on it (the derivative there is a convention).
+KINKED_GATES = {"relu", "max", "min", "abs"}
+
+
+def stays_exact(spec: dict) -> bool:
+    """True when every gate of the spec's circuit keeps exact inputs exact."""
+    return all(node.operation.name in EXACT_GATES for node in build_circuit(spec).graph.nodes)
+
+
+class GraphDrawer:
+    """Draws variants of one `graph:` plan: every input, parameter and target from the grid, the learning
+    rate from round values, checked on the solution of the spec it writes.
+
+    Args:
+        plan: What to generate (``generate.Plan``).
+        numbers: The grid's nonzero numbers.
+        rates: The learning rates to choose from.
+        places: The most decimal places a value of an exact circuit may have.
+        draws: How many draws to try per variant.
+    """
+
+    def __init__(self, plan, numbers: tuple, rates: tuple, places: int, draws: int) -> None:
+        self.plan, self.numbers, self.rates, self.places, self.draws = plan, numbers, rates, places, draws
+        self.circuit = build_circuit(plan.spec)
+        self.exact = stays_exact(plan.spec)
+
+    def draw(self, index: int, redraw: int = 0):
+        """Variant ``index`` (its ``redraw``-th fresh draw): nice numbers, worth solving, solved."""
+        generator = random.Random(f"{self.plan.seed}:{index}:{redraw}")
+        spec = self.plan.spec
+        for _ in range(self.draws):
+            drawn = {section: {name: generator.choice(self.numbers) for name in spec.get(section, {})}
+                     for section in ("inputs", "parameters", "targets")}
+            variant = copy.deepcopy(spec)
+            for section, values in drawn.items():
+                if values:
+                    variant[section] = values
+            rate = None
+            if spec.get("learning_rate") is not None:
+                rate = generator.choice(self.rates)
+                variant["learning_rate"] = rate
+            variant["title"] = f"Variant {index}: {spec.get('title') or 'A computational graph'}"
+            try:
+                solution = solve_circuit(build_circuit(variant))
+            except BackpropDeriveError:  # e.g. a division by 0 or the log of a negative number
+                continue
+            if self._worth_solving(solution, lambda value: _short_decimal(value, self.places)):
+                numbers = tuple(tuple(values.values()) for values in drawn.values()) + (rate,)
+                return Draw(index, numbers, variant, solution)
+        raise BackpropDeriveError(f"no draw in {self.draws} made variant {index} of the circuit worth solving with "
+                                  "nice numbers: widen --weights" + (", use fewer --decimals" if self.exact else ""))
+
+    def _worth_solving(self, solution: GraphSolution, short) -> bool:
+        values = solution.values[0]
+        if all(values[gradient] == 0 for gradient in solution.derivation.gradients):
+            return False
+        for step in solution.derivation.backward:
+            if isinstance(step, Backward) and step.node.operation.name in KINKED_GATES and step.slot == 0:
+                inputs = [values[argument] for argument in step.arguments]
+                if (len(inputs) == 1 and inputs[0] == 0) or (len(inputs) == 2 and inputs[0] == inputs[1]):
+                    return False
+        return not self.exact or all(short(value) for value in values.values())
+
+
+# --- the documents -----------------------------------------------------------------------
+
+
+def graph_problem_sheet(solution: GraphSolution, typography: Latex):
+    """The problem of a circuit: the gates, the given values and the questions, with no answer."""
+    context = Context(solution.notation, typography, solution.values[0])
+    circuit_block = _circuit_block(solution, context)
+    givens = (Block(circuit_block.heading, circuit_block.text, table=circuit_block.table, level=2,
+                    figure=circuit_diagram(solution, solved=False)), _given_block(solution, context))
+    nodes = [Ref("value", node.name) for node in solution.circuit.graph.nodes]
+    questions = [Question("The value of every node (the forward pass)", _names(context, nodes)),
+                 Question("The gradient of every input and parameter (the backward pass)",
+                          _names(context, solution.derivation.gradients))]
+    if solution.updates:
+        rate = typography.number(solution.circuit.learning_rate)
+        questions.append(Question(f"Each parameter after one step of gradient descent with learning rate {rate}",
+                                  _names(context, [update.result for update in solution.updates])))
+    return Sheet(solution.title, "Work the forward and the backward pass through the circuit by hand.", givens,
+                 tuple(questions))
+
+
+def graph_answer_key(solution: GraphSolution, typography: Latex):
+    """The answers to a circuit's problem: its output (and loss), each gradient, each new parameter."""
+    context = Context(solution.notation, typography, solution.values[0])
+    circuit = solution.circuit
+    results = (("output", Math(context.name(Ref("value", circuit.output))),
+                Math(context.value(Ref("value", circuit.output)))),)
+    if circuit.loss:
+        results += (("loss", Math(context.name(solution.top)), Math(context.value(solution.top))),)
+    header: tuple[str, ...] = ("value", "gradient")
+    rows = [(Math(context.name(Ref("value", gradient.name))), Math(context.value(gradient)))
+            for gradient in solution.derivation.gradients]
+    if solution.updates:
+        header += ("after one step",)
+        new = {update.old.name: update.result for update in solution.updates}
+        rows = [row + (Math(context.value(new[gradient.name])) if gradient.name in new else "",)
+                for row, gradient in zip(rows, solution.derivation.gradients)]
+    return Key(solution.title, results, Table(header, tuple(rows)))
+
+
+def graph_key_values(solution: GraphSolution) -> dict[str, sympy.Expr]:
+    """The key's answers by their ASCII names."""
+    refs = [Ref("value", solution.circuit.output), solution.top, *solution.derivation.gradients,
+            *(update.result for update in solution.updates)]
+    return {solution.notation.ascii(ref): solution.values[0][ref] for ref in dict.fromkeys(refs)}
+
+
+def default_graph_grid(spec: dict):
+    """Whole numbers from -5 to 5 for a circuit that stays exact (as CS231n's), else -3 to 3."""
+    high = 5 if stays_exact(spec) else 3
+    return Grid(decimal.Decimal(-high), decimal.Decimal(high), 0)

@@ -9,7 +9,10 @@ from functools import cached_property
 import sympy
 
 from ..core.evaluation import Values, compute
+from ..core.graph import Backward, FanIn
+from ..core.graph_solution import GraphSolution
 from ..core.numbers import settle, total
+from ..core.operations import ARGUMENTS as _ARGUMENTS
 from ..core.rules import OUTPUT
 from ..core.steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
 
@@ -81,7 +84,7 @@ class _Exercise:
 
     @cached_property
     def steps(self) -> list:
-        return list(self.solution.derivation.steps())
+        return list(self.solution.steps())
 
     def of_type(self, kind: type | tuple[type, ...]) -> list:
         return [step for step in self.steps if isinstance(step, kind)]
@@ -103,7 +106,8 @@ def variants(solution) -> tuple[Variant, ...]:
     exercise = _Exercise(solution)
     truth = solution.values[0]
     found = []
-    for code, make in MISTAKES.items():
+    table = GRAPH_MISTAKES if isinstance(solution, GraphSolution) else MISTAKES
+    for code, make in table.items():
         for detail, changes in make(exercise):
             values = replay([changes.get(step.result, step) for step in exercise.steps], truth)
             # NOTE: a step the mistake leaves at the same value (σ' at the output, relu' away from 0) is no change.
@@ -127,7 +131,9 @@ def _changed(steps: Iterable, change: Callable) -> dict:
 
 
 def _sign_flip(exercise: _Exercise) -> Made:
-    yield ("the sign of the loss's derivative is flipped (t − o instead of o − t)",
+    # NOTE: with the textbooks' error terms the right sign is t − o.
+    flipped = "o − t instead of t − o" if exercise.network.options.error_term else "t − o instead of o − t"
+    yield (f"the sign of the loss's derivative is flipped ({flipped})",
            _changed(exercise.of_type(OutputSlope), lambda step: replace(step, formula=-step.formula)))
 
 
@@ -251,6 +257,48 @@ MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "missing_path": _missing_path,
     "stale_weight": _stale_weight,
     "missing_mean": _missing_mean,
+    "added_gradient": _added_gradient,
+    "missing_learning_rate": _missing_learning_rate,
+}
+
+
+# --- mistakes in a computational graph ---------------------------------------------------
+
+
+def _gate(exercise: _Exercise, step: Backward) -> str:
+    """``dq/dx``: the local gradient a Backward step multiplies by, in ASCII."""
+    return f"d{step.node.name}/d{step.node.inputs[step.slot]}"
+
+
+def _flipped_local(exercise: _Exercise) -> Made:
+    for step in exercise.of_type(Backward):
+        if step.local != 0:
+            yield (f"the sign of the local gradient {_gate(exercise, step)} ({step.node.operation.name} gate) "
+                   "is flipped", {step.result: replace(step, local=-step.local)})
+
+
+def _swapped_multiply_inputs(exercise: _Exercise) -> Made:
+    for node in {step.node.name: step.node for step in exercise.of_type(Backward)
+                 if step.node.operation.name == "multiply"}.values():
+        steps = [step for step in exercise.of_type(Backward) if step.node is node]
+        yield (f"the multiply gate {node.name} sent each input its own value instead of the other input's "
+               "(its local gradients swapped back)",
+               {step.result: replace(step, local=_ARGUMENTS[step.slot]) for step in steps})
+
+
+def _missing_fanout_sum(exercise: _Exercise) -> Made:
+    for step in exercise.of_type(FanIn):
+        for term in step.terms:
+            yield (f"the gradient {step.result.name} receives from {term.via} was left out of the sum over the "
+                   f"gates {step.result.name} feeds",
+                   {step.result: replace(step, terms=tuple(other for other in step.terms if other != term))})
+
+
+#: The mistakes of a computational graph (SPEC §2.4), in the order they are tried on a wrong answer.
+GRAPH_MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
+    "sign_flip": _flipped_local,
+    "swapped_multiply_inputs": _swapped_multiply_inputs,
+    "missing_fanout_sum": _missing_fanout_sum,
     "added_gradient": _added_gradient,
     "missing_learning_rate": _missing_learning_rate,
 }

@@ -56,7 +56,10 @@ class Place:
 
 @dataclass(frozen=True)
 class Edge:
-    """A drawn edge; ``controls`` makes it a cubic curve (a skip connection bent around a layer)."""
+    """A drawn edge; ``controls`` makes it a cubic curve (a skip connection bent around a layer).
+
+    ``under`` is a second label below the edge (a circuit's gradient, under the value above it).
+    """
 
     source: Place
     target: Place
@@ -64,6 +67,8 @@ class Edge:
     label: Label | None
     label_at: tuple[float, float]
     highlighted: bool
+    under: Label | None = None
+    under_at: tuple[float, float] = (0.0, 0.0)
 
     def point(self, t: float) -> tuple[float, float]:
         """The point at parameter ``t`` (0 at the source, 1 at the target)."""
@@ -342,6 +347,9 @@ def tikz(diagram: Diagram) -> str:
         if edge.label:
             style = "weight, text=red!70!black" if edge.highlighted else "weight"
             lines.append(f"\\node[{style}] at ({edge.label_at[0]:.2f},{edge.label_at[1]:.2f}) {{${edge.label.tex}$}};")
+        if edge.under:
+            lines.append(f"\\node[weight, text=red!70!black] at ({edge.under_at[0]:.2f},{edge.under_at[1]:.2f}) "
+                         f"{{${edge.under.tex}$}};")
     lines += [r"\end{tikzpicture}}"]
     return "\n".join(lines)
 
@@ -393,6 +401,11 @@ def svg(diagram: Diagram) -> str:
                          f'dominant-baseline="central" font-size="11" fill="{colour}" stroke="#fff" '
                          f'stroke-width="5" stroke-linejoin="round" paint-order="stroke">'
                          f"{html.escape(edge.label.text)}</text>")
+        if edge.under:
+            parts.append(f'<text x="{px(edge.under_at[0])}" y="{px(edge.under_at[1])}" text-anchor="middle" '
+                         f'dominant-baseline="central" font-size="11" fill="{_HOT}" stroke="#fff" '
+                         f'stroke-width="5" stroke-linejoin="round" paint-order="stroke">'
+                         f"{html.escape(edge.under.text)}</text>")
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -426,7 +439,10 @@ def mermaid(diagram: Diagram) -> str:
         shape = f"[{quoted(text)}]" if place.is_loss else f"(({quoted(text)}))"
         lines.append(f"  {place.key}{shape}")
     for edge in diagram.edges:
-        arrow = f" -- {quoted(edge.label.text)} --> " if edge.label else " --> "
+        text = edge.label.text if edge.label else ""
+        if edge.under:
+            text += f"<br/>{edge.under.text}"
+        arrow = f" -- {quoted(text)} --> " if text else " --> "
         lines.append(f"  {edge.source.key}{arrow}{edge.target.key}")
     hot_edges = [str(index) for index, edge in enumerate(diagram.edges) if edge.highlighted]
     hot_places = [place.key for place in diagram.places if place.highlighted]
@@ -436,3 +452,100 @@ def mermaid(diagram: Diagram) -> str:
     if hot_edges:
         lines.append(f"  linkStyle {','.join(hot_edges)} stroke:{_HOT},stroke-width:3px")
     return "\n".join(lines)
+
+
+# --- circuits ----------------------------------------------------------------------------
+
+#: A circuit's columns are closer than a network's layers; its wires carry two labels each.
+GATE_COLUMN = 3.6
+WIRE_LABEL = 0.26
+
+
+def circuit_diagram(solution, solved: bool = True) -> Diagram:
+    """A `graph:` exercise drawn as course notes draw a circuit: leaves on the left, each gate a circle with
+    its mark (+, ×, exp, σ), each wire's value above it and the gradient sent back along it below it.
+
+    Args:
+        solution: The GraphSolution.
+        solved: False for a problem sheet: each wire carries its name only.
+    """
+    graph, notation, values = solution.circuit.graph, solution.notation, solution.values[0]
+    latex, unicode = Latex(solution.precision), Unicode(solution.precision)
+
+    def named_value(ref) -> Label:
+        if not solved:
+            return Label(latex.name(notation, ref), unicode.name(notation, ref))
+        return Label(latex.equals(latex.name(notation, ref), latex.number(values[ref])),
+                     unicode.equals(unicode.name(notation, ref), unicode.number(values[ref])))
+
+    def number(value) -> Label:
+        return Label(latex.number(value), unicode.number(value))
+
+    from ..core.graph import CONSTANT_MARK, Ref  # NOTE: deferred: diagram is otherwise about networks
+
+    column = {leaf.name: 0 for leaf in graph.leaves}
+    for node in graph.nodes:
+        column[node.name] = 1 + max(column[name] for name in node.inputs)
+    # NOTE: leaves stacked in the order the gates first use them, so that few wires cross.
+    first_use = list(dict.fromkeys(name for node in graph.nodes for name in node.inputs if graph.leaf(name)))
+    first_use += [leaf.name for leaf in graph.leaves if leaf.name not in first_use]
+    rows: dict[str, float] = {name: float(index) for index, name in enumerate(first_use)}
+    for node in graph.nodes:
+        rows[node.name] = sum(rows[name] for name in node.inputs) / len(node.inputs)
+    # NOTE: a node sits level with the mean of its inputs, pushed down where it would touch another.
+    for number_ in sorted(set(column.values())):
+        taken = -1.0
+        for name in sorted((name for name in column if column[name] == number_), key=rows.__getitem__):
+            rows[name] = max(rows[name], taken + 1)
+            taken = rows[name]
+    # NOTE: columns wide enough that the longest wire label clears the circles at both ends.
+    widest = max(_label_size(named_value(Ref("value", name)))[0] for name in column)
+    spacing = max(GATE_COLUMN, widest + 2 * RADIUS + 0.4)
+    places: dict[str, Place] = {}
+    for index, name in enumerate(column):
+        x, y = MARGIN + RADIUS + column[name] * spacing, MARGIN + RADIUS + rows[name] * ROW
+        leaf = graph.leaf(name)
+        if leaf is None:
+            node = next(node for node in graph.nodes if node.name == name)
+            constant = "" if node.constant is None else latex.number(node.constant)
+            tex, text = node.operation.mark(constant)
+            if constant:
+                text = node.operation.mark(unicode.number(node.constant))[1]
+            label = Label(tex, text)
+        elif name.startswith(CONSTANT_MARK):
+            label = number(leaf.value)
+        else:
+            label = Label(latex.name(notation, Ref("value", name)), unicode.name(notation, Ref("value", name)))
+        places[name] = Place(f"n{index}", x, y, label, None, False, False)
+    top = graph.output
+    end = places[top]
+    top_label = Label(latex.name(notation, Ref("value", top)), unicode.name(notation, Ref("value", top)))
+    places[""] = Place("out", end.x + spacing, end.y, top_label, None, True, False)
+    sent_back = {(step.node.name, step.slot): step.result for step in solution.derivation.backward
+                 if hasattr(step, "slot")}
+    edges = []
+    for node in graph.nodes:
+        for slot, name in enumerate(node.inputs):
+            sent = sent_back.get((node.name, slot))
+            edges.append(_wire(places[name], places[node.name], named_value(Ref("value", name)),
+                               number(values[sent]) if sent is not None and solved else None))
+    edges.append(_wire(end, places[""], named_value(Ref("value", top)),
+                       number(values[Ref("grad", top)]) if solved else None))
+    words = ("The circuit: each wire's value above it, the gradient sent back along it below it (in red)."
+             if solved else "The circuit: each wire carries the value it is named after.")
+    boxes = [_box(place.x, place.y, 2 * RADIUS, 2 * RADIUS) for place in places.values()]
+    for edge in edges:
+        boxes += [_box(*edge.label_at, *_label_size(edge.label))]
+        if edge.under:
+            boxes.append(_box(*edge.under_at, *_label_size(edge.under)))
+    bounds = (min(box[0] for box in boxes) - MARGIN, min(box[1] for box in boxes) - MARGIN,
+              max(box[2] for box in boxes) + MARGIN, max(box[3] for box in boxes) + MARGIN)
+    return Diagram("circuit" if solved else "problem", tuple(places.values()), tuple(edges), Label(words, words),
+                   bounds)
+
+
+def _wire(source: Place, target: Place, above: Label, below: Label | None) -> Edge:
+    """A straight wire with its value just above its middle and its gradient just below."""
+    middle = ((source.x + target.x) / 2, (source.y + target.y) / 2)
+    return Edge(source, target, None, above, (middle[0], middle[1] - WIRE_LABEL), False, below,
+                (middle[0], middle[1] + WIRE_LABEL))

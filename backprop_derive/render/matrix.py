@@ -98,9 +98,11 @@ def value_grid(nodes, examples: int) -> list[list[Quantity]]:
             for node in nodes]
 
 
-def weight_grid(layer: Layer, kind: str = "param") -> list[list[Quantity]]:
-    """The layer's weights (``param``), their gradients (``grad``) or new values (``new``): W[j][i]."""
-    return [[Quantity(kind, parameter=weight) for weight in row] for row in layer.weights]
+def weight_grid(layer: Layer, kind: str = "param", by_input: bool = False) -> list[list[Quantity]]:
+    """The layer's weights (``param``), their gradients (``grad``) or new values (``new``): W[j][i],
+    or W[i][j] ``by_input`` (``weights_layout: input_by_unit``)."""
+    rows = [[Quantity(kind, parameter=weight) for weight in row] for row in layer.weights]
+    return [list(column) for column in zip(*rows)] if by_input else rows
 
 
 def bias_grid(layer: Layer, kind: str = "param") -> list[list[Quantity]]:
@@ -125,6 +127,7 @@ class _Printer:
     typography: Latex
     values: dict
     examples: int
+    by_input: bool = False  # the spec writes W[i][j] (x·W): shown as written, so W x reads Wᵀ x
 
     def entry(self, quantity: Quantity) -> str:
         return self.typography.number(self.values[quantity])
@@ -144,7 +147,11 @@ class _Printer:
         return self.typography.spelled(self.notation.layer_name(kind, number, final, new))
 
     def params(self, layer: Layer, kind: str = "param") -> str:
-        return self.grid(weight_grid(layer, kind))
+        return self.grid(weight_grid(layer, kind, self.by_input))
+
+    def oriented(self, text: str, transposed: bool) -> str:
+        """``text`` transposed where the formula needs the unit-by-input W and the spec is the other way."""
+        return self.typography.transposed(text) if transposed != self.by_input else text
 
     def bias_vector(self, layer: Layer, kind: str = "param") -> str:
         if isinstance(layer.biases, Parameter):
@@ -161,8 +168,8 @@ def _forward(printer: _Printer, layers: tuple[Layer, ...]):
     for layer in layers:
         final = layer is last
         below = printer.name("out", layer.number - 1)
-        symbols = [printer.name("weight", layer), " ", below]
-        numbers = [printer.params(layer), " ", printer.values_of(layer.below)]
+        symbols = [printer.oriented(printer.name("weight", layer), False), " ", below]
+        numbers = [printer.oriented(printer.params(layer), False), " ", printer.values_of(layer.below)]
         if layer.biases is not None:
             symbols += [" + ", printer.name("bias", layer)]
             numbers += [" + ", printer.bias_vector(layer)]
@@ -191,10 +198,10 @@ def _backward(printer: _Printer, layers: tuple[Layer, ...], loss_name: str):
             first = dout
         else:
             above = layers[layer.number]
-            first = typography.beside(typography.transposed(printer.name("weight", above)), " ",
+            first = typography.beside(printer.oriented(printer.name("weight", above), True), " ",
                                       printer.name("delta", above))
             yield printer.line(typography.partial(loss_name, out), first,
-                               typography.beside(typography.transposed(printer.params(above)), " ",
+                               typography.beside(printer.oriented(printer.params(above), True), " ",
                                                  printer.per_unit("delta", above.units)),
                                printer.per_unit("dout", layer.units))
         yield printer.line(delta, typography.beside(first, typography.hadamard, slope),
@@ -222,10 +229,15 @@ def _gradients(printer: _Printer, layers: tuple[Layer, ...], cost_name: str, sca
     factor = "" if scale == 1 else typography.number(scale) + " "
     for layer in layers:
         delta, below = printer.name("delta", layer), printer.name("out", layer.number - 1)
+        symbols = (delta, typography.transposed(below))
+        numbers = (printer.per_unit("delta", layer.units), typography.transposed(printer.values_of(layer.below)))
+        if printer.by_input:
+            # NOTE: ∂J/∂W in the spec's x·W layout is the transpose of δ aᵀ: a δᵀ.
+            symbols = (below, typography.transposed(delta))
+            numbers = (printer.values_of(layer.below), typography.transposed(printer.per_unit("delta", layer.units)))
         yield printer.line(typography.partial(cost_name, printer.name("weight", layer)),
-                           typography.beside(factor, delta, " ", typography.transposed(below)),
-                           typography.beside(factor, printer.per_unit("delta", layer.units), " ",
-                                             typography.transposed(printer.values_of(layer.below))),
+                           typography.beside(factor, symbols[0], " ", symbols[1]),
+                           typography.beside(factor, numbers[0], " ", numbers[1]),
                            printer.params(layer, "grad"))
         if layer.biases is None:
             continue
@@ -275,7 +287,14 @@ def matrix_step_blocks(solution, context: Context, chain_figure=None):
     """
     network, derivation, notation = solution.network, solution.derivation, solution.notation
     layers = layers_of(network)
-    printer = _Printer(notation, context.typography, context.values, len(network.examples))
+    unshown = [what for what, asked in (("error terms (options.delta: error_term)", network.options.error_term),
+                                        ("input gradients (options.input_gradients)", network.options.input_gradients),
+                                        ("thresholds", any(p.kind == "threshold" for p in network.parameters)))
+               if asked]
+    if unshown:
+        raise BackpropDeriveError(f"--style matrix does not write {' or '.join(unshown)}; use --style chain")
+    printer = _Printer(notation, context.typography, context.values, len(network.examples),
+                       network.weights_layout == "input_by_unit")
     typography = context.typography
     loss_name = typography.spelled(notation.name(Quantity("loss")))
     cost_name = typography.spelled(notation.name(Quantity("cost")))

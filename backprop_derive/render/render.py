@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 import markupsafe
+import sympy
 
 from ..core.errors import OutputError, TemplateError
 from ..core.formula import X
@@ -32,6 +33,7 @@ from .typography import Latex, Unicode
 # --- the document ------------------------------------------------------------------------
 
 
+@singledispatch
 def build_document(solution, typography: Latex, step_blocks=None, with_figures: bool = True,
                    marks: dict[Quantity, str] | None = None, with_plots: bool = True) -> Document:
     """Print every part of ``solution`` in ``typography``; the templates only lay it out.
@@ -70,7 +72,12 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
 
 def _loss_plot(solution) -> Plot:
     """The cost per step, plotted in every form."""
-    notation, cost = solution.notation, solution.derivation.cost
+    return cost_plot(solution, solution.derivation.cost)
+
+
+def cost_plot(solution, cost) -> Plot:
+    """The value of ``cost`` (the quantity descended on) before each step's update, plotted in every form."""
+    notation = solution.notation
     points = [(index + 1, float(values[cost])) for index, values in enumerate(solution.values)]
     caption = "The cost before each step's update"
     text_name = notation.text(cost)
@@ -104,9 +111,31 @@ def _network_block(solution, context: Context, figure: Diagram | None) -> Block:
         text += f"; learning rate {Unicode(context.typography.precision).number(network.learning_rate)}"
     if not network.options.update_biases:
         text += "; biases are kept fixed"
+    text += "".join(f". {sentence}" for sentence in convention_sentences(network))
     return Block("The network", text + ".",
                  table=Table(("output", "pre-activation", "activation", "formula", "weights", "bias"), tuple(rows)),
                  level=2, figure=figure)
+
+
+def convention_sentences(network) -> list[str]:
+    """One sentence for each textbook convention the spec asks for (SPEC §2.7), for the network's text."""
+    options, sentences = network.options, []
+    if options.error_term:
+        sentences.append("δ is the textbooks' error term, δ = −∂L/∂x (for an output, (t − y)·f'), and each update "
+                         "is written w + η·δ·(input)")
+    if any(parameter.kind == "threshold" for parameter in network.parameters):
+        sentences.append("A threshold θ is a weight on a constant input of −1: it is subtracted from the weighted sum")
+    if network.weights_layout == "input_by_unit":
+        sentences.append("Each weight matrix is written as x·W: W[i][j] from input i to unit j")
+    if not network.has_targets:
+        sentences.append("There are no targets: the output itself is differentiated")
+    rounding = options.rounding
+    if rounding:
+        backward = (f" (the backward pass and the gradients to {rounding.backward.describe()})"
+                    if rounding.backward else "")
+        sentences.append(f"Every line's result is rounded to {rounding.describe()}{backward} and carried rounded "
+                         "into the lines that use it, as a hand solution does")
+    return sentences
 
 
 def _given(context: Context, parameter) -> str:
@@ -116,11 +145,12 @@ def _given(context: Context, parameter) -> str:
 
 def _examples_block(solution, context: Context) -> Block:
     network = solution.network
+    outputs = network.outputs if network.has_targets else ()
     header = tuple(Math(context.name(Quantity("input", node))) for node in network.inputs) + tuple(
-        Math(context.name(Quantity("target", node))) for node in network.outputs)
+        Math(context.name(Quantity("target", node))) for node in outputs)
     rows = tuple(
         tuple(Math(context.typography.number(example.inputs[node])) for node in network.inputs)
-        + tuple(Math(context.typography.number(example.targets[node])) for node in network.outputs)
+        + tuple(Math(context.typography.number(example.targets[node])) for node in outputs)
         for example in network.examples)
     text = "One example." if len(rows) == 1 else (
         f"A batch of {len(rows)} examples; the cost is the "
@@ -128,7 +158,7 @@ def _examples_block(solution, context: Context) -> Block:
     if network.batched:
         header = ("example",) + header
         rows = tuple((str(index + 1),) + row for index, row in enumerate(rows))
-    return Block("Inputs and targets", text, table=Table(header, rows), level=2)
+    return Block("Inputs and targets" if outputs else "Inputs", text, table=Table(header, rows), level=2)
 
 
 def _derivatives_block(solution, context: Context) -> Block:
@@ -167,19 +197,26 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
 
     yield from per_example("Forward pass", "Each neuron's weighted sum, then its activation.", derivation.forward)
     yield Block("Loss", "", tuple(marked(step) for step in derivation.losses))
-    yield from per_example(
-        "Backward pass",
-        "From the outputs back: each neuron's δ (the derivative of the loss by its pre-activation) "
-        "is computed once and reused by every weight into that neuron.",
-        derivation.backward, chain_figure)
-    yield Block("Gradients", "Each parameter's gradient: the δ of the neuron it feeds times the input it scales.",
+    error_term = solution.network.options.error_term
+    backward = ("From the outputs back: each neuron's error term δ (minus the derivative of the loss by its "
+                "pre-activation; for an output, (t − y)·f') is computed once and reused by every weight into "
+                "that neuron." if error_term else
+                "From the outputs back: each neuron's δ (the derivative of the loss by its pre-activation) "
+                "is computed once and reused by every weight into that neuron.")
+    if solution.network.options.input_gradients:
+        backward += " Then each input's gradient, over every neuron it feeds."
+    yield from per_example("Backward pass", backward, derivation.backward, chain_figure)
+    yield Block("Gradients", "Each parameter's gradient: the δ of the neuron it feeds times the input it scales"
+                + (", with a minus sign, since δ is an error term." if error_term else "."),
                 tuple(marked(step) for step in derivation.gradients))
     if derivation.updates:
         typography = context.typography
         rows = tuple((Math(context.name(update.old)), Math(typography.number(context.values[update.old])),
                       Math(typography.number(context.values[update.gradient])),
                       Math(typography.number(context.values[update.result]))) for update in derivation.updates)
-        yield Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
+        yield Block("Updates", "The textbooks' rule, w + η·δ·(input) for each weight w: gradient descent, "
+                    "every error term taken at the old parameters." if error_term else
+                    "Gradient descent, every gradient taken at the old parameters.",
                     tuple(marked(update) for update in derivation.updates),
                     Table(("parameter", "old", "gradient", "new"), rows))
 
@@ -369,6 +406,7 @@ def render_files(solution, fmt: str, output: str | Path, *, standalone: bool = T
 # --- JSON --------------------------------------------------------------------------------
 
 
+@singledispatch
 def to_json(solution) -> dict:
     """SPEC §4.1's object: loss, quantities, gradients, updated (and steps when there are several)."""
     steps = [_step_json(solution, index) for index in range(len(solution.values))]
@@ -383,6 +421,10 @@ def _step_json(solution, index: int) -> dict:
     derivation = solution.derivation
     quantities = solution.quantities(index, exact=True)
     named = solution.notation.ascii
+    network = solution.network
+    if network.options.error_term:
+        # NOTE: JSON carries both: δ as the error term (the book's) and ∂L/∂ of each pre-activation.
+        quantities |= {_derivative_of_pre(solution, delta): -values[delta] for delta in _deltas(derivation)}
     result = {
         "loss": json_number(values[derivation.cost], "loss"),
         "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
@@ -390,11 +432,48 @@ def _step_json(solution, index: int) -> dict:
         "gradients": _shaped((g.parameter.location, json_number(values[g.result], f"quantities.{named(g.result)}"))
                              for g in derivation.gradients),
     }
+    if solution.unrounded:
+        # NOTE: with options.rounding, `quantities` are the rounded numbers a hand solution carries;
+        # `exact` keeps every value unrounded (exact fractions as p/q, others to 30 significant digits).
+        unrounded = solution.unrounded[index]
+        result["exact"] = {named(quantity): _unrounded_text(value) for quantity, value in unrounded.items()
+                           if not value.is_Rational or _short_exact(value)}
+    if network.options.input_gradients:
+        result["gradients"]["inputs"] = _input_gradients(solution, values)
     if derivation.updates:
         result["updated"] = _shaped((u.old.parameter.location, json_number(values[u.result],
                                                                            f"quantities.{named(u.result)}"))
                                     for u in derivation.updates)
     return result
+
+
+def _deltas(derivation) -> list[Quantity]:
+    """Every example's δ of every neuron."""
+    return [step.result for example in derivation.backward for step in example if step.result.kind == "delta"]
+
+
+def _derivative_of_pre(solution, delta: Quantity) -> str:
+    notation = solution.notation
+    pre = Quantity("pre", delta.node, delta.example)
+    return f"d{notation.name(Quantity('loss', example=delta.example)).ascii()}/d{notation.name(pre).ascii()}"
+
+
+def _unrounded_text(value) -> str:
+    return str(value) if value.is_Rational else str(sympy.Float(value, 30))
+
+
+def _input_gradients(solution, values) -> list | dict:
+    """∂L/∂x of each input in the spec's shape of ``inputs`` (one row or map per example)."""
+    network = solution.network
+    rows = []
+    for example in range(len(network.examples)):
+        gradients = {}
+        for node in network.inputs:
+            quantity = Quantity("dinput", node, example)
+            gradients[node] = json_number(values[quantity], f"quantities.{solution.notation.ascii(quantity)}")
+        rows.append(list(gradients.values()) if network.form == "dense"
+                    else {node.name: value for node, value in gradients.items()})
+    return rows if network.batched else rows[0]
 
 
 #: The most digits (numerator and denominator together) of an exact form JSON's ``exact`` carries as a string.

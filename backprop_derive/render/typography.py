@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 
 import sympy
@@ -205,6 +206,13 @@ def _fenced(markup: str) -> str:
     return f"<mrow>{fence.format('(')}{markup}{fence.format(')')}</mrow>"
 
 
+# NOTE: remembered because a solution writes each value several times (its line, the next lines, tables,
+# diagrams, in two typographies); keyed by the value's type too, as SymPy finds 2 and 2.0 equal.
+@functools.lru_cache(maxsize=65536)
+def _shown(kind: type, value: sympy.Expr, precision: int) -> Shown:
+    return show(value, precision)
+
+
 class Latex:
     """LaTeX typography, for Markdown (GitHub math), LaTeX and PDF."""
 
@@ -216,6 +224,10 @@ class Latex:
 
     def __init__(self, precision: int) -> None:
         self.precision = precision
+
+    def shown(self, value: sympy.Expr) -> Shown:
+        """How ``value`` is displayed at this precision."""
+        return _shown(type(value), value, self.precision)
 
     def name(self, notation, quantity) -> str:
         """A quantity's symbol in this typography."""
@@ -232,7 +244,7 @@ class Latex:
 
     def number(self, value: sympy.Expr) -> str:
         """A value as it reads in a formula: ``-0.5``, ``\\frac{1}{3}``, ``1.5 \\times 10^{-7}``."""
-        return self.written(show(value, self.precision))
+        return self.written(self.shown(value))
 
     def written(self, shown: Shown) -> str:
         sign = "-" if shown.negative else ""
@@ -244,7 +256,7 @@ class Latex:
 
     def factor(self, value: sympy.Expr) -> str:
         """A value as one factor of a product or a term: negatives in parentheses."""
-        shown = show(value, self.precision)
+        shown = self.shown(value)
         text = self.written(shown)
         return self.group(text) if shown.negative or shown.exponent is not None else text
 
@@ -353,7 +365,7 @@ class Unicode(Latex):
         return sign + shown.digits
 
     def factor(self, value: sympy.Expr) -> str:
-        shown = show(value, self.precision)
+        shown = self.shown(value)
         text = self.written(shown)
         needs_group = shown.negative or shown.exponent is not None or shown.fraction is not None
         return self.group(text) if needs_group else text

@@ -1,0 +1,108 @@
+"""The top of the pipeline for `graph:` exercises: a circuit in, a GraphSolution (steps, values, names) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import sympy
+
+from .circuit import Circuit
+from .errors import SpecError
+from .graph import CONSTANT_MARK, Derivation, Ref, Values, derive, evaluate
+from .notation import GraphNotation
+from .numbers import python_number
+from .steps import Update
+from .update import NAMED_RULES, GradientDescent
+
+
+# NOTE: eq=False: a solution is one object (hashed by identity), so the renderers can cache its figures.
+@dataclass(frozen=True, eq=False)
+class GraphSolution:
+    """A worked circuit: the steps (the same for every training step), their values per step, the names.
+
+    Attributes:
+        circuit: The exercise.
+        derivation: The forward and backward steps.
+        updates: θ_new = θ − η g for each parameter (none without a learning rate).
+        values: One map of quantity values per training step.
+        notation: Names every quantity.
+        precision: Significant digits shown for values that are not exact.
+    """
+
+    circuit: Circuit
+    derivation: Derivation
+    updates: tuple[Update, ...]
+    values: tuple[Values, ...]
+    notation: GraphNotation
+    precision: int
+
+    @property
+    def title(self) -> str:
+        return self.circuit.title
+
+    @property
+    def top(self) -> Ref:
+        """The differentiated value: the loss, or the output itself."""
+        return Ref("value", self.circuit.graph.output)
+
+    @property
+    def loss(self) -> int | Fraction | float:
+        """The differentiated value (the loss, or the output) before the (first) update, as a Python number."""
+        return python_number(self.exact_loss)
+
+    @property
+    def exact_loss(self) -> sympy.Expr:
+        """The differentiated value before the (first) update, exactly (a SymPy number)."""
+        return self.values[0][self.top]
+
+    def steps(self):
+        """Every step with a value, in order: forward, backward, updates."""
+        yield from self.derivation.steps()
+        yield from self.updates
+
+    def quantities(self, step: int = 0, *, exact: bool = False) -> dict[str, Any]:
+        """Every quantity of training step ``step`` by its ASCII name (the formulas' constants left out).
+
+        Args:
+            step: The training step, 0 for the first.
+            exact: SymPy numbers as computed (True), or Python numbers: int, Fraction, float (False).
+        """
+        convert = (lambda value: value) if exact else python_number
+        return {self.notation.ascii(ref): convert(value) for ref, value in self.values[step].items()
+                if not ref.name.startswith(CONSTANT_MARK)}
+
+
+
+def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision: int | None = None) -> GraphSolution:
+    """Forward pass, backward pass and (with a learning rate) updates of ``circuit``, for ``steps`` steps.
+
+    Raises:
+        SpecError: several steps without a learning rate, or values with no finite solution.
+    """
+    if steps > 1 and circuit.learning_rate is None:
+        raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
+    derivation = derive(circuit.graph)
+    rate = circuit.learning_rate
+    updates = ()
+    if rate is not None:
+        updates = tuple(Update(Ref("new", name), Ref("value", name), Ref("grad", name), Ref("rate"), True)
+                        for name in circuit.parameters)
+    update = NAMED_RULES[GradientDescent.name]
+    leaves, state, values = circuit.values, {}, []
+    for _ in range(steps):
+        try:
+            step_values = evaluate(derivation, leaves)
+        except (ArithmeticError, ZeroDivisionError) as error:
+            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+        if rate is not None:
+            parameters = {name: leaves[name] for name in circuit.parameters}
+            gradients = {name: step_values[Ref("grad", name)] for name in circuit.parameters}
+            new, state = update(parameters, gradients, state, rate)
+            step_values[Ref("rate")] = rate
+            step_values.update({Ref("new", name): value for name, value in new.items()})
+            leaves = {**leaves, **new}
+        values.append(step_values)
+    return GraphSolution(circuit, derivation, updates, tuple(values), GraphNotation(circuit.graph),
+                         precision or circuit.precision)
