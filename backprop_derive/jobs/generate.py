@@ -190,7 +190,8 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         grid = Grid(low, high, grid.decimals)
     if decimals is not None:
         grid = Grid(grid.low, grid.high, decimals)
-    _check_size(build_network(spec), structure)
+    if not graph:
+        _check_size(build_network(spec), structure)
     return Plan(spec, grid, count, seed, allow_dead)
 
 
@@ -214,6 +215,8 @@ def _check_count(plan: Plan) -> None:
     count = plan.count
     if count > MAX_VARIANTS:
         raise SpecError(f"{count:,} variants: more than one run makes (at most {MAX_VARIANTS:,})", "--count")
+    if is_graph_spec(plan.spec):
+        return  # NOTE: a circuit (SPEC §2.4) has no layers to size by; only the count of variants is bounded
     network = build_network(plan.spec)
     factors = written_size(network) * len(network.examples)
     if factors * count > MAX_GENERATED:
