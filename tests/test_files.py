@@ -445,7 +445,11 @@ def test_a_signal_during_generate_with_workers_stops_them_all_at_once_and_leaves
     process = subprocess.Popen([sys.executable, "-m", "backprop_derive", "generate", "--count", "200", "--jobs", "2",
                                 "-o", str(folder)], cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE,
                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(2)
+    # NOTE: signalled once generate holds its folder and its workers are drawing (it then runs for seconds more).
+    deadline = time.monotonic() + 30
+    while not folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
     (os.killpg if to_group else os.kill)(process.pid, signum)
     try:
         code = process.wait(30)
