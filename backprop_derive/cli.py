@@ -332,8 +332,10 @@ def _check_class(spec: str, folder: str, tolerance, min_digits: int, fmt: str | 
         write_output(book.render(book_format), None, (spec,))
     click.echo(book.summary_line(), err=True)
     if files:
-        click.echo(f"Wrote {', '.join(sorted(map(str, files))) if len(files) <= 3 else f'{len(files)} files'}.",
-                   err=True)
+        # NOTE: name every file, or the gradebook and the sheets' folder when the sheets are many.
+        shown = sorted(map(str, files)) if len(files) <= 3 else [
+            *([str(output)] if output else []), f"{len(files) - bool(output)} marked sheets in {sheets}"]
+        click.echo(f"Wrote {', '.join(shown)}.", err=True)
     if not book.all_right:
         sys.exit(EXIT_WRONG_ANSWER)
 

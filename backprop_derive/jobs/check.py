@@ -544,9 +544,14 @@ _SHOWS_EXPECTED = ("wrong", "carried_forward", "imprecise", "unanswered")
 
 
 def report_json(report: Report) -> dict:
-    """SPEC §4.2's object: each answer's name, given, expected, verdict, mistake, explanation; the summary."""
+    """SPEC §4.2's object: each answer's name, given, expected, verdict, mistake, explanation; the summary.
+
+    ``name`` is the solution's name (as in ``solve``'s ``quantities``); a quantity the course names itself
+    (``answer_names``) also carries that name under ``answer_name``, as the other reports show it.
+    """
     return {
         "answers": [{"name": mark.name,
+                     **({"answer_name": mark.said} if mark.said else {}),
                      "given": json_number(mark.answer.value, f"answers[{index}].given") if not mark.answer.blank else None,
                      "expected": (json_number(mark.expected, f"answers[{index}].expected")
                                   if mark.expected is not None else None),
@@ -596,7 +601,9 @@ def report_sheet(report: Report, fmt: str, blank: BlankSheet | None = None) -> s
     typography = blank.typography
     rows = []
     for mark in report.marks:
-        name = Math(typography.name(solution.notation, mark.quantity)) if mark.quantity else _cell(mark.name, fmt)
+        # NOTE: a course's own name (answer_names) is the one the report shows, as Mark.label says.
+        name = (_cell(mark.label, fmt) if mark.said or not mark.quantity
+                else Math(typography.name(solution.notation, mark.quantity)))
         expected = Math(typography.number(mark.expected)) if mark.expected is not None else ""
         given = _cell(mark.answer.written, fmt) if mark.answer.written else ""
         verdict = f"{SIGNS[mark.verdict]} {mark.verdict.replace('_', ' ')}"
