@@ -446,4 +446,5 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
                                       tolerance=tolerance, inputs=inputs)
     else:
         files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, tolerance=tolerance, inputs=inputs)
-    click.echo(f"Wrote {count} variants and their key: {len(files)} files in {directory}", err=True)
+    variants = f"{count} variant" + ("s" if count != 1 else "")
+    click.echo(f"Wrote {variants} and their key: {len(files)} files in {directory}", err=True)

@@ -1082,3 +1082,85 @@ def test_4_3_bad_generate_usage(tmp_path) -> None:
         assert result.exit_code == 2, (arguments, result.output)
         assert "Traceback" not in result.output
         assert not out.exists()
+
+
+# --- further statements: mistakes, derive/names files, generate messages ------------------------
+
+# §4.2: a relu whose pre-activation is exactly 0 (x3 = 1 − 1), feeding an identity output.
+RELU_AT_ZERO = """\
+inputs: {1: 1, 2: 1}
+neurons:
+  3: {activation: relu, in: {1: 1, 2: -1}}
+  4: {activation: identity, in: {3: 2}, bias: 1}
+targets: {4: 0}
+"""
+# §4.2: node 2 feeds two outputs, so dL/dy2 sums two paths: 2·2 + 3·3 = 13.
+TWO_PATHS = """\
+inputs: {1: 1}
+neurons:
+  2: {activation: identity, in: {1: 1}}
+  3: {activation: identity, in: {2: 2}}
+  4: {activation: identity, in: {2: 3}}
+targets: {3: 0, 4: 0}
+"""
+
+
+@pytest.mark.parametrize(("spec", "answers", "mistake"), [
+    (RELU_AT_ZERO, "dL/dw13: 2\n", "relu_derivative_at_zero"),   # relu'(0) taken as 1
+    (RELU, "dL/dw45: -30\n", "pre_activation_as_input"),        # δ5 · x4 instead of δ5 · y4
+    (RELU, "dL/dw13: -30\n", "stale_weight"),                   # δ passed back through w35_new = −3
+    (TWO_PATHS, "dL/dw12: 4\n", "missing_path"),                # only the path through 3
+    (TWO_PATHS, "dL/dw12: 9\n", "missing_path"),                # only the path through 4
+])
+def test_4_2_more_mistake_codes(tmp_path, spec, answers, mistake) -> None:
+    # §4.2: the remaining mistake codes the spec lists.
+    code, report = check_json(tmp_path, answers, spec)
+    assert code == 1
+    assert report["answers"][0]["verdict"] == "wrong"
+    assert report["answers"][0]["mistake"] == mistake, report["answers"][0]
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [("0.5", "right"), ('"1/2"', "right"), ("0.50", "right"),
+                                                 ("0.4", "wrong"), ("0.6", "wrong")])
+def test_4_2_exact_values_need_no_digits(tmp_path, answer, verdict) -> None:
+    # §4.2: --min-digits applies unless the answer is exactly the true value (σ(0) = 1/2 exactly).
+    _, report = check_json(tmp_path, f"y2: {answer}\n", one_neuron("sigmoid", x="0"))
+    assert verdicts(report)["y2"] == verdict
+
+
+def test_4_2_error_term_carries_both(tmp_path) -> None:
+    # §2.7: with delta: error_term, JSON carries both δ (the error term) and ∂L/∂x.
+    q = solve_json(tmp_path, RELU + "options: {delta: error_term}\n")["quantities"]
+    assert q["delta5"] == -10 and q["dL/dx5"] == 10
+
+
+@pytest.mark.parametrize("command", ["derive", "names"])
+def test_4_derive_and_names_write_files(tmp_path, command) -> None:
+    # §4: derive and names write files too: "Wrote" on standard error; never over their own input.
+    spec = write(tmp_path, RELU)
+    out = tmp_path / ("out.md" if command == "derive" else "out.yaml")
+    result = run(command, spec, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.exists() and result.stdout == "" and str(out) in result.stderr
+    before = Path(spec).read_text()
+    assert run(command, spec, "-o", spec).exit_code == 2
+    assert Path(spec).read_text() == before
+
+
+def test_4_3_says_what_it_wrote(tmp_path) -> None:
+    # §4: every command that writes files says what it wrote on standard error (and counts right).
+    out = tmp_path / "out"
+    result = run("generate", "--arch", "2-1", "--count", "1", "--seed", "1", "-o", str(out))
+    assert result.exit_code == 0
+    assert result.stderr.startswith("Wrote 1 variant and their key") and str(out) in result.stderr
+
+
+def test_4_3_lms_tolerance_follows_option(tmp_path) -> None:
+    # §4.3: tolerances follow --tolerance.
+    out = tmp_path / "out"
+    result = run("generate", "--arch", "2-1", "--activation", "sigmoid", "--count", "1", "--seed", "2",
+                 "--format", "moodle", "--tolerance", "0.1", "-o", str(out))
+    assert result.exit_code == 0
+    import re
+    tolerances = re.findall(r"NUMERICAL:=[^:}]+:([^}]+)\}", (out / "quiz.moodle.xml").read_text())
+    assert tolerances and set(tolerances) == {"0.1"}, tolerances
