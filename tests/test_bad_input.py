@@ -88,7 +88,7 @@ CASES = [
     ("reading from a node that does not exist", named("in: {3: 2, 4: -1}", "in: {3: 2, 9: -1}"), ".yaml", [],
      "neurons.5.in.9", "no node named 9"),
     ("targets that do not match the outputs", dense("targets: [1]", "targets: [1, 0]"), ".yaml", [],
-     "targets", "expected 1 numbers"),
+     "targets", "expected 1 number,"),
     ("a target on a node that is not a neuron", named("targets: {5: 0}", "targets: {5: 0, 2: 1}"), ".yaml", [],
      "targets.2", "targets name output neurons"),
     ("batch sizes that disagree", dense("inputs: [1, 2]\ntargets: [1]", "inputs: [[1, 2], [3, 4]]\ntargets: [[1]]"),

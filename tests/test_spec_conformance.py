@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -1161,6 +1162,5 @@ def test_4_3_lms_tolerance_follows_option(tmp_path) -> None:
     result = run("generate", "--arch", "2-1", "--activation", "sigmoid", "--count", "1", "--seed", "2",
                  "--format", "moodle", "--tolerance", "0.1", "-o", str(out))
     assert result.exit_code == 0
-    import re
     tolerances = re.findall(r"NUMERICAL:=[^:}]+:([^}]+)\}", (out / "quiz.moodle.xml").read_text())
     assert tolerances and set(tolerances) == {"0.1"}, tolerances

@@ -107,6 +107,11 @@ _ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
 _ExactLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
+def _numbers(count: int) -> str:
+    """``1 number``, ``3 numbers``: a count in an error message."""
+    return f"{count} number{'s' if count != 1 else ''}"
+
+
 def input_name(path: str | Path) -> str:
     """How the file at ``path`` is named in messages (``-`` is standard input)."""
     return STDIN_NAME if str(path) == "-" else str(path)
@@ -473,7 +478,7 @@ def _rows(raw: Any, path: str, width: int | None, what: str) -> tuple[list[list[
         if not isinstance(row, list) or any(isinstance(item, list) for item in row):
             raise SpecError(f"expected {what}, got {describe(row)}", row_path)
         if width is not None and len(row) != width:
-            raise SpecError(f"expected {width} numbers, got {len(row)}", row_path)
+            raise SpecError(f"expected {_numbers(width)}, got {len(row)}", row_path)
         width = len(row)
         parsed.append([_number(item, f"{row_path}[{column}]") for column, item in enumerate(row)])
     return parsed, batched
@@ -507,7 +512,7 @@ def _dense(spec: dict, options: Options):
         previous = units
     if "targets" in spec:
         target_rows, target_batched = _rows(spec["targets"], "targets", len(previous),
-                                            f"a list of {len(previous)} numbers, one per output unit")
+                                            f"a list of {_numbers(len(previous))}, one per output unit")
         _same_batch(len(input_rows), batched, len(target_rows), target_batched)
     elif "target_classes" in spec:
         target_rows = _class_rows(spec["target_classes"], len(input_rows), len(previous))
@@ -544,13 +549,13 @@ def _weight_rows(raw: Any, path: str, inputs: int, by_input: bool) -> list[list[
         units = len(matrix[0])
         for i, row in enumerate(matrix):
             if not row or len(row) != units:
-                raise SpecError(f"expected {units or 'at least 1'} numbers (one per unit of this layer), "
+                raise SpecError(f"expected {_numbers(units) if units else 'at least 1 number'} (one per unit of this layer), "
                                 f"got {len(row)}", f"{path}[{i}]")
         return [[(_number(matrix[i][j], f"{path}[{i}][{j}]"), (i, j)) for i in range(inputs)] for j in range(units)]
     rows = []
     for j, row in enumerate(matrix):
         if len(row) != inputs:
-            raise SpecError(f"expected {inputs} numbers (one per unit of the layer below), got {len(row)}",
+            raise SpecError(f"expected {_numbers(inputs)} (one per unit of the layer below), got {len(row)}",
                             f"{path}[{j}]")
         rows.append([(_number(value, f"{path}[{j}][{i}]"), (j, i)) for i, value in enumerate(row)])
     return rows
@@ -567,7 +572,7 @@ def _dense_biases(raw: Any, path: str, number: int, units: list[Node], options: 
             unit.bias = shared
         return
     if len(raw) != len(units):
-        raise SpecError(f"expected {len(units)} numbers (one per unit), or one number shared by the layer, "
+        raise SpecError(f"expected {_numbers(len(units))} (one per unit), or one number shared by the layer, "
                         f"got {len(raw)}", path)
     for j, (unit, value) in enumerate(zip(units, raw)):
         unit.bias = Parameter("bias", unit, _number(value, f"{path}[{j}]"), ("layers", number, "biases", j),
