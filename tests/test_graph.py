@@ -270,12 +270,12 @@ def test_pdf(tmp_path: Path) -> None:
     ("inputs: {x: 1}\ngraph: {f: x * 2}\nloss: mse\n", "targets: missing"),
     ("inputs: {x: 1}\ngraph: {f: x * 2}\ntargets: {g: 1}\n", "targets.g: expected the name of a node"),
     ("inputs: {x: 1}\ngraph: {f: x * 2}\nlearning_rate: 0.1\n", "learning_rate: a learning rate updates parameters"),
-    ("inputs: {x: 0}\ngraph: {f: 1 / x}\n", "no finite solution"),
+    ("inputs: {x: 0}\ngraph: {f: 1 / x}\n", "graph.f: the exercise has no finite solution"),
     ("inputs: {x: 2}\ngraph: {f: x / 0}\ngates: split\n", "graph.f: division by zero in `x / 0`"),
     ("inputs: {x: 2}\ngraph: {f: x ** 10 ** 10}\ngates: split\n", "graph.f: exponent in `x ** 10 ** 10` is too large"),
     ("inputs: {x: 2}\ngraph: {f: x ** 1000}\n", "exponent in `x ** 1000` is too large"),
     ("inputs: {x: 3}\ngraph:\n" + "  q0: x * x\n" + "".join(f"  q{i}: q{i - 1} * q{i - 1}\n" for i in range(1, 41)),
-     "no finite solution: the value is about 10^"),
+     "graph.q14: the exercise has no finite solution: the value of q14 is about 10^"),
     ("graph: {f: 2}\n", "inputs: missing"),
 ])
 def test_a_bad_graph_spec_is_one_line_and_exit_2(tmp_path: Path, spec: str, message: str) -> None:

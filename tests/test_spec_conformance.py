@@ -1164,3 +1164,51 @@ def test_4_3_lms_tolerance_follows_option(tmp_path) -> None:
     assert result.exit_code == 0
     tolerances = re.findall(r"NUMERICAL:=[^:}]+:([^}]+)\}", (out / "quiz.moodle.xml").read_text())
     assert tolerances and set(tolerances) == {"0.1"}, tolerances
+
+
+def test_4_1_each_value_is_the_nearest_double(tmp_path) -> None:
+    # §4.1: every value a JSON number, the double nearest the exact value (exact forms under `exact`).
+    from fractions import Fraction
+    text = ('inputs: {1: "1/3", 2: 0.7}\nneurons:\n  3: {activation: identity, in: {1: "2/7", 2: 0.1}, bias: "1/9"}\n'
+            "targets: {3: 0.3}\nlearning_rate: 0.1\n")
+    data = solve_json(tmp_path, text)
+    for name, value in data["quantities"].items():
+        assert value == float(Fraction(data["exact"][name])), name
+    import mpmath
+    with mpmath.workdps(60):
+        y = 1 / (1 + mpmath.exp(-mpmath.mpf(1) / 3))
+        assert solve_json(tmp_path, one_neuron("sigmoid", x='"1/3"'))["quantities"]["y2"] == float(y)
+
+
+def test_4_2_folder_csv_columns(tmp_path) -> None:
+    # §4.2: grades.csv: file name, one column per quantity with its verdict, the counts.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.yaml").write_text("x3: 5\ny3: 5\n")
+    (folder / "bob.yaml").write_text("x3: 6\ny3: 6\n")
+    grades = tmp_path / "grades.csv"
+    assert run("check", write(tmp_path, RELU), str(folder), "-o", str(grades)).exit_code == 1
+    import csv
+    rows = list(csv.DictReader(grades.read_text().splitlines()))
+    assert [row["file"] for row in rows] == ["alice.yaml", "bob.yaml"]
+    assert (rows[1]["x3"], rows[1]["y3"]) == ("wrong", "carried_forward")
+    assert (rows[1]["right"], rows[1]["wrong"], rows[1]["carried_forward"]) == ("0", "1", "1")
+
+
+@pytest.mark.parametrize(("graph", "path"), [
+    ("inputs: {x: 1}\ngraph:\n  f: log(x - 1)\n", "graph.f"),
+    ("inputs: {x: 0}\ngraph:\n  q: 2*x\n  f: 1/q\ngates: split\n", "graph.f"),
+    ("inputs: {x: 0}\ngraph:\n  f: sqrt(x)*2\n", "graph.f"),
+    ("inputs: {x: 0}\ngraph:\n  f: 2*x\ntargets: {f: 1}\nloss: binary_cross_entropy\n", "loss"),
+])
+def test_2_4_no_finite_value_names_the_node(tmp_path, graph, path) -> None:
+    # §4: an exercise with no finite solution is one line naming the file and the field path (the node).
+    assert_bad(run("solve", write(tmp_path, graph), "--format", "json"), "spec.yaml", f": {path}: ")
+
+
+def test_2_3_thirty_digits(tmp_path) -> None:
+    # §2.3: once exp enters, a value is carried with at least 30 significant digits.
+    import mpmath
+    out = run("solve", write(tmp_path, one_neuron("sigmoid", x="1")), "--format", "txt", "--precision", "30").stdout
+    with mpmath.workdps(50):
+        assert mpmath.nstr(1 / (1 + mpmath.exp(-1)), 30) in out

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import sympy
 
 from .evaluation import compute
-from .numbers import DIGITS, settle
+from .numbers import DIGITS, NoFiniteValue, settle
 from .operations import ARGUMENTS, Operation
 
 #: A formula's constant that is a gate's input is a leaf whose name starts so (no spec name can).
@@ -221,10 +221,24 @@ def evaluate(derivation: Derivation, leaves: Mapping[str, sympy.Expr]) -> Values
     """
     values: Values = {Ref("value", name): value for name, value in leaves.items()}
     for step in derivation.steps():
-        values[step.result] = settle(compute(step, values))
+        try:
+            values[step.result] = settle(compute(step, values))
+        except NoFiniteValue as error:
+            raise error.at(*_where(step)) from None
     for gradient in derivation.gradients:
         values.setdefault(gradient, sympy.Integer(0))
     return values
+
+
+def _where(step) -> tuple[str, str]:
+    """The spec field a step comes from (``graph.f``, ``loss``) and the step in words, for an error message."""
+    node = getattr(step, "node", None)
+    if node is None:
+        return "", "the value"
+    field_path = "loss" if node.group.get("loss") else f"graph.{node.group.get('formula', node.name)}"
+    if isinstance(step, Forward):
+        return field_path, f"the value of {node.name}"
+    return field_path, f"the gradient {node.name} sends back"
 
 
 #: An exact value of more bits than this is carried as a DIGITS-digit number (x·x chained would double them).

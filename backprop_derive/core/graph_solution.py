@@ -95,7 +95,8 @@ def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision:
         try:
             step_values = evaluate(derivation, leaves)
         except (ArithmeticError, ZeroDivisionError) as error:
-            raise SpecError(f"the exercise has no finite solution: {error}", file=source) from None
+            raise SpecError(f"the exercise has no finite solution: {error}", getattr(error, "path", ""),
+                            file=source) from None
         if rate is not None:
             parameters = {name: leaves[name] for name in circuit.parameters}
             gradients = {name: step_values[Ref("grad", name)] for name in circuit.parameters}
