@@ -696,20 +696,29 @@ def test_4_output_is_an_input(tmp_path) -> None:
     assert Path(answers).read_text() == "x3: 5\n"
 
 
-def test_4_pdf_never_to_a_terminal(tmp_path, monkeypatch) -> None:
-    # §4: binary output (pdf) is never written to a terminal.
+@pytest.mark.parametrize("command", ["solve", "check", "derive"])
+def test_4_pdf_never_to_a_terminal(tmp_path, command) -> None:
+    # §4: binary output (pdf) is never written to a terminal: exit 2, nothing on the terminal.
     import os
     import pty
+    import select
     import subprocess
     import sys
-    master, slave = pty.openpty()
-    process = subprocess.run([sys.executable, "-m", "backprop_derive", "solve", write(tmp_path, RELU), "--format", "pdf"],
-                             stdout=slave, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
+    spec = write(tmp_path, RELU)
+    inputs = [spec, write(tmp_path, "x3: 5\n", "a.yaml")] if command == "check" else [spec]
+    terminal, end = pty.openpty()
+    process = subprocess.run([sys.executable, "-m", "backprop_derive", command, *inputs, "--format", "pdf"],
+                             stdout=end, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
                              timeout=60)
-    os.close(slave)
-    os.close(master)
+    os.close(end)
+    try:
+        shown = os.read(terminal, 65536) if select.select([terminal], [], [], 0.1)[0] else b""
+    except OSError:  # NOTE: Linux reports EIO on a terminal whose other end is closed and empty
+        shown = b""
+    os.close(terminal)
     assert process.returncode == 2
-    assert b"Traceback" not in process.stderr
+    assert b"Traceback" not in process.stderr and b"-o" in process.stderr
+    assert b"%PDF" not in shown
 
 
 # --- §4.1 solve --format json -----------------------------------------------------------------
