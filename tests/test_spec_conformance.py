@@ -1221,3 +1221,30 @@ def test_2_3_thirty_digits(tmp_path) -> None:
     out = run("solve", write(tmp_path, one_neuron("sigmoid", x="1")), "--format", "txt", "--precision", "30").stdout
     with mpmath.workdps(50):
         assert mpmath.nstr(1 / (1 + mpmath.exp(-1)), 30) in out
+
+
+def test_4_3_problem_has_no_answers_and_the_key_has_them(tmp_path) -> None:
+    # §4.3: problem.<ext> asks for the output, the loss, the gradients and the updated parameters, with no
+    # answers; the answer key and solution.<ext> hold them.
+    out = tmp_path / "out"
+    result = run("generate", "--arch", "2-2-1", "--activation", "sigmoid", "--count", "1", "--seed", "9", "-o", str(out))
+    assert result.exit_code == 0
+    data = json.loads(run("solve", str(out / "variant-1" / "spec.yaml"), "--format", "json").stdout)
+    problem = (out / "variant-1" / "problem.md").read_text()
+    answers = (out / "answers.md").read_text()
+    solution = (out / "variant-1" / "solution.md").read_text()
+    shown = [f"{value:.6g}" for name, value in data["quantities"].items()
+             if name.startswith(("dJ/", "dL/")) and not float(value).is_integer()]
+    assert shown
+    for value in shown:
+        assert value not in problem, value
+        assert value in solution, value
+    assert f"{data['loss']:.6g}" in answers and f"{data['loss']:.6g}" not in problem
+
+
+@pytest.mark.parametrize(("bias", "asked"), [("--no-bias", "each weight:"), ("--bias", "each weight and bias:")])
+def test_4_3_questions_ask_for_what_the_network_has(tmp_path, bias, asked) -> None:
+    # §4.3: the problem asks for the gradients (of the parameters the network has: no biases, no bias question).
+    out = tmp_path / "out"
+    assert run("generate", "--arch", "2-1", bias, "--count", "1", "--seed", "1", "-o", str(out)).exit_code == 0
+    assert asked in (out / "variant-1" / "problem.md").read_text()

@@ -590,15 +590,17 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
     givens = tuple(block for block in overview_blocks(solution, typography, solution_diagrams(solution)["network"])
                    if not block.lines)
     cost = "cost" if solution.network.batched else "loss"
+    # NOTE: a network without biases is asked about "each weight" only.
+    each = "each weight" + ("" if all(g.parameter.kind == "weight" for g in derivation.gradients) else " and bias")
     questions = [
         Question("The output of the network (the forward pass)", _names(context, _outputs(solution))),
         Question(f"The {cost}", _names(context, [derivation.cost])),
-        Question(f"The gradient of the {cost} with respect to each weight and bias",
+        Question(f"The gradient of the {cost} with respect to {each}",
                  _names(context, [gradient.result for gradient in derivation.gradients])),
     ]
     if derivation.updates:
         rate = typography.number(solution.network.learning_rate)
-        questions.append(Question(f"Each weight and bias after one step of gradient descent with learning rate "
+        questions.append(Question(f"{each.capitalize()} after one step of gradient descent with learning rate "
                                   f"{rate}", _names(context, [update.result for update in derivation.updates])))
     return Sheet(solution.network.title, "Work one step of backpropagation by hand.", givens, tuple(questions))
 
