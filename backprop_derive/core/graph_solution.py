@@ -43,6 +43,11 @@ class GraphSolution:
         return self.circuit.title
 
     @property
+    def answer_names(self) -> tuple[tuple[str, str], ...]:
+        """A course's own names of quantities: none (a graph's nodes are already named by the course)."""
+        return ()
+
+    @property
     def top(self) -> Ref:
         """The differentiated value: the loss, or the output itself."""
         return Ref("value", self.circuit.graph.output)

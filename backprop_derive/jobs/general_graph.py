@@ -14,12 +14,13 @@ from ..core.evaluation import compute
 from ..core.graph import CONSTANT_MARK, Backward, Derivation, FanIn, Forward, Ref, derive
 from ..core.notation import GraphNotation
 from ..render.document import Block, Document
+from ..render.formats import FORMATS
 from ..render.present import Context, Line, _local_form, chain
 from ..render.render import environment
 from ..render.render_graph import _circuit_block
 from ..render.typography import Latex, Unicode
 
-TEXT_FORMATS = ("md", "tex", "txt")
+TEXT_FORMATS = ("md", "tex", "txt", "html")
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,12 @@ class GeneralGraph:
 
     def render(self, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
                **_: Any) -> str:
-        """The formulas as text in ``fmt``: md, tex, txt (through the solution templates) or json."""
+        """The formulas as text in ``fmt``: md, tex, txt, html (through the solution templates) or json."""
         if fmt == "json":
             return json.dumps(self.json(), indent=2, ensure_ascii=False) + "\n"
         if fmt not in TEXT_FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
-        document = self.document(Unicode(6) if fmt == "txt" else Latex(6))
+        document = self.document(FORMATS[fmt].typography(6))
         template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
         return template.render(document=document, standalone=standalone, figure_stem=None)
 
