@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import sympy
 
 from ..core.errors import SpecError
+from ..core.evaluation import rounding_of
 from ..core.numbers import EXACT_DECIMAL_DIGITS
 from ..core.steps import Quantity
 from ..render.document import Block, Math, Table
@@ -128,11 +129,11 @@ def _unit(number: decimal.Decimal, precision: int) -> decimal.Decimal:
 
 
 def tolerance_of(answer: decimal.Decimal, rounded: bool, precision: int,
-                 tolerance: Tolerance | None) -> decimal.Decimal:
+                 tolerance: Tolerance | None, rounding_unit: decimal.Decimal = decimal.Decimal(0)) -> decimal.Decimal:
     """The absolute tolerance of one answer, written to two significant digits (rounded up).
 
-    By default 0.5 % of the answer, or one unit of its last digit where the answer is rounded,
-    whichever is larger.
+    By default 0.5 % of the answer, or one unit of its last digit where the answer is rounded
+    (``rounding_unit``, where ``options.rounding`` rounded it), whichever is larger.
     NOTE: an exact answer (50, 0.25) has no rounding to forgive: one unit of 50's last digit would
     accept 49 and 51, the slips an exercise in whole numbers is there to catch.
     """
@@ -142,6 +143,8 @@ def tolerance_of(answer: decimal.Decimal, rounded: bool, precision: int,
     amount = relative * abs(answer)
     if tolerance is None and rounded:
         amount = max(amount, _unit(answer, precision))
+    if tolerance is None:
+        amount = max(amount, rounding_unit)
     if not amount:
         return decimal.Decimal(0)
     return amount.quantize(decimal.Decimal(1).scaleb(amount.adjusted() - 1), decimal.ROUND_CEILING).normalize()
@@ -195,10 +198,17 @@ def quiz_item(index: int, solution: Solution, intro: str, givens: tuple[Block, .
     typography = Latex(solution.precision)
     context = Context(solution.notation, typography, solution.values[0])
     parts = []
+    steps = {step.result: step for step in solution.steps()}
+    rounding = solution.network.options.rounding
     for question, quantity in zip(questions, asked(solution), strict=True):
-        answer, rounded = written(solution.values[0][quantity], solution.precision)
+        value = solution.values[0][quantity]
+        answer, rounded = written(value, solution.precision)
+        # NOTE: with options.rounding the key is a rounded line of a hand solution (exact as a decimal,
+        # yet rounded): its tolerance forgives one unit of the digit that line is rounded to.
+        unit = rounding_of(steps[quantity], rounding).unit(value) if rounding and quantity in steps else sympy.Integer(0)
+        unit = decimal.Decimal(int(unit.p)) / decimal.Decimal(int(unit.q))
         parts.append(Part(question, context.name(quantity), solution.notation.ascii(quantity), answer,
-                          tolerance_of(answer, rounded, solution.precision, tolerance)))
+                          tolerance_of(answer, rounded, solution.precision, tolerance, unit)))
     document = build_document(solution, typography)
     # NOTE: the question shows the network and its numbers; the feedback starts where the working does.
     feedback = tuple(block for block in document.overview if block.lines) + tuple(
