@@ -384,7 +384,7 @@ def test_derive_expands_every_gradient_to_sympys_derivative_of_the_output(name: 
     general = general_solution(EXAMPLES / name)
     output = general.expanded[Ref("value", general.circuit.graph.output)]
     for gradient in general.derivation.gradients:
-        symbol = general.symbols[gradient.name]
+        symbol = general.symbols[Ref("value", gradient.name)]
         assert sympy.simplify(general.expanded[gradient] - sympy.diff(output, symbol)) == 0, gradient
 
 

@@ -27,7 +27,8 @@ from .spec import _known_keys, _mapping, _number, describe
 
 TOP_LEVEL = {"title", "inputs", "parameters", "graph", "gates", "output", "targets", "loss", "learning_rate",
              "options"}
-OPTIONS = {"precision"}
+#: ``input_gradients`` is accepted as true only: a graph always gives its inputs' gradients (SPEC §2.7).
+OPTIONS = {"precision", "input_gradients"}
 #: A name in a graph: a Python-style identifier of ASCII letters and digits, as formulas can refer to it.
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 #: Names a formula gives a meaning of its own.
@@ -132,6 +133,9 @@ def build_circuit(data: Any) -> Circuit:
             raise SpecError("a learning rate updates parameters; list them under parameters", "learning_rate")
     options = _mapping(spec.get("options", {}), "options", "a map of options")
     _known_keys(options, OPTIONS, "options")
+    if options.get("input_gradients", True) is not True:
+        raise SpecError("a graph always gives its inputs' gradients: expected true, or leave it out",
+                        "options.input_gradients")
     precision = options.get("precision", 6)
     if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 30:
         raise SpecError(f"expected a whole number from 1 to 30, got {describe(precision)}", "options.precision")

@@ -80,6 +80,14 @@ class GraphSolution:
 
 
 
+def updates_of(circuit: Circuit) -> tuple[Update, ...]:
+    """θ_new = θ − η g for each parameter of ``circuit`` (none without a learning rate)."""
+    if circuit.learning_rate is None:
+        return ()
+    return tuple(Update(Ref("new", name), Ref("value", name), Ref("grad", name), Ref("rate"), True)
+                 for name in circuit.parameters)
+
+
 def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision: int | None = None) -> GraphSolution:
     """Forward pass, backward pass and (with a learning rate) updates of ``circuit``, for ``steps`` steps.
 
@@ -90,10 +98,7 @@ def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     derivation = derive(circuit.graph)
     rate = circuit.learning_rate
-    updates = ()
-    if rate is not None:
-        updates = tuple(Update(Ref("new", name), Ref("value", name), Ref("grad", name), Ref("rate"), True)
-                        for name in circuit.parameters)
+    updates = updates_of(circuit)
     update = NAMED_RULES[GradientDescent.name]
     leaves, state, values = circuit.values, {}, []
     for _ in range(steps):
