@@ -482,3 +482,13 @@ def test_a_class_of_a_graph_gets_pdf_sheets(tmp_path: Path) -> None:
     run("check", SPECS["graph_loss"], tmp_path / "class", "--sheets", tmp_path / "sheets", "--format", "pdf", code=1)
     sheets = list((tmp_path / "sheets").glob("*.pdf"))
     assert len(sheets) == readable and all(sheet.read_bytes().startswith(b"%PDF") for sheet in sheets)
+
+
+def test_loss_none_asks_for_the_output_once(tmp_path: Path) -> None:
+    # loss: none differentiates the output itself: the sheet and the quiz ask for it once, not again as a loss.
+    run("generate", "--from", SPECS["loss_none"], "--count", "1", "--format", "moodle", "-o", tmp_path)
+    problem = (tmp_path / "variant-1" / "problem.md").read_text(encoding="utf-8")
+    assert "The loss" not in problem and "The gradient of the output" in problem
+    variant = json.loads(run("solve", tmp_path / "variant-1" / "spec.yaml", "--format", "json").output)
+    parameters = [key for key in variant["quantities"] if key.endswith("_new")]
+    assert len(cloze(tmp_path / "quiz.moodle.xml")) == 1 + 2 * len(parameters)

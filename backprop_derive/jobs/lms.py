@@ -97,7 +97,8 @@ def asked(solution: Solution) -> list[Quantity]:
     """What a variant asks, in the order of the solution: outputs, the cost, the gradients, the new parameters."""
     derivation, network = solution.derivation, solution.network
     outputs = [Quantity("out", node, example) for example in range(len(network.examples)) for node in network.outputs]
-    return [*outputs, derivation.cost, *(gradient.result for gradient in derivation.gradients),
+    cost = [derivation.cost] if network.has_targets else []  # NOTE: loss: none's L is the output, asked already
+    return [*outputs, *cost, *(gradient.result for gradient in derivation.gradients),
             *(update.result for update in derivation.updates)]
 
 
