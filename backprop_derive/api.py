@@ -84,7 +84,7 @@ class GraphSolution(core_graph.GraphSolution):
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None) -> Solution | GraphSolution:
+          precision: int | None = None, written: bool = True) -> Solution | GraphSolution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -92,6 +92,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         steps: How many training steps to take (more than one needs a learning rate).
         notation: ``indexed``, ``layered`` or ``ng``; default: the spec's, else by its form.
         precision: Significant digits shown; default: the spec's, else 6.
+        written: The solution will be written out step by step (False: only its numbers, as JSON);
+            a written solution has a lower limit on its size (core.limits.MAX_WRITTEN).
 
     Returns:
         The Solution, which renders itself (``solution.render("md")``); a GraphSolution for a `graph:` spec.
@@ -107,6 +109,6 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         >>> solution.quantities()["dL/dw13"]
         10
     """
-    solved = core.solve(spec, steps=steps, notation=notation, precision=precision)
+    solved = core.solve(spec, steps=steps, notation=notation, precision=precision, written=written)
     kind = GraphSolution if isinstance(solved, core_graph.GraphSolution) else Solution
     return kind(**{field.name: getattr(solved, field.name) for field in fields(solved)})

@@ -13,6 +13,7 @@ import click
 from . import __version__
 from .api import solve as solve_spec
 from .core.errors import BackpropDeriveError, OutputError, SpecError, UsageError
+from .core.limits import MAX_VARIANTS
 from .core.numbers import parse_number
 from .core.rules import ACTIVATIONS, LOSSES
 from .core.spec import input_name
@@ -158,7 +159,7 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
         backprop-derive solve examples/seed_relu.yaml --template-dir my_templates/
     """
     fmt = output_format(fmt, output, SOLVE_FORMATS, stdout_default())
-    solution = solve_spec(spec, steps=steps, notation=notation, precision=precision)
+    solution = solve_spec(spec, steps=steps, notation=notation, precision=precision, written=fmt != "json")
     if style == "matrix":
         from .render.matrix import matrix_layers
 
@@ -261,7 +262,7 @@ def check(spec: str, answers: str, tolerance, min_digits: int, fmt: str | None, 
     if sheets:
         raise click.UsageError("--sheets writes a sheet per student of a folder; ANSWERS is a file")
     fmt = output_format(fmt, output, CHECK_FORMATS, "txt")
-    solution = solve_spec(spec)
+    solution = solve_spec(spec, written=fmt not in ("txt", "json"))
     checker = _of_spec(spec, lambda: Checker(solution))
     sheet = read_answers(answers)
     try:
@@ -377,7 +378,8 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
               help="Examples per variant (more than one: a batch, the cost is their mean loss).")
 @click.option("--from", "structure", type=click.Path(allow_dash=True),
               help="Keep this spec's network (dense or named, activations, loss, options) and draw new numbers.")
-@click.option("--count", type=click.IntRange(1, 100000), default=10, show_default=True, help="How many variants.")
+@click.option("--count", type=click.IntRange(1), default=10, show_default=True,
+              help=f"How many variants (at most {MAX_VARIANTS:,}, and fewer of large networks).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="The same options and seed give byte-identical files.")
 @click.option("--weights", "weight_range", metavar="LOW..HIGH",

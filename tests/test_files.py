@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from backprop_derive.cli import main
+from backprop_derive.core.limits import MAX_FILE_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -401,15 +402,15 @@ def test_an_input_that_is_not_a_regular_file_is_refused_at_once(tmp_path, source
         assert finished.stderr.count("\n") == 1
 
 
-def test_an_input_larger_than_10_mb_is_refused_before_parsing(tmp_path):
+def test_an_input_larger_than_the_limit_is_refused_before_parsing(tmp_path):
     big = tmp_path / "big.yaml"
     with open(big, "wb") as stream:
-        stream.truncate(10 * 2**20 + 1)
+        stream.truncate(MAX_FILE_BYTES + 1)
     started = time.monotonic()
     result = run("solve", big)
-    assert result.exit_code == 2 and "larger than 10 MB" in result.output
+    assert result.exit_code == 2 and f"larger than {MAX_FILE_BYTES // 2**20} MB" in result.output
     assert time.monotonic() - started < 5
-    assert run("solve", "-", input=b"#" * (10 * 2**20 + 1)).exit_code == 2
+    assert run("solve", "-", input=b"#" * (MAX_FILE_BYTES + 1)).exit_code == 2
 
 
 # --- Unicode in a PDF -------------------------------------------------------------------------
@@ -440,10 +441,15 @@ def test_a_character_pdflatex_cannot_set_is_refused_up_front_in_one_line(tmp_pat
 def test_a_signal_during_generate_with_workers_stops_them_all_at_once_and_leaves_nothing(tmp_path, signum, to_group):
     folder = tmp_path / "hw"
     # NOTE: a session of its own, as a terminal's foreground group, with Ctrl-C's usual handler.
-    process = subprocess.Popen([sys.executable, "-m", "backprop_derive", "generate", "--count", "5000", "--jobs", "2",
+    # NOTE: the most variants one run makes of the default network (core.limits.MAX_GENERATED), about 4 s.
+    process = subprocess.Popen([sys.executable, "-m", "backprop_derive", "generate", "--count", "200", "--jobs", "2",
                                 "-o", str(folder)], cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE,
                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(4)
+    # NOTE: signalled once generate holds its folder and its workers are drawing (it then runs for seconds more).
+    deadline = time.monotonic() + 30
+    while not folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
     (os.killpg if to_group else os.kill)(process.pid, signum)
     try:
         code = process.wait(30)

@@ -191,32 +191,34 @@ def _gradient(network: Network, parameter: Parameter, routes: _Routes) -> Gradie
     return Gradient(Quantity("grad", parameter=parameter), parameter, terms, _scale(network), listed, count, sign)
 
 
+def route_counts(network: Network) -> dict[Node, int]:
+    """How many routes lead from each neuron to an output (through the neurons it feeds)."""
+    outputs = set(network.outputs)
+    counts: dict[Node, int] = {}
+    for neuron in sorted(network.neurons, key=lambda node: -node.layer):
+        counts[neuron] = (neuron in outputs) + sum(counts[consumer] for consumer, _ in network.consumers(neuron))
+    return counts
+
+
 class _Routes:
     """The routes from each neuron to an output: counted for all at once, listed while few."""
 
     def __init__(self, network: Network) -> None:
         self.network = network
-        self.outputs = set(network.outputs)
-        self.counts: dict[Node, int] = {}
-        for neuron in sorted(network.neurons, key=lambda node: -node.layer):
-            self.counts[neuron] = (neuron in self.outputs) + sum(
-                self.counts[consumer] for consumer, _ in network.consumers(neuron))
+        outputs = set(network.outputs)
+        self.counts = route_counts(network)
         self._listed: dict[Node, tuple[tuple[Node, ...], ...]] = {}
+        # NOTE: from the outputs down, so that each neuron's consumers are done first: no recursion,
+        # which a chain of 1,000 neurons would take past Python's limit.
+        for neuron in sorted(network.neurons, key=lambda node: -node.layer):
+            consumers = [consumer for consumer, _ in network.consumers(neuron)]
+            if self.counts[neuron] <= MAX_PATHS_SHOWN:
+                self._listed[neuron] = ((neuron,),) * (neuron in outputs) + tuple(
+                    (neuron, *rest) for consumer in consumers for rest in self._listed[consumer])
 
     def listed(self, start: Node) -> tuple[tuple[Node, ...], ...]:
         """Every route from ``start``, or none when there are more than MAX_PATHS_SHOWN."""
-        if self.counts[start] > MAX_PATHS_SHOWN:
-            return ()
-        if start not in self._listed:
-            self._listed[start] = tuple(self._walk(start))
-        return self._listed[start]
-
-    def _walk(self, node: Node):
-        if node in self.outputs:
-            yield (node,)
-        for consumer, _ in self.network.consumers(node):
-            for rest in self._walk(consumer):
-                yield (node, *rest)
+        return self._listed.get(start, ())
 
 
 # Both generic variables a Slope's formula may be written in.

@@ -10,19 +10,13 @@ from collections.abc import Callable
 
 import sympy
 
+from .limits import MAX_FORMULA_BITS, MAX_FORMULA_DEPTH, MAX_FORMULA_EXPONENT, MAX_FORMULA_LENGTH
+
 X = sympy.Symbol("x", real=True)
 """The one variable of every formula; import this symbol from here elsewhere."""
 
-_MAX_LENGTH = 500
-"""Longest formula text accepted, in characters."""
-
-_MAX_EXPONENT = 100
-#: The same bound, for the gates of a split formula (a constant exponent of a power gate).
-MAX_EXPONENT = _MAX_EXPONENT
-"""Largest absolute value allowed for a number in an exponent (of ** or exp)."""
-
-_MAX_BITS = 2048
-"""Largest bit length allowed for the numerator or denominator of any number."""
+#: The bound on numbers in exponents, for the gates of a split formula (a constant exponent of a power gate).
+MAX_EXPONENT = MAX_FORMULA_EXPONENT
 
 _NAMES: dict[str, sympy.Expr] = {"x": X, "e": sympy.E, "pi": sympy.pi}
 
@@ -129,8 +123,8 @@ def parse_formula(text: str) -> sympy.Expr:
     """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be a string, not {type(text).__name__}")
-    if len(text) > _MAX_LENGTH:
-        raise FormulaError(f"formula is {len(text)} characters long; at most {_MAX_LENGTH} allowed")
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaError(f"formula is {len(text)} characters long; at most {MAX_FORMULA_LENGTH} allowed")
     source = text.strip()
     if not source:
         raise FormulaError("formula is empty")
@@ -145,13 +139,53 @@ def parse_formula(text: str) -> sympy.Expr:
         raise FormulaError(f"not a formula: {err}") from None
     except (RecursionError, MemoryError):
         raise FormulaError("formula is nested too deeply") from None
+    _check_depth(_written_depth(tree.body))
     try:
         expr = _Translator(source).build(tree.body)
     except RecursionError:
         raise FormulaError("formula is nested too deeply") from None
     if X not in expr.free_symbols:
         raise FormulaError(f"the formula must use x: {source!r} is constant")
+    _check_depth(_depth(expr))
     return expr
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_FORMULA_DEPTH:
+        raise FormulaError(f"the formula nests {depth} levels deep (counting x); a worked solution can show "
+                           f"at most {MAX_FORMULA_DEPTH}")
+
+
+#: Operators whose chains SymPy flattens into one sum or product: a + b - c is one level.
+_CHAINED = ({ast.Add, ast.Sub}, {ast.Mult, ast.Div})
+
+
+def _written_depth(node: ast.AST) -> int:
+    """The depth of the formula as written, chains of + − and of × ÷ counting once, as in SymPy.
+
+    Measured before the formula is translated, so that a tower of 160 powers is refused at once.
+    """
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.expr):
+                continue
+            same_chain = (isinstance(node, ast.BinOp) and isinstance(child, ast.BinOp) and child is node.left
+                          and any(type(node.op) in chain and type(child.op) in chain for chain in _CHAINED))
+            stack.append((child, depth if same_chain else depth + 1))
+    return deepest
+
+
+def _depth(expr: sympy.Expr) -> int:
+    """How many levels the expression tree has: 1 for x, 3 for exp(exp(x)) and for 2*x + 1."""
+    deepest, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((argument, depth + 1) for argument in node.args)
+    return deepest
 
 
 def parse_graph_tree(text: str) -> tuple[ast.expr, str]:
@@ -165,8 +199,8 @@ def parse_graph_tree(text: str) -> tuple[ast.expr, str]:
     """
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be a string, not {type(text).__name__}")
-    if len(text) > _MAX_LENGTH:
-        raise FormulaError(f"formula is {len(text)} characters long; at most {_MAX_LENGTH} allowed")
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise FormulaError(f"formula is {len(text)} characters long; at most {MAX_FORMULA_LENGTH} allowed")
     source = text.strip()
     if not source:
         raise FormulaError("formula is empty")
@@ -290,10 +324,10 @@ class _Translator:
         match = _DECIMAL.fullmatch(literal)
         if match is None:
             raise FormulaError(f"cannot read number {literal!r}")
-        if match["exponent"] is not None and abs(int(match["exponent"])) > _MAX_EXPONENT:
+        if match["exponent"] is not None and abs(int(match["exponent"])) > MAX_FORMULA_EXPONENT:
             raise FormulaError(
                 f"number {literal!r} is too large or small; "
-                f"its exponent must be within ±{_MAX_EXPONENT}"
+                f"its exponent must be within ±{MAX_FORMULA_EXPONENT}"
             )
         return sympy.Rational(literal)
 
@@ -388,7 +422,7 @@ def _magnitude(number: sympy.Expr) -> float | None:
 
 
 def _check_exponent(exponent: sympy.Expr, where: str) -> None:
-    """Reject an exponent (of ** or exp) that is, or contains, a number beyond ±_MAX_EXPONENT.
+    """Reject an exponent (of ** or exp) that is, or contains, a number beyond ±MAX_FORMULA_EXPONENT.
 
     Checking the numbers inside a symbolic exponent too matters because SymPy
     combines powers on its own: ``2**(x + N) * 2**(-x)`` becomes ``2**N``.
@@ -405,10 +439,10 @@ def _check_exponent(exponent: sympy.Expr, where: str) -> None:
         magnitude = _magnitude(number)
         if magnitude is None:
             raise FormulaError(f"exponent in {where} is not a finite number")
-        if magnitude > _MAX_EXPONENT:
+        if magnitude > MAX_FORMULA_EXPONENT:
             raise FormulaError(
                 f"exponent in {where} is too large: "
-                f"numbers in exponents must be within ±{_MAX_EXPONENT}"
+                f"numbers in exponents must be within ±{MAX_FORMULA_EXPONENT}"
             )
 
 
@@ -417,16 +451,16 @@ def _check_power_size(base: sympy.Expr, exponent: sympy.Expr, where: str) -> Non
 
     Args:
         base: The base of the power.
-        exponent: The exponent, already known to be within ±_MAX_EXPONENT if numeric.
+        exponent: The exponent, already known to be within ±MAX_FORMULA_EXPONENT if numeric.
         where: The quoted source snippet, for the message.
 
     Raises:
-        FormulaError: If ``base**exponent`` would exceed _MAX_BITS bits.
+        FormulaError: If ``base**exponent`` would exceed MAX_FORMULA_BITS bits.
     """
     if base.is_Rational and exponent.is_Rational:
         bits = max(abs(base.p).bit_length(), base.q.bit_length())
-        if bits * abs(exponent) > _MAX_BITS:
-            raise FormulaError(f"the number {where} is too large (over {_MAX_BITS} bits)")
+        if bits * abs(exponent) > MAX_FORMULA_BITS:
+            raise FormulaError(f"the number {where} is too large (over {MAX_FORMULA_BITS} bits)")
 
 
 def _check_result(expr: sympy.Expr, where: str) -> None:
@@ -441,12 +475,12 @@ def _check_result(expr: sympy.Expr, where: str) -> None:
 
     Raises:
         FormulaError: If ``expr`` contains zoo, nan or an infinity, a number
-            over _MAX_BITS bits, or a power whose exponent is too large.
+            over MAX_FORMULA_BITS bits, or a power whose exponent is too large.
     """
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise FormulaError(f"{where} is undefined (e.g. division by zero or log(0))")
     for number in expr.atoms(sympy.Rational):
-        if max(abs(number.p).bit_length(), number.q.bit_length()) > _MAX_BITS:
-            raise FormulaError(f"a number in {where} is too large (over {_MAX_BITS} bits)")
+        if max(abs(number.p).bit_length(), number.q.bit_length()) > MAX_FORMULA_BITS:
+            raise FormulaError(f"a number in {where} is too large (over {MAX_FORMULA_BITS} bits)")
     for power in expr.atoms(sympy.Pow, sympy.exp):
         _check_exponent(power.exp, where)

@@ -233,6 +233,7 @@ class Notation:
         self.by_input = network.weights_layout == "input_by_unit"
         self.functions = function_names(network)
         self._cache: dict[Quantity, Name] = {}
+        self._ascii: dict[Quantity, str] = {}
 
     def function(self, activation: Activation) -> FunctionName:
         """The symbol of ``activation`` in this network (its own when two share a letter)."""
@@ -390,6 +391,13 @@ class Notation:
 
     def ascii(self, quantity: Quantity) -> str:
         """The quantity's ASCII name, as in JSON ``quantities`` and ``check`` answers: ``dL/dw13``."""
+        # NOTE: remembered: JSON and check name every quantity of every step (a 13k-weight network's 67k times).
+        cached = self._ascii.get(quantity)
+        if cached is None:
+            cached = self._ascii[quantity] = self._ascii_name(quantity)
+        return cached
+
+    def _ascii_name(self, quantity: Quantity) -> str:
         parts = self._derivative_parts(quantity)
         if parts:
             direct = "_direct" if quantity.kind == "dloss" else ""

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import mpmath
 import sympy
+from mpmath.libmp import from_int, from_rational, mpf_mul, mpf_sum, round_nearest
+
+from .limits import MAX_EXACT_DIGITS, MAX_INPUT_EXPONENT, MAX_VALUE_EXPONENT
 
 # NOTE: 100 digits carried, 30 promised: the margin absorbs the rounding of a deep network and the
 # cancellation of 1 − σ(z) near saturation (1 − σ(120) ≈ 8e-53 still keeps 47 digits).
 DIGITS = 100
 
-#: Numbers read from a user's file lie within 10^±MAX_EXPONENT in size (or are 0).
-MAX_EXPONENT = 100
 
 #: Digits of DIGITS that the rounding of earlier steps may have cost a carried value: a sum of carried
 #: values within 10^-(DIGITS - ROUNDING_MARGIN) of its largest term is 0 (see ``total``).
@@ -26,8 +27,11 @@ ROUNDING_MARGIN = 5
 CANCELLATION_DIGITS = 10 * DIGITS
 
 #: A computed value other than 0 lies within 10^±MAX_MAGNITUDE in size: beyond it a number can be neither
-#: shown nor used (sigmoid(−1e100) is about 10^(−4.3e99)).
-MAX_MAGNITUDE = 10**6
+#: shown nor used (sigmoid(−1e100) is about 10^(−4.3e99)). See limits.MAX_VALUE_EXPONENT.
+MAX_MAGNITUDE = MAX_VALUE_EXPONENT
+#: The size limits in bits, compared with a value's binary exponent (an int of any size).
+_LIMIT_BITS = int(MAX_MAGNITUDE * 3.321928) + 1
+_EXACT_BITS = int(MAX_EXACT_DIGITS * 3.321928) + 1
 
 #: Exact terminating decimals are shown in full up to this many significant digits.
 EXACT_DECIMAL_DIGITS = 12
@@ -63,15 +67,15 @@ def parse_number(raw: object) -> sympy.Rational:
 
     Raises:
         ValueError: ``raw`` is not a finite number (a bool counts as not a number), lies outside
-            10^±MAX_EXPONENT in size, or is an AmbiguousNumber.
+            10^±MAX_INPUT_EXPONENT in size, or is an AmbiguousNumber.
     """
     if isinstance(raw, AmbiguousNumber):
         raise ValueError(raw.problem)
     # NOTE: the size is checked before parsing: 1e999999999 would be expanded to a billion digits.
-    if abs(_written_exponent(raw)) > MAX_EXPONENT:
+    if abs(_written_exponent(raw)) > MAX_INPUT_EXPONENT:
         raise ValueError(_out_of_range(raw))
     value = _parse(raw)
-    limit = 10**MAX_EXPONENT
+    limit = 10**MAX_INPUT_EXPONENT
     if value and not (abs(value.p) <= limit * value.q and abs(value.p) * limit >= value.q):
         raise ValueError(_out_of_range(raw))
     return value
@@ -108,7 +112,7 @@ def _written_exponent(raw: object) -> int:
 def _out_of_range(raw: object) -> str:
     text = str(raw) if isinstance(raw, (decimal.Decimal, str)) else repr(raw)
     text = text if len(text) <= 24 else text[:20] + "…"
-    return f"expected a number from 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size (or 0), got {text}"
+    return f"expected a number from 1e-{MAX_INPUT_EXPONENT} to 1e{MAX_INPUT_EXPONENT} in size (or 0), got {text}"
 
 
 class NoFiniteValue(ArithmeticError):
@@ -135,11 +139,14 @@ class NoFiniteValue(ArithmeticError):
 def settle(value: sympy.Expr) -> sympy.Expr:
     """A computed value as the solution carries it: exact if rational, else a DIGITS-digit Float.
 
-    A sum SymPy cannot tell from 0 (an exact cancellation, such as σ(z) + σ(−z) − 1) is 0.
+    A sum SymPy cannot tell from 0 (an exact cancellation, such as σ(z) + σ(−z) − 1) is 0. An exact
+    value longer than limits.MAX_EXACT_DIGITS is carried as a Float.
 
     Raises:
         NoFiniteValue: ``value`` is not a finite real number, or lies outside 10^±MAX_MAGNITUDE.
     """
+    if value.is_Rational and abs(int(value.p)).bit_length() + int(value.q).bit_length() > _EXACT_BITS:
+        value = sympy.Float(value, DIGITS)  # NOTE: an exact value past MAX_EXACT_DIGITS is carried as a Float
     if value.is_Rational or value.is_Float:
         number = value
     else:
@@ -195,21 +202,116 @@ def _binary_exponent(number: sympy.Expr) -> int:
 def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
     """``formula`` at numbers: each symbol replaced by its value, every sum formed by ``total``.
 
+    Each power and exponential is sized before it is computed, so that none grows past
+    10^±MAX_MAGNITUDE: x**x**x**99 at 5 is a clear NoFiniteValue at once, not an hour of exact
+    arithmetic; and an exact power past MAX_EXACT_DIGITS is computed as a Float.
+
     Raises:
-        NoFiniteValue: a log or a power has no finite real value (takes the log of −1, divides by 0).
+        NoFiniteValue: a log or a power has no finite real value (takes the log of −1, divides by 0),
+            or a power or an exponential passes 10^MAX_MAGNITUDE.
     """
-    # NOTE: the same bottom-up rebuild as xreplace, with sums and partial functions looked at on the way.
-    if formula in values:
-        return values[formula]
-    if not formula.args:
-        return formula
-    arguments = [substitute(argument, values) for argument in formula.args]
-    if formula.is_Add:
+    # NOTE: the same bottom-up rebuild as xreplace, with sums, powers and partial functions looked at on
+    # the way; with a stack, not recursion, so that no formula's depth meets Python's recursion limit.
+    results: dict[sympy.Basic, sympy.Basic] = {}
+    stack: list[tuple[sympy.Basic, bool]] = [(formula, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in results:
+            continue
+        if node in values or not node.args:
+            results[node] = values.get(node, node)
+        elif not ready:
+            stack.append((node, True))
+            stack.extend((argument, False) for argument in node.args)
+        else:
+            results[node] = _rebuilt(node, [results[argument] for argument in node.args])
+    return results[formula]
+
+
+def _rebuilt(node: sympy.Basic, arguments: list) -> sympy.Basic:
+    """``node``'s operation applied to ``arguments`` (its operands, already substituted)."""
+    if node.is_Add:
         return total(arguments)
-    result = formula.func(*arguments)
-    if formula.func in _PARTIAL and not _finite_real(result):
-        raise NoFiniteValue(_PARTIAL[formula.func](*arguments))
+    numeric = all(argument.is_number for argument in arguments)
+    if numeric and node.is_Pow:
+        _check_growth(*arguments)
+        if not _exact_power(*arguments):
+            return _float_power(*arguments)
+    elif numeric and isinstance(node, sympy.exp):
+        _check_growth(sympy.E, arguments[0])
+    elif numeric and node.func in (sympy.sin, sympy.cos):
+        _check_periodic(arguments[0])
+    result = node.func(*arguments)
+    if node.func in _PARTIAL and not _finite_real(result):
+        raise NoFiniteValue(_PARTIAL[node.func](*arguments))
     return result
+
+
+#: A power or an exponential is computed while its result's size in bits has at most this many bits
+#: itself: mpmath carries an exponent of any size, at a cost that grows with its digits; beyond, settle
+#: could not even say the size (3**(10**10000) takes minutes). A result above 10^±MAX_MAGNITUDE is
+#: still refused by ``settle``, as a step on the way to a value in range (σ(−10^100)) is not.
+_GROWTH_BITS = 1000
+
+
+def _check_growth(base: sympy.Expr, exponent: sympy.Expr) -> None:
+    """Refuse ``base ** exponent`` before computing it when its size could not even be written down.
+
+    NOTE: estimated at 53 bits, from |exponent|·log2|base|, which mpmath finds at once at any size.
+    """
+    if not base or not exponent:
+        return
+    with mpmath.workprec(53):
+        bits = _rough(exponent) * mpmath.log(abs(_rough(base)), 2)
+        if abs(bits) > mpmath.mpf(2) ** _GROWTH_BITS:
+            side = "larger than 10^(10^300)" if bits > 0 else "smaller than 10^(−10^300)"
+            raise NoFiniteValue(f"reaches a number {side} on the way, far beyond the "
+                                f"10^±{MAX_MAGNITUDE} that a worked solution can show")
+
+
+def _check_periodic(argument: sympy.Expr) -> None:
+    """Refuse the sine or cosine of a number beyond 10^MAX_MAGNITUDE: reducing it by 2π takes as many digits of π."""
+    with mpmath.workprec(53):
+        if abs(_rough(argument)) > mpmath.mpf(10) ** MAX_MAGNITUDE:
+            raise NoFiniteValue(f"takes the sine or cosine of a number beyond the 10^{MAX_MAGNITUDE} that a "
+                                f"worked solution can show")
+
+
+def _rough(value: sympy.Expr) -> mpmath.mpf:
+    """A number's real part to about 20 digits: enough to size a result."""
+    if not (value.is_Float or value.is_Rational):
+        value = sympy.re(value.evalf(20))
+    return _mpf(value) if value.is_Number else mpmath.mpf(0)
+
+
+def _exact_power(base: sympy.Expr, exponent: sympy.Expr) -> bool:
+    """True where ``base ** exponent`` is left to SymPy: not both exact, or exact and short."""
+    if not (base.is_Rational and exponent.is_Rational):
+        return not (base.is_Float or exponent.is_Float)
+    return (abs(int(base.p)).bit_length() + int(base.q).bit_length()) * abs(exponent) <= _EXACT_BITS
+
+
+#: Integer powers up to this are multiplied out; higher ones go through exp and log.
+_SMALL_POWER = 2**16
+
+
+def _float_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+    """``base ** exponent`` as a DIGITS-digit Float, for a Float operand or an exact power too long to carry."""
+    if not base:
+        if exponent.is_negative:
+            raise NoFiniteValue(_power(base, exponent))
+        return sympy.Integer(0) if exponent else sympy.Integer(1)
+    if base.is_negative and not exponent.is_integer:
+        raise NoFiniteValue(_power(base, exponent))
+    with mpmath.workdps(DIGITS + 10):
+        if exponent.is_integer and abs(exponent) <= _SMALL_POWER:
+            result = mpmath.power(_mpf(base), int(exponent))
+        else:
+            # NOTE: exp(e·log|b|) rather than mpmath's power, which multiplies out a huge integer exponent.
+            result = mpmath.exp(_mpf(exponent) * mpmath.log(abs(_mpf(base))))
+            if base.is_negative and int(exponent) % 2:
+                result = -result
+        return sympy.Float._new(result._mpf_, mpmath.mp.prec)
 
 
 def _finite_real(value: sympy.Expr) -> bool:
@@ -264,12 +366,28 @@ def dot(pairs) -> sympy.Expr:
     pairs = list(pairs)
     if all(a.is_Rational and (b is None or b.is_Rational) for a, b in pairs):
         return sympy.Add(*(a if b is None else a * b for a, b in pairs))
-    with mpmath.workdps(DIGITS):
-        terms = [_mpf(a) if b is None else _mpf(a) * _mpf(b) for a, b in pairs]
-        total = mpmath.fsum(terms)
-        if _cancelled(total._mpf_, [term._mpf_ for term in terms]):
-            return sympy.Integer(0)
-        return sympy.Float._new(total._mpf_, mpmath.mp.prec)
+    # NOTE: on mpmath's raw numbers (as mpmath.fsum sums them): each product rounded to the working
+    # precision, their sum rounded once, with no number objects built on the way.
+    terms = [_raw(a) if b is None else mpf_mul(_raw(a), _raw(b), _PREC, round_nearest) for a, b in pairs]
+    total = mpf_sum(terms, _PREC, round_nearest)
+    if _cancelled(total, terms):
+        return sympy.Integer(0)
+    return sympy.Float._new(total, _PREC)
+
+
+#: The working precision of dot, in bits (DIGITS decimal digits).
+_PREC = mpmath.libmp.dps_to_prec(DIGITS)
+
+
+def _raw(value: sympy.Expr) -> tuple:
+    """``value`` as mpmath's raw number (sign, mantissa, exponent, bits), rounded to the working precision."""
+    if value.is_Float:
+        return value._mpf_
+    if value.is_Integer:
+        return from_int(int(value.p))
+    if value.is_Rational:
+        return from_rational(int(value.p), int(value.q), _PREC, round_nearest)
+    return sympy.Float(value, DIGITS)._mpf_
 
 
 #: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
@@ -285,15 +403,6 @@ def _cancelled(total: tuple, terms: list[tuple]) -> bool:
     # does not matter.
     largest = max(term[2] + term[3] for term in terms if term[1])
     return exponent + length < largest - _CANCELLED_BITS
-
-
-def _mpf(value: sympy.Expr) -> mpmath.mpf:
-    """``value`` as an mpmath number at the working precision (a Float's own digits, kept)."""
-    if value.is_Float:
-        return mpmath.mpf(value._mpf_)
-    if value.is_Rational:
-        return mpmath.mpf(int(value.p)) / int(value.q)
-    return mpmath.mpf(sympy.Float(value, DIGITS)._mpf_)
 
 
 @dataclass(frozen=True)

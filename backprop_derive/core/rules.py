@@ -9,6 +9,7 @@ from functools import cache, cached_property
 import sympy
 
 from .formula import X, parse_formula
+from .limits import MAX_FUNCTION_NESTING, MAX_OPS_IN_OUTPUT_FORM
 from .numbers import substitute
 
 
@@ -73,6 +74,8 @@ def _in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None
     substituted = derivative.subs(formula, OUTPUT)
     if not substituted.has(X):
         return substituted
+    if sympy.count_ops(formula) > MAX_OPS_IN_OUTPUT_FORM or _function_nesting(formula) > MAX_FUNCTION_NESTING:
+        return None
     try:
         inverses = sympy.solve(sympy.Eq(OUTPUT, formula), X)
     except NotImplementedError:
@@ -83,6 +86,18 @@ def _in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None
     if in_output.has(X) or sympy.count_ops(in_output) >= sympy.count_ops(derivative):
         return None
     return in_output
+
+
+def _function_nesting(formula: sympy.Expr) -> int:
+    """How deep function calls nest in ``formula``: 1 for exp(-x)/2, 2 for tanh(tanh(x))."""
+    deepest = 0
+    stack = [(formula, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += isinstance(node, sympy.Function)
+        deepest = max(deepest, depth)
+        stack.extend((argument, depth) for argument in node.args)
+    return deepest
 
 _HALF = sympy.Rational(1, 2)
 

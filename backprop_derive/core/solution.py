@@ -14,6 +14,7 @@ from .derivation import Derivation, derive
 from .errors import SpecError
 from .evaluation import Values, evaluate
 from .graph_solution import GraphSolution, solve_circuit
+from .limits import MAX_EXAMPLES, MAX_NEURONS, MAX_PARAMETERS, MAX_VALUES, MAX_WRITTEN
 from .network import Network
 from .notation import Notation
 from .numbers import NoFiniteValue, python_number
@@ -86,7 +87,7 @@ class Solution:
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None) -> Solution | GraphSolution:
+          precision: int | None = None, written: bool = True) -> Solution | GraphSolution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -94,6 +95,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         steps: How many gradient-descent steps to take (more than one needs a learning rate).
         notation: ``indexed``, ``layered`` or ``ng``; default: the spec's, else by its form.
         precision: Significant digits shown; default: the spec's, else 6.
+        written: The solution will be written out step by step (False: only its numbers, as JSON);
+            a written solution has a lower limit on its size (see ``check_size``).
 
     Returns:
         The Solution (``backprop_derive.solve`` returns one that renders itself); for a `graph:` spec
@@ -130,12 +133,18 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         raise error.with_file(source) from None
     if steps > 1 and network.learning_rate is None:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
+    try:
+        check_size(network, steps)
+        if written:
+            check_written_size(network, steps, hint="; --format json gives the numbers alone")
+    except SpecError as error:
+        raise error.with_file(source) from None
     # Derive the chain rule once; the structure is the same for every step.
     derivation = derive(network)
     # Evaluate each step from the parameters and optimizer state the previous one left.
     carry = start(network)
     values, unrounded = [], []
-    for _ in range(steps):
+    for step in range(steps):
         try:
             step_values = evaluate(derivation, carry.parameters, carry.state)
             if network.options.rounding:
@@ -143,8 +152,60 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         except NoFiniteValue as error:
             # NOTE: a value rounded by options.rounding may reach what the full value never does (σ = 1).
             hint = "; options.rounding carries rounded values, so keep more digits" if network.options.rounding else ""
-            raise SpecError(f"the exercise has no finite solution: {error}{hint}", error.path, source) from None
+            during = f" (at step {step + 1})" if steps > 1 else ""
+            raise SpecError(f"the exercise has no finite solution: {error}{hint}{during}", error.path,
+                            source) from None
         values.append(step_values)
         carry = carried(network, derivation.updates, step_values)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
                     precision or network.options.precision, tuple(unrounded) if unrounded else None)
+
+
+def written_size(network: Network) -> int:
+    """The chain-rule factors one example's written solution has: neurons + parameters × layers."""
+    return len(network.neurons) + len(network.parameters) * len(network.layers)
+
+
+def _multiplied(network: Network, steps: int) -> str:
+    """`` × 3 examples × 2 steps``: what a count per example and step is multiplied by (empty for 1 and 1)."""
+    return "".join(f" × {count:,} {what}" for count, what in ((len(network.examples), "examples"), (steps, "steps"))
+                   if count > 1)
+
+
+def _field(network: Network, steps: int) -> str:
+    return "--steps" if steps > 1 else "layers" if network.form == "dense" else "neurons"
+
+
+def check_size(network: Network, steps: int = 1) -> None:
+    """Refuse, before any work, an exercise larger than a worked solution can compute.
+
+    Raises:
+        SpecError: naming the field and the limit passed (see ``limits``).
+    """
+    where = "layers" if network.form == "dense" else "neurons"
+    examples = len(network.examples)
+    for count, limit, what, field in ((len(network.parameters), MAX_PARAMETERS, "weights and biases", where),
+                                      (len(network.neurons), MAX_NEURONS, "neurons", where),
+                                      (examples, MAX_EXAMPLES, "examples", "inputs")):
+        if count > limit:
+            raise SpecError(f"{count:,} {what}: more than a worked solution can take (at most {limit:,})", field)
+    units = len(network.neurons) + len(network.parameters)
+    if units * examples * steps > MAX_VALUES:
+        times = _multiplied(network, steps)
+        raise SpecError(f"{units:,} values (neurons and parameters){times} = {units * examples * steps:,}: more "
+                        f"than a worked solution can compute (at most {MAX_VALUES:,})", _field(network, steps))
+
+
+def check_written_size(network: Network, steps: int = 1, hint: str = "") -> None:
+    """Refuse, before any work, an exercise whose worked solution is longer than one can sensibly read.
+
+    Raises:
+        SpecError: naming the field and the limit passed, followed by ``hint``.
+    """
+    factors = written_size(network)
+    total = factors * len(network.examples) * steps
+    if total > MAX_WRITTEN:
+        times = _multiplied(network, steps)
+        raise SpecError(f"{factors:,} chain-rule factors (neurons + parameters × layers){times}"
+                        f"{f' = {total:,}' if times else ''}: more than a worked solution can write out "
+                        f"(at most {MAX_WRITTEN:,}){hint}", _field(network, steps))

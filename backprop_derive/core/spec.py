@@ -17,6 +17,7 @@ import yaml
 
 from .errors import SpecError
 from .formula import FormulaError
+from .limits import MAX_FILE_BYTES
 from .network import Example, Network, Node, Options, Parameter
 from .numbers import AmbiguousNumber, Rounding, parse_number
 from .printable import visible
@@ -37,7 +38,7 @@ MAX_ROUNDING_DIGITS = 30
 #: A node name: ASCII letters and digits, so that every quantity's ASCII name is unique and TeX-safe.
 NODE_NAME = re.compile(r"[A-Za-z0-9]+")
 #: The most a spec or answers file may hold (a spec is a few kilobytes): more is refused before parsing.
-MAX_INPUT_BYTES = 10 * 1024 * 1024
+MAX_INPUT_BYTES = MAX_FILE_BYTES
 #: How a file given as ``-`` (standard input) is named in messages.
 STDIN_NAME = "(standard input)"
 
@@ -680,23 +681,29 @@ def _topological_order(definitions: dict) -> list[str]:
     """Neuron names, each after every neuron it reads from; a cycle is a SpecError."""
     order: list[str] = []
     state: dict[str, str] = {}
-
-    def visit(name: str, trail: list[str]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "open":
-            cycle = trail[trail.index(name):] + [name]
-            raise SpecError(f"the neurons form a cycle {' → '.join(cycle)}; a network must feed forward",
-                            f"neurons.{name}.in")
-        state[name] = "open"
-        for source in definitions[name][2]:
-            if source in definitions:
-                visit(source, trail + [name])
-        state[name] = "done"
-        order.append(name)
-
-    for name in definitions:
-        visit(name, [])
+    # NOTE: depth first with a stack of (name, its sources left to visit), not recursion: a chain of
+    # 1,000 neurons would pass Python's recursion limit.
+    for root in definitions:
+        if root in state:
+            continue
+        state[root] = "open"
+        stack = [(root, iter(definitions[root][2]))]
+        while stack:
+            name, sources = stack[-1]
+            source = next((source for source in sources if source in definitions and state.get(source) != "done"),
+                          None)
+            if source is None:
+                state[name] = "done"
+                order.append(name)
+                stack.pop()
+            elif state.get(source) == "open":
+                trail = [entry for entry, _ in stack]
+                cycle = trail[trail.index(source):] + [source]
+                raise SpecError(f"the neurons form a cycle {' → '.join(cycle)}; a network must feed forward",
+                                f"neurons.{source}.in")
+            else:
+                state[source] = "open"
+                stack.append((source, iter(definitions[source][2])))
     return order
 
 

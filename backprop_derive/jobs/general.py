@@ -12,12 +12,14 @@ from typing import Any
 import sympy
 
 from ..core.circuit import build_circuit, is_graph_spec
-from ..core.derivation import SLOPE_VARIABLES, Derivation, derive
+from ..core.derivation import SLOPE_VARIABLES, Derivation, derive, route_counts
 from ..core.errors import SpecError
 from ..core.formula import X
+from ..core.limits import MAX_EXPANDED
 from ..core.network import Network
 from ..core.notation import Notation
 from ..core.rules import OUTPUT
+from ..core.solution import check_written_size
 from ..core.spec import read_document, read_network
 from ..core.steps import Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
@@ -92,10 +94,27 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
         raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
     # NOTE: one example carries every formula; a batch only averages them (said in its own block).
     one = dataclasses.replace(network, examples=network.examples[:1], batched=False)
+    try:
+        check_written_size(one)
+        _check_expanded_size(one)
+    except SpecError as error:
+        raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
     derivation = derive(one)
     style = notation or network.notation
     return GeneralSolution(one, derivation, formulas(derivation),
                            Notation(one, style, per_example=network.batched), len(network.examples))
+
+
+def _check_expanded_size(network: Network) -> None:
+    """Refuse a network whose chain rules, expanded over every path, are longer than one can sensibly read."""
+    counts, depth = route_counts(network), len(network.layers)
+    # NOTE: per neuron, its weights', bias's, δ's and ∂L/∂y's chains: each path from it is at most as long as the
+    # layers above it.
+    factors = sum(count * (len(neuron.incoming) + 3) * (depth - neuron.layer + 1) for neuron, count in counts.items())
+    if factors > MAX_EXPANDED:
+        raise SpecError(f"{factors:,} factors in the chain rules expanded over every path: more than the general "
+                        f"formulas can write out (at most {MAX_EXPANDED:,})",
+                        "layers" if network.form == "dense" else "neurons")
 
 
 # --- printing ----------------------------------------------------------------------------

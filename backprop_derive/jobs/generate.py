@@ -23,11 +23,12 @@ from ..core.errors import BackpropDeriveError, OutputError, SpecError
 from ..core.evaluation import Values, compute, evaluate
 from ..core.graph import Backward, Ref
 from ..core.graph_solution import GraphSolution, solve_circuit
+from ..core.limits import MAX_DRAWS, MAX_GENERATED, MAX_REDRAWS, MAX_UNITS, MAX_UNSOLVED_DRAWS, MAX_VARIANTS, MAX_WEIGHT_RANGE
 from ..core.network import Example, Parameter
 from ..core.numbers import settle
 from ..core.printable import visible
 from ..core.rules import LOSSES
-from ..core.solution import Solution, solve
+from ..core.solution import Solution, check_size, check_written_size, solve, written_size
 from ..core.spec import build_network, input_name, read_document, spec_network
 from ..core.steps import Quantity
 from ..render.diagram import circuit_diagram, solution_diagrams
@@ -56,9 +57,6 @@ KINKED = {"relu", "leaky_relu", "elu"}
 DYING = {"relu"}
 #: The values an output unit can take, for drawing targets it can reach (None: unbounded).
 OUTPUT_RANGES = {"sigmoid": (0, 1), "softmax": (0, 1), "tanh": (-1, 1), "relu": (0, None), "softplus": (0, None)}
-#: Draws tried per variant before giving up, and redraws of a variant that repeats an earlier one.
-MAX_DRAWS = 20000
-MAX_REDRAWS = 100
 
 
 # --- what to generate --------------------------------------------------------------------
@@ -103,17 +101,13 @@ class Plan:
     for_lms: bool = False
 
 
-#: The largest --weights range: numbers a student multiplies by hand.
-MAX_MAGNITUDE = 1000
-#: The most units a layer of --arch may have (a hand exercise, not a model).
-MAX_UNITS = 20
 
 
 def parse_range(text: str) -> tuple[decimal.Decimal, decimal.Decimal]:
     """``"-5..5"`` → (-5, 5).
 
     Raises:
-        SpecError: not two numbers joined by ``..``, low first, within ±MAX_MAGNITUDE.
+        SpecError: not two numbers joined by ``..``, low first, within ±MAX_WEIGHT_RANGE.
     """
     parts = text.split("..")
     try:
@@ -122,8 +116,8 @@ def parse_range(text: str) -> tuple[decimal.Decimal, decimal.Decimal]:
         raise SpecError(f"expected a range such as -5..5, got {text!r}", "--weights") from None
     if not (low.is_finite() and high.is_finite() and low < high):
         raise SpecError(f"expected a range from a lower to a higher number, such as -5..5, got {text!r}", "--weights")
-    if low < -MAX_MAGNITUDE or high > MAX_MAGNITUDE:
-        raise SpecError(f"expected a range within -{MAX_MAGNITUDE}..{MAX_MAGNITUDE}, got {text!r}", "--weights")
+    if low < -MAX_WEIGHT_RANGE or high > MAX_WEIGHT_RANGE:
+        raise SpecError(f"expected a range within -{MAX_WEIGHT_RANGE}..{MAX_WEIGHT_RANGE}, got {text!r}", "--weights")
     return low, high
 
 
@@ -196,7 +190,39 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         grid = Grid(low, high, grid.decimals)
     if decimals is not None:
         grid = Grid(grid.low, grid.high, decimals)
+    if not graph:
+        _check_size(build_network(spec), structure)
     return Plan(spec, grid, count, seed, allow_dead)
+
+
+#: Which option builds what a spec's field holds, for a network built from generate's options.
+_OPTION_OF_FIELD = {"inputs": "--batch", "layers": "--arch"}
+
+
+def _check_size(network, structure: str | Path | None) -> None:
+    """Refuse, before drawing, variants larger than a worked solution can sensibly show."""
+    try:
+        check_size(network)
+        check_written_size(network)
+    except SpecError as error:
+        if structure is not None:
+            raise error.with_file(str(structure)) from None
+        raise SpecError(error.message, _OPTION_OF_FIELD.get(error.path, error.path)) from None
+
+
+def _check_count(plan: Plan) -> None:
+    """Refuse, before drawing, more variants than one run can sensibly write."""
+    count = plan.count
+    if count > MAX_VARIANTS:
+        raise SpecError(f"{count:,} variants: more than one run makes (at most {MAX_VARIANTS:,})", "--count")
+    if is_graph_spec(plan.spec):
+        return  # NOTE: a circuit (SPEC §2.4) has no layers to size by; only the count of variants is bounded
+    network = build_network(plan.spec)
+    factors = written_size(network) * len(network.examples)
+    if factors * count > MAX_GENERATED:
+        variants = f"{count:,} variant{'s' if count != 1 else ''}"
+        raise SpecError(f"{variants} × {factors:,} chain-rule factors each = {factors * count:,}: more than one run "
+                        f"writes out (at most {MAX_GENERATED:,}); make fewer variants, or smaller ones", "--count")
 
 
 def default_grid(spec: dict) -> Grid:
@@ -277,6 +303,7 @@ class Drawer:
         """
         generator = random.Random(f"{self.plan.seed}:{index}:{redraw}")
         network = self.network
+        unsolved = 0
         for _ in range(MAX_DRAWS):
             parameters = {parameter: generator.choice(self.numbers) for parameter in network.parameters}
             examples = [({node: generator.choice(self.numbers) for node in network.inputs},
@@ -302,7 +329,11 @@ class Drawer:
             spec = self._spec(index, parameters, examples, rate)
             try:
                 solution = solve(spec)
-            except BackpropDeriveError:  # e.g. log 0 in a cross-entropy
+            except BackpropDeriveError as error:  # e.g. log 0 in a cross-entropy
+                unsolved += 1
+                if unsolved == MAX_UNSOLVED_DRAWS:
+                    raise BackpropDeriveError(f"{MAX_UNSOLVED_DRAWS} draws for variant {index} had no solution; the "
+                                              f"last: {error}") from None
                 continue
             if self.plan.for_lms and too_small(solution):
                 continue
@@ -765,6 +796,7 @@ def generate(plan: Plan, directory: str | Path, fmt: str = "md", *, jobs: int = 
         >>> generate(plan, "homework", "moodle")  # doctest: +SKIP
     """
     directory = Path(directory)
+    _check_count(plan)
     if fmt not in FORMATS:
         raise OutputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "pdf" and not latex_available():
