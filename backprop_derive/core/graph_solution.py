@@ -43,6 +43,11 @@ class GraphSolution:
         return self.circuit.title
 
     @property
+    def rounding(self) -> None:
+        """How each line is rounded: never (a graph carries its values unrounded)."""
+        return None
+
+    @property
     def answer_names(self) -> tuple[tuple[str, str], ...]:
         """A course's own names of quantities: none (a graph's nodes are already named by the course)."""
         return ()

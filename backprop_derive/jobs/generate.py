@@ -684,9 +684,6 @@ class VariantMaker:
     def __init__(self, plan: Plan, fmt: str, tolerance: Tolerance | None = None) -> None:
         self.drawer = make_drawer(plan)
         self.lms = fmt in QUIZ_FILES
-        if self.lms and is_graph_spec(plan.spec):
-            raise OutputError(f"--format {fmt} is for networks for now; a circuit's variants are written as md, "
-                              "tex or pdf")
         self.fmt = LMS_FILES_FORMAT if self.lms else fmt
         self.tolerance = tolerance
 
@@ -893,6 +890,8 @@ class GraphDrawer:
             try:
                 solution = solve_circuit(build_circuit(variant))
             except BackpropDeriveError:  # e.g. a division by 0 or the log of a negative number
+                continue
+            if self.plan.for_lms and too_small(solution):
                 continue
             if self._worth_solving(solution, lambda value: _short_decimal(value, self.places)):
                 numbers = tuple(tuple(values.values()) for values in drawn.values()) + (rate,)

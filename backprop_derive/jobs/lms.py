@@ -17,6 +17,8 @@ import sympy
 
 from ..core.errors import SpecError
 from ..core.evaluation import rounding_of
+from ..core.graph import Ref
+from ..core.graph_solution import GraphSolution
 from ..core.numbers import EXACT_DECIMAL_DIGITS
 from ..core.steps import Quantity
 from ..render.document import Block, Math, Table
@@ -93,8 +95,12 @@ class Part:
     tolerance: decimal.Decimal
 
 
-def asked(solution: Solution) -> list[Quantity]:
-    """What a variant asks, in the order of the solution: outputs, the cost, the gradients, the new parameters."""
+def asked(solution: Solution | GraphSolution) -> list[Quantity | Ref]:
+    """What a variant asks, in the order of its problem sheet: outputs, the cost, the gradients, the new
+    parameters (a circuit: every node's value, every input's and parameter's gradient, the new parameters)."""
+    if isinstance(solution, GraphSolution):
+        return [*(Ref("value", node.name) for node in solution.circuit.graph.nodes), *solution.derivation.gradients,
+                *(update.result for update in solution.updates)]
     derivation, network = solution.derivation, solution.network
     outputs = [Quantity("out", node, example) for example in range(len(network.examples)) for node in network.outputs]
     cost = [derivation.cost] if network.has_targets else []  # NOTE: loss: none's L is the output, asked already
@@ -200,7 +206,7 @@ def quiz_item(index: int, solution: Solution, intro: str, givens: tuple[Block, .
     context = Context(solution.notation, typography, solution.values[0])
     parts = []
     steps = {step.result: step for step in solution.steps()}
-    rounding = solution.network.options.rounding
+    rounding = solution.rounding
     for question, quantity in zip(questions, asked(solution), strict=True):
         value = solution.values[0][quantity]
         answer, rounded = written(value, solution.precision)
@@ -216,7 +222,7 @@ def quiz_item(index: int, solution: Solution, intro: str, givens: tuple[Block, .
         block for _, blocks in document.steps for block in blocks) + document.closing
     figures = {figure.name: figure_svg(figure) for figure in (*document.figures(), *(
         block.figure for block in givens if block.figure))}
-    return QuizItem(index, solution.network.title, intro, givens, tuple(parts), feedback, figures)
+    return QuizItem(index, solution.title, intro, givens, tuple(parts), feedback, figures)
 
 
 # --- HTML, built as elements -------------------------------------------------------------
