@@ -18,7 +18,7 @@ from .formula import (
     check_operation,
     constant_value,
     graph_expression,
-    parse_graph_tree,
+    parse_tree,
 )
 from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
@@ -212,7 +212,7 @@ class _Builder:
         gates: list[Node] = []
         before = (dict(self.kinds), self.constants, self._gate_number)
         try:
-            tree, source = parse_graph_tree(str(text))
+            tree, source = parse_tree(str(text))
             if not any(isinstance(part, ast.Name) and part.id not in ("e", "pi") for part in ast.walk(tree)):
                 raise SpecError(f"the formula {text!r} is constant; a node computes something from its inputs",
                                 path)

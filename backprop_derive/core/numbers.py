@@ -375,6 +375,15 @@ def dot(pairs) -> sympy.Expr:
     return sympy.Float._new(total, _PREC)
 
 
+def _mpf(value: sympy.Expr) -> mpmath.mpf:
+    """``value`` as an mpmath number at the working precision (a Float's own digits, kept)."""
+    if value.is_Float:
+        return mpmath.mpf(value._mpf_)
+    if value.is_Rational:
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(sympy.Float(value, DIGITS)._mpf_)
+
+
 #: The working precision of dot, in bits (DIGITS decimal digits).
 _PREC = mpmath.libmp.dps_to_prec(DIGITS)
 
