@@ -399,11 +399,6 @@ def _raw(value: sympy.Expr) -> tuple:
     return sympy.Float(value, DIGITS)._mpf_
 
 
-def _mpf(value: sympy.Expr) -> mpmath.mpf:
-    """``value`` as an mpmath number at the working precision (see ``_raw``)."""
-    return mpmath.mp.make_mpf(_raw(value))
-
-
 #: ROUNDING_MARGIN's threshold in bits: a sum this many powers of two below its largest term is 0.
 _CANCELLED_BITS = int((DIGITS - ROUNDING_MARGIN) * 3.321928)
 
