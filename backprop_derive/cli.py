@@ -161,11 +161,9 @@ def solve(spec: str, fmt: str | None, output: str | None, steps: int, notation: 
     fmt = output_format(fmt, output, SOLVE_FORMATS, stdout_default())
     solution = solve_spec(spec, steps=steps, notation=notation, precision=precision, written=fmt != "json")
     if style == "matrix":
-        from .render.matrix import layers_of
+        from .render.matrix import matrix_layers
 
-        if not hasattr(solution, "network"):
-            raise BackpropDeriveError("--style matrix is for layers of neurons; a circuit is solved gate by gate")
-        layers_of(solution.network)  # NOTE: a graph that is not layers is a usage error in every format
+        matrix_layers(solution)  # NOTE: what matrix style cannot write is a usage error in every format
     if output and not FORMATS[fmt].binary:
         # NOTE: figures go beside a file as SVG; into a device or a FIFO (one stream), as Mermaid.
         content = render_files(solution, fmt, output, style=style, template_dir=template_dir,

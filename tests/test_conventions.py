@@ -209,8 +209,10 @@ def test_json_carries_both_the_error_term_and_the_derivative(tmp_path: Path) -> 
     assert deltas
     for name, value in deltas.items():
         assert book["quantities"][name] == -value
-    # ∂L/∂h of each unit (layered notation): the derivative, beside the error term.
-    assert book["quantities"]["dE/dh(2)_1"] == default["quantities"]["delta(2)_1"]
+    # ∂L/∂h of each unit (layered notation): the derivative, beside the error term (apart from `quantities`,
+    # which holds only the names check takes).
+    assert book["pre_activation_gradients"]["dE/dh(2)_1"] == default["quantities"]["delta(2)_1"]
+    assert "dE/dh(2)_1" not in book["quantities"] and "pre_activation_gradients" not in default
 
 
 # --- weights_layout: input_by_unit ------------------------------------------------------
@@ -516,9 +518,10 @@ def test_readme_conventions_excerpt_is_real_output() -> None:
 def test_a_batch_with_error_terms_carries_each_examples_derivative(tmp_path: Path) -> None:
     spec = yaml.safe_load((ROOT / "examples" / "bce_batch_2_3_1.yaml").read_text(encoding="utf-8"))
     spec.setdefault("options", {})["delta"] = "error_term"
-    quantities = solved_json(spec, tmp_path, "--steps", "2")["quantities"]
-    deltas = {name: value for name, value in quantities.items() if name.startswith("delta")}
-    derivatives = {name: value for name, value in quantities.items() if re.fullmatch(r"dL\(\d+\)/dz.*", name)}
+    solved = solved_json(spec, tmp_path, "--steps", "2")
+    deltas = {name: value for name, value in solved["quantities"].items() if name.startswith("delta")}
+    derivatives = {name: value for name, value in solved["pre_activation_gradients"].items()
+                   if re.fullmatch(r"dL\(\d+\)/dz.*", name)}
     assert len(deltas) == len(derivatives) > 2
     assert sorted(-value for value in deltas.values()) == sorted(derivatives.values())
 

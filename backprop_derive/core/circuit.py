@@ -18,7 +18,7 @@ from .formula import (
     check_operation,
     constant_value,
     graph_expression,
-    parse_graph_tree,
+    parse_tree,
 )
 from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
@@ -27,7 +27,8 @@ from .spec import _known_keys, _mapping, _number, describe
 
 TOP_LEVEL = {"title", "inputs", "parameters", "graph", "gates", "output", "targets", "loss", "learning_rate",
              "options"}
-OPTIONS = {"precision"}
+#: ``input_gradients`` is accepted as true only: a graph always gives its inputs' gradients (SPEC §2.7).
+OPTIONS = {"precision", "input_gradients"}
 #: A name in a graph: a Python-style identifier of ASCII letters and digits, as formulas can refer to it.
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 #: Names a formula gives a meaning of its own.
@@ -132,6 +133,9 @@ def build_circuit(data: Any) -> Circuit:
             raise SpecError("a learning rate updates parameters; list them under parameters", "learning_rate")
     options = _mapping(spec.get("options", {}), "options", "a map of options")
     _known_keys(options, OPTIONS, "options")
+    if options.get("input_gradients", True) is not True:
+        raise SpecError("a graph always gives its inputs' gradients: expected true, or leave it out",
+                        "options.input_gradients")
     precision = options.get("precision", 6)
     if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 30:
         raise SpecError(f"expected a whole number from 1 to 30, got {describe(precision)}", "options.precision")
@@ -208,7 +212,7 @@ class _Builder:
         gates: list[Node] = []
         before = (dict(self.kinds), self.constants, self._gate_number)
         try:
-            tree, source = parse_graph_tree(str(text))
+            tree, source = parse_tree(str(text))
             if not any(isinstance(part, ast.Name) and part.id not in ("e", "pi") for part in ast.walk(tree)):
                 raise SpecError(f"the formula {text!r} is constant; a node computes something from its inputs",
                                 path)

@@ -62,14 +62,13 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], st
         except NoFiniteValue as error:
             note = network.loss.domain if isinstance(step, _LOSS_STEPS) else ""
             raise error.at(*_where(step, network), note) from None
-        values[step.result] = _round(step, value, rounding) if rounding else value
+        values[step.result] = rounding_of(step, rounding)(value) if rounding else value
     return values
 
 
-def _round(step, value: sympy.Expr, rounding: Rounding) -> sympy.Rational:
-    if isinstance(step, BACKWARD_STEPS) and rounding.backward:
-        return rounding.backward(value)
-    return rounding(value)
+def rounding_of(step, rounding: Rounding) -> Rounding:
+    """The rounding ``options.rounding`` applies to ``step``'s result: its ``backward`` one for the backward pass."""
+    return rounding.backward if isinstance(step, BACKWARD_STEPS) and rounding.backward else rounding
 
 
 def _given(network: Network, parameters: dict[Parameter, sympy.Expr]) -> Values:

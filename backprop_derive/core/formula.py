@@ -121,27 +121,10 @@ def parse_formula(text: str) -> sympy.Expr:
             anything outside the whitelist, has a number or exponent that is too
             large, is undefined (e.g. divides by zero), or does not use ``x``.
     """
-    if not isinstance(text, str):
-        raise FormulaError(f"a formula must be a string, not {type(text).__name__}")
-    if len(text) > MAX_FORMULA_LENGTH:
-        raise FormulaError(f"formula is {len(text)} characters long; at most {MAX_FORMULA_LENGTH} allowed")
-    source = text.strip()
-    if not source:
-        raise FormulaError("formula is empty")
+    body, source = parse_tree(text)
+    _check_depth(_written_depth(body))
     try:
-        with warnings.catch_warnings():
-            # Makes the parser raise SyntaxError instead of warning, e.g. for "1or x".
-            warnings.simplefilter("error")
-            tree = ast.parse(source, mode="eval")
-    except SyntaxError as err:
-        raise FormulaError(f"not a formula: {err.msg}") from None
-    except ValueError as err:  # e.g. null bytes in the text
-        raise FormulaError(f"not a formula: {err}") from None
-    except (RecursionError, MemoryError):
-        raise FormulaError("formula is nested too deeply") from None
-    _check_depth(_written_depth(tree.body))
-    try:
-        expr = _Translator(source).build(tree.body)
+        expr = _Translator(source).build(body)
     except RecursionError:
         raise FormulaError("formula is nested too deeply") from None
     if X not in expr.free_symbols:
@@ -188,8 +171,8 @@ def _depth(expr: sympy.Expr) -> int:
     return deepest
 
 
-def parse_graph_tree(text: str) -> tuple[ast.expr, str]:
-    """Parse a graph's formula (e.g. ``"(x + y) * z"``) into its syntax tree, without translating it yet.
+def parse_tree(text: str) -> tuple[ast.expr, str]:
+    """Parse a formula (``"x**3/3"``, a graph's ``"(x + y) * z"``) into its syntax tree, without translating it yet.
 
     Returns:
         The tree and the stripped source text (for quoting it in messages).

@@ -43,6 +43,16 @@ class GraphSolution:
         return self.circuit.title
 
     @property
+    def rounding(self) -> None:
+        """How each line is rounded: never (a graph carries its values unrounded)."""
+        return None
+
+    @property
+    def answer_names(self) -> tuple[tuple[str, str], ...]:
+        """A course's own names of quantities: none (a graph's nodes are already named by the course)."""
+        return ()
+
+    @property
     def top(self) -> Ref:
         """The differentiated value: the loss, or the output itself."""
         return Ref("value", self.circuit.graph.output)
@@ -75,6 +85,14 @@ class GraphSolution:
 
 
 
+def updates_of(circuit: Circuit) -> tuple[Update, ...]:
+    """θ_new = θ − η g for each parameter of ``circuit`` (none without a learning rate)."""
+    if circuit.learning_rate is None:
+        return ()
+    return tuple(Update(Ref("new", name), Ref("value", name), Ref("grad", name), Ref("rate"), True)
+                 for name in circuit.parameters)
+
+
 def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision: int | None = None) -> GraphSolution:
     """Forward pass, backward pass and (with a learning rate) updates of ``circuit``, for ``steps`` steps.
 
@@ -85,10 +103,7 @@ def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision:
         raise SpecError("several steps need a learning_rate to update with", "learning_rate", source)
     derivation = derive(circuit.graph)
     rate = circuit.learning_rate
-    updates = ()
-    if rate is not None:
-        updates = tuple(Update(Ref("new", name), Ref("value", name), Ref("grad", name), Ref("rate"), True)
-                        for name in circuit.parameters)
+    updates = updates_of(circuit)
     update = NAMED_RULES[GradientDescent.name]
     leaves, state, values = circuit.values, {}, []
     for _ in range(steps):

@@ -539,6 +539,19 @@ class Rounding:
         fraction = fractions.Fraction(rounded)
         return sympy.Rational(fraction.numerator, fraction.denominator)
 
+    def unit(self, value: sympy.Expr) -> sympy.Rational:
+        """One unit of the last digit that rounding ``value`` keeps (10^-3 for 3 decimal places)."""
+        if self.significant:
+            if value == 0:
+                return sympy.Integer(0)
+            with decimal.localcontext(prec=DIGITS + 10, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN):
+                number = (decimal.Decimal(int(value.p)) / decimal.Decimal(int(value.q)) if value.is_Rational
+                          else _decimal_of(value, DIGITS - 10))
+                exponent = number.adjusted() - self.digits + 1
+        else:
+            exponent = -self.digits
+        return sympy.Integer(10) ** exponent
+
     def describe(self) -> str:
         """``3 decimal places`` or ``4 significant digits``."""
         return f"{self.digits} {'significant digit' if self.significant else 'decimal place'}" + \

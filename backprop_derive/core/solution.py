@@ -55,6 +55,16 @@ class Solution:
         return self.network.title
 
     @property
+    def rounding(self):
+        """How each line is rounded and carried (``options.rounding``), or None."""
+        return self.network.options.rounding
+
+    @property
+    def answer_names(self) -> tuple[tuple[str, str], ...]:
+        """A course's own names of quantities (the spec's ``answer_names``), as a graph solution has them too."""
+        return self.network.answer_names
+
+    @property
     def loss(self) -> int | Fraction | float:
         """The cost J before the (first) update, as a Python number (see the class)."""
         return python_number(self.exact_loss)

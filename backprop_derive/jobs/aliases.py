@@ -120,7 +120,7 @@ class Aliases:
         #: The course's own name of each quantity it names (``answer_names``).
         self.course: dict[Quantity, str] = {}
         self.course_keys: dict[str, Quantity] = {}
-        for name, target in getattr(network, "answer_names", ()):
+        for name, target in solution.answer_names:
             self._add_course_name(name, target, native)
         for quantity, spellings in self.usual.items():
             own = self.notation.ascii(quantity)

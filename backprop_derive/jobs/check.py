@@ -509,7 +509,7 @@ def blank_answers(solution) -> str:
     other spellings ``check`` also takes for it. A course's own names (``answer_names``) come first.
     """
     aliases = Aliases(solution)
-    computed = {step.result for step in solution.derivation.steps()}
+    computed = {step.result for step in solution.steps()}  # NOTE: a graph solution's updates are steps too
     lines = [f"# Answers to: {solution.title or 'the exercise'}",
              "# Fill in each number (check marks a blank one as unanswered). Any spelling after",
              "# 'also' may be used instead of a name. The numbers the exercise gives are commented out."]

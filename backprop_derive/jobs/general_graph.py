@@ -12,14 +12,17 @@ import sympy
 from ..core.circuit import Circuit
 from ..core.evaluation import compute
 from ..core.graph import CONSTANT_MARK, Backward, Derivation, FanIn, Forward, Ref, derive
+from ..core.graph_solution import updates_of
 from ..core.notation import GraphNotation
+from ..core.steps import Update
 from ..render.document import Block, Document
+from ..render.formats import FORMATS
 from ..render.present import Context, Line, _local_form, chain
 from ..render.render import environment
 from ..render.render_graph import _circuit_block
 from ..render.typography import Latex, Unicode
 
-TEXT_FORMATS = ("md", "tex", "txt")
+TEXT_FORMATS = ("md", "tex", "txt", "html")
 
 
 @dataclass(frozen=True)
@@ -29,25 +32,27 @@ class GeneralGraph:
     Attributes:
         circuit: The exercise (its numbers are not used, but for a formula's constants).
         derivation: Its steps.
+        updates: θ_new = θ − η g for each parameter (none without a learning rate).
         expanded: Each quantity as a SymPy expression of the leaves' symbols.
-        symbols: Each leaf's symbol, by name.
+        symbols: Each leaf's symbol (and the learning rate's), by its reference.
         notation: Names every quantity.
     """
 
     circuit: Circuit
     derivation: Derivation
+    updates: tuple[Update, ...]
     expanded: dict[Ref, sympy.Expr]
-    symbols: dict[str, sympy.Symbol]
+    symbols: dict[Ref, sympy.Symbol]
     notation: GraphNotation
 
     def render(self, fmt: str = "md", *, standalone: bool = True, template_dir: str | Path | None = None,
                **_: Any) -> str:
-        """The formulas as text in ``fmt``: md, tex, txt (through the solution templates) or json."""
+        """The formulas as text in ``fmt``: md, tex, txt, html (through the solution templates) or json."""
         if fmt == "json":
             return json.dumps(self.json(), indent=2, ensure_ascii=False) + "\n"
         if fmt not in TEXT_FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
-        document = self.document(Unicode(6) if fmt == "txt" else Latex(6))
+        document = self.document(FORMATS[fmt].typography(6))
         template = environment(fmt, template_dir).get_template(f"solution.{fmt}.j2")
         return template.render(document=document, standalone=standalone, figure_stem=None)
 
@@ -56,7 +61,7 @@ class GeneralGraph:
                                                    for leaf in self.circuit.graph.leaves})
 
     def _expanded(self, ref: Ref, typography: Latex) -> str:
-        names = {symbol: typography.name(self.notation, Ref("value", name)) for name, symbol in self.symbols.items()}
+        names = {symbol: typography.name(self.notation, leaf) for leaf, symbol in self.symbols.items()}
         return typography.formula(self.expanded[ref], names)
 
     def line(self, step, typography: Latex) -> Line:
@@ -80,6 +85,10 @@ class GeneralGraph:
         if isinstance(step, FanIn):
             return chain(context.name(step.result), typography.sum(context.name(term) for term in step.terms),
                          expanded)
+        if isinstance(step, Update):
+            return chain(context.name(step.result), typography.difference(
+                context.name(step.old), context.product(context.name(step.rate), context.name(step.gradient))),
+                expanded)
         return chain(context.name(step.result), expanded)  # the seed: ∂f/∂f = 1
 
     def document(self, typography: Latex) -> Document:
@@ -92,13 +101,16 @@ class GeneralGraph:
                        tuple(self.line(step, typography) for step in self.derivation.forward)),
                  Block("Backward pass", "Upstream gradient times local gradient, gate by gate.",
                        tuple(self.line(step, typography) for step in self.derivation.backward)))
+        if self.updates:
+            steps += (Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
+                            tuple(self.line(update, typography) for update in self.updates)),)
         title = self.circuit.title or "A computational graph"
         return Document(f"{title}: the general formulas", overview, (("", steps),))
 
     def json(self) -> dict:
         """Each quantity's formula by its ASCII name: the step's own and expanded over the leaves."""
         formulas = {}
-        for step in self.derivation.steps():
+        for step in (*self.derivation.steps(), *self.updates):
             entry = {}
             for key, typography in (("tex", Latex(6)), ("text", Unicode(6))):
                 parts = self.line(step, typography).parts
@@ -111,10 +123,17 @@ class GeneralGraph:
 def general_graph(circuit: Circuit) -> GeneralGraph:
     """Every formula of ``circuit``: the engine's own steps, computed over symbols instead of numbers."""
     derivation = derive(circuit.graph)
-    symbols = {leaf.name: sympy.Symbol(f"v:{leaf.name}", real=True) for leaf in circuit.graph.leaves
+    updates = updates_of(circuit)
+    symbols = {Ref("value", leaf.name): sympy.Symbol(f"v:{leaf.name}", real=True) for leaf in circuit.graph.leaves
                if not leaf.name.startswith(CONSTANT_MARK)}
-    values = {Ref("value", leaf.name): symbols.get(leaf.name, leaf.value) for leaf in circuit.graph.leaves}
+    if updates:
+        symbols[Ref("rate")] = sympy.Symbol("rate", positive=True)
+    values = {Ref("value", leaf.name): symbols.get(Ref("value", leaf.name), leaf.value)
+              for leaf in circuit.graph.leaves}
+    values.update(symbols)
     for step in derivation.steps():
         values[step.result] = compute(step, values)
-    return GeneralGraph(circuit, derivation, values, symbols, GraphNotation(circuit.graph))
+    for update in updates:  # NOTE: over symbols (compute's update sums numbers)
+        values[update.result] = values[update.old] - values[update.rate] * values[update.gradient]
+    return GeneralGraph(circuit, derivation, updates, values, symbols, GraphNotation(circuit.graph))
 

@@ -589,12 +589,12 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
     # equation lines (each activation's derivative) are part of the working.
     givens = tuple(block for block in overview_blocks(solution, typography, solution_diagrams(solution)["network"])
                    if not block.lines)
-    cost = "cost" if solution.network.batched else "loss"
+    cost = _cost_word(solution.network)
     # NOTE: a network without biases is asked about "each weight" only.
     each = "each weight" + ("" if all(g.parameter.kind == "weight" for g in derivation.gradients) else " and bias")
     questions = [
         Question("The output of the network (the forward pass)", _names(context, _outputs(solution))),
-        Question(f"The {cost}", _names(context, [derivation.cost])),
+        *([Question(f"The {cost}", _names(context, [derivation.cost]))] if solution.network.has_targets else []),
         Question(f"The gradient of the {cost} with respect to {each}",
                  _names(context, [gradient.result for gradient in derivation.gradients])),
     ]
@@ -605,14 +605,23 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
     return Sheet(solution.network.title, "Work one step of backpropagation by hand.", givens, tuple(questions))
 
 
+def _cost_word(network) -> str:
+    """What is differentiated: the cost of a batch, the loss of one example, the output itself (``loss: none``)."""
+    if not network.has_targets:
+        # NOTE: loss: none differentiates the output, which the sheet already asks for: no separate loss.
+        return "output"
+    return "cost" if network.batched else "loss"
+
+
 def answer_key(solution: Solution, typography: Latex) -> Key:
     """The answers to ``solution``'s problem, every value taken from the solution itself."""
     derivation = solution.derivation
     context = Context(solution.notation, typography, solution.values[0])
     results = tuple(("output", Math(context.name(quantity)), Math(context.value(quantity)))
                     for quantity in _outputs(solution))
-    results += (("cost" if solution.network.batched else "loss", Math(context.name(derivation.cost)),
-                 Math(context.value(derivation.cost))),)
+    if solution.network.has_targets:
+        results += ((_cost_word(solution.network), Math(context.name(derivation.cost)),
+                     Math(context.value(derivation.cost))),)
     header: tuple[str, ...] = ("parameter", "gradient")
     rows = [(Math(context.name(Quantity("param", parameter=gradient.parameter))), Math(context.value(gradient.result)))
             for gradient in derivation.gradients]
@@ -677,9 +686,6 @@ class VariantMaker:
     def __init__(self, plan: Plan, fmt: str, tolerance: Tolerance | None = None) -> None:
         self.drawer = make_drawer(plan)
         self.lms = fmt in QUIZ_FILES
-        if self.lms and is_graph_spec(plan.spec):
-            raise OutputError(f"--format {fmt} is for networks for now; a circuit's variants are written as md, "
-                              "tex or pdf")
         self.fmt = LMS_FILES_FORMAT if self.lms else fmt
         self.tolerance = tolerance
 
@@ -886,6 +892,8 @@ class GraphDrawer:
             try:
                 solution = solve_circuit(build_circuit(variant))
             except BackpropDeriveError:  # e.g. a division by 0 or the log of a negative number
+                continue
+            if self.plan.for_lms and too_small(solution):
                 continue
             if self._worth_solving(solution, lambda value: _short_decimal(value, self.places)):
                 numbers = tuple(tuple(values.values()) for values in drawn.values()) + (rate,)

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 import sympy
 
 from ..core.errors import SpecError
+from ..core.evaluation import rounding_of
+from ..core.graph import Ref
+from ..core.graph_solution import GraphSolution
 from ..core.numbers import EXACT_DECIMAL_DIGITS
 from ..core.steps import Quantity
 from ..render.document import Block, Math, Table
@@ -92,11 +95,16 @@ class Part:
     tolerance: decimal.Decimal
 
 
-def asked(solution: Solution) -> list[Quantity]:
-    """What a variant asks, in the order of the solution: outputs, the cost, the gradients, the new parameters."""
+def asked(solution: Solution | GraphSolution) -> list[Quantity | Ref]:
+    """What a variant asks, in the order of its problem sheet: outputs, the cost, the gradients, the new
+    parameters (a circuit: every node's value, every input's and parameter's gradient, the new parameters)."""
+    if isinstance(solution, GraphSolution):
+        return [*(Ref("value", node.name) for node in solution.circuit.graph.nodes), *solution.derivation.gradients,
+                *(update.result for update in solution.updates)]
     derivation, network = solution.derivation, solution.network
     outputs = [Quantity("out", node, example) for example in range(len(network.examples)) for node in network.outputs]
-    return [*outputs, derivation.cost, *(gradient.result for gradient in derivation.gradients),
+    cost = [derivation.cost] if network.has_targets else []  # NOTE: loss: none's L is the output, asked already
+    return [*outputs, *cost, *(gradient.result for gradient in derivation.gradients),
             *(update.result for update in derivation.updates)]
 
 
@@ -128,11 +136,11 @@ def _unit(number: decimal.Decimal, precision: int) -> decimal.Decimal:
 
 
 def tolerance_of(answer: decimal.Decimal, rounded: bool, precision: int,
-                 tolerance: Tolerance | None) -> decimal.Decimal:
+                 tolerance: Tolerance | None, rounding_unit: decimal.Decimal = decimal.Decimal(0)) -> decimal.Decimal:
     """The absolute tolerance of one answer, written to two significant digits (rounded up).
 
-    By default 0.5 % of the answer, or one unit of its last digit where the answer is rounded,
-    whichever is larger.
+    By default 0.5 % of the answer, or one unit of its last digit where the answer is rounded
+    (``rounding_unit``, where ``options.rounding`` rounded it), whichever is larger.
     NOTE: an exact answer (50, 0.25) has no rounding to forgive: one unit of 50's last digit would
     accept 49 and 51, the slips an exercise in whole numbers is there to catch.
     """
@@ -142,6 +150,8 @@ def tolerance_of(answer: decimal.Decimal, rounded: bool, precision: int,
     amount = relative * abs(answer)
     if tolerance is None and rounded:
         amount = max(amount, _unit(answer, precision))
+    if tolerance is None:
+        amount = max(amount, rounding_unit)
     if not amount:
         return decimal.Decimal(0)
     return amount.quantize(decimal.Decimal(1).scaleb(amount.adjusted() - 1), decimal.ROUND_CEILING).normalize()
@@ -195,17 +205,24 @@ def quiz_item(index: int, solution: Solution, intro: str, givens: tuple[Block, .
     typography = Latex(solution.precision)
     context = Context(solution.notation, typography, solution.values[0])
     parts = []
+    steps = {step.result: step for step in solution.steps()}
+    rounding = solution.rounding
     for question, quantity in zip(questions, asked(solution), strict=True):
-        answer, rounded = written(solution.values[0][quantity], solution.precision)
+        value = solution.values[0][quantity]
+        answer, rounded = written(value, solution.precision)
+        # NOTE: with options.rounding the key is a rounded line of a hand solution (exact as a decimal,
+        # yet rounded): its tolerance forgives one unit of the digit that line is rounded to.
+        unit = rounding_of(steps[quantity], rounding).unit(value) if rounding and quantity in steps else sympy.Integer(0)
+        unit = decimal.Decimal(int(unit.p)) / decimal.Decimal(int(unit.q))
         parts.append(Part(question, context.name(quantity), solution.notation.ascii(quantity), answer,
-                          tolerance_of(answer, rounded, solution.precision, tolerance)))
+                          tolerance_of(answer, rounded, solution.precision, tolerance, unit)))
     document = build_document(solution, typography)
     # NOTE: the question shows the network and its numbers; the feedback starts where the working does.
     feedback = tuple(block for block in document.overview if block.lines) + tuple(
         block for _, blocks in document.steps for block in blocks) + document.closing
     figures = {figure.name: figure_svg(figure) for figure in (*document.figures(), *(
         block.figure for block in givens if block.figure))}
-    return QuizItem(index, solution.network.title, intro, givens, tuple(parts), feedback, figures)
+    return QuizItem(index, solution.title, intro, givens, tuple(parts), feedback, figures)
 
 
 # --- HTML, built as elements -------------------------------------------------------------

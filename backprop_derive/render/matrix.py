@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..core.errors import BackpropDeriveError
+from ..core.graph_solution import GraphSolution
 from ..core.network import Network, Node, Parameter
 from ..core.notation import Notation
 from ..core.steps import Quantity
@@ -278,6 +279,29 @@ def _trainable(layer: Layer) -> bool:
     return all(bias.trainable for bias in biases)
 
 
+def matrix_layers(solution) -> tuple[Layer, ...]:
+    """The layers matrix style writes ``solution`` in.
+
+    Called before any format is written (JSON too), so that a solution matrix style cannot write
+    is the same usage error whatever the format.
+
+    Raises:
+        BackpropDeriveError: a circuit, a network that is not fully connected layers, or one with
+            what matrix style does not write (error terms, input gradients, thresholds).
+    """
+    if isinstance(solution, GraphSolution):
+        raise BackpropDeriveError("--style matrix is for layers of neurons; a circuit is solved gate by gate")
+    network = solution.network
+    layers = layers_of(network)
+    unshown = [what for what, asked in (("error terms (options.delta: error_term)", network.options.error_term),
+                                        ("input gradients (options.input_gradients)", network.options.input_gradients),
+                                        ("thresholds", any(p.kind == "threshold" for p in network.parameters)))
+               if asked]
+    if unshown:
+        raise BackpropDeriveError(f"--style matrix does not write {' or '.join(unshown)}; use --style chain")
+    return layers
+
+
 def matrix_step_blocks(solution, context: Context, chain_figure=None):
     """One training step in matrix style: the blocks of its forward pass, loss, backward pass, updates.
 
@@ -286,13 +310,7 @@ def matrix_step_blocks(solution, context: Context, chain_figure=None):
     backward pass.
     """
     network, derivation, notation = solution.network, solution.derivation, solution.notation
-    layers = layers_of(network)
-    unshown = [what for what, asked in (("error terms (options.delta: error_term)", network.options.error_term),
-                                        ("input gradients (options.input_gradients)", network.options.input_gradients),
-                                        ("thresholds", any(p.kind == "threshold" for p in network.parameters)))
-               if asked]
-    if unshown:
-        raise BackpropDeriveError(f"--style matrix does not write {' or '.join(unshown)}; use --style chain")
+    layers = matrix_layers(solution)
     printer = _Printer(notation, context.typography, context.values, len(network.examples),
                        network.weights_layout == "input_by_unit")
     typography = context.typography

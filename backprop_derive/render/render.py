@@ -422,9 +422,6 @@ def _step_json(solution, index: int) -> dict:
     quantities = solution.quantities(index, exact=True)
     named = solution.notation.ascii
     network = solution.network
-    if network.options.error_term:
-        # NOTE: JSON carries both: δ as the error term (the book's) and ∂L/∂ of each pre-activation.
-        quantities |= {_derivative_of_pre(solution, delta): -values[delta] for delta in _deltas(derivation)}
     result = {
         "loss": json_number(values[derivation.cost], "loss"),
         "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
@@ -432,6 +429,12 @@ def _step_json(solution, index: int) -> dict:
         "gradients": _shaped((g.parameter.location, json_number(values[g.result], f"quantities.{named(g.result)}"))
                              for g in derivation.gradients),
     }
+    if network.options.error_term:
+        # NOTE: JSON carries both: δ as the error term (the book's, in `quantities`) and ∂L/∂ of each
+        # pre-activation, apart: `quantities` holds exactly the names check accepts (SPEC §4.1, §4.2).
+        result["pre_activation_gradients"] = {
+            _derivative_of_pre(solution, delta): json_number(-values[delta], f"quantities.{named(delta)}")
+            for delta in _deltas(derivation)}
     if solution.unrounded:
         # NOTE: with options.rounding, `quantities` are the rounded numbers a hand solution carries;
         # `exact` keeps every value unrounded (exact fractions as p/q, others to 30 significant digits).
