@@ -1140,8 +1140,9 @@ def test_4_2_exact_values_need_no_digits(tmp_path, answer, verdict) -> None:
 
 def test_4_2_error_term_carries_both(tmp_path) -> None:
     # §2.7: with delta: error_term, JSON carries both δ (the error term) and ∂L/∂x.
-    q = solve_json(tmp_path, RELU + "options: {delta: error_term}\n")["quantities"]
-    assert q["delta5"] == -10 and q["dL/dx5"] == 10
+    # (main keeps `quantities` to the names check takes: ∂L/∂x sits apart in pre_activation_gradients.)
+    data = solve_json(tmp_path, RELU + "options: {delta: error_term}\n")
+    assert data["quantities"]["delta5"] == -10 and data["pre_activation_gradients"]["dL/dx5"] == 10
 
 
 @pytest.mark.parametrize("command", ["derive", "names"])
