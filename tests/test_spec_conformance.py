@@ -1248,3 +1248,18 @@ def test_4_3_questions_ask_for_what_the_network_has(tmp_path, bias, asked) -> No
     out = tmp_path / "out"
     assert run("generate", "--arch", "2-1", bias, "--count", "1", "--seed", "1", "-o", str(out)).exit_code == 0
     assert asked in (out / "variant-1" / "problem.md").read_text()
+
+
+@pytest.mark.parametrize("blank", ['""', "~", '" "'])
+def test_4_2_blank_answers_are_unanswered(tmp_path, blank) -> None:
+    # §4.2: an answer left empty is `unanswered`, never an error.
+    code, report = check_json(tmp_path, f"x3: {blank}\n")
+    assert code == 1 and verdicts(report) == {"x3": "unanswered"}
+
+
+@pytest.mark.parametrize(("value", "said"), [('"?"', "'?'"), ("[]", "an empty list"), ("{}", "an empty map"),
+                                             ("true", "true")])
+def test_4_2_a_non_number_answer_is_one_line(tmp_path, value, said) -> None:
+    # §4: a bad answers file gets one line naming the file, the field and what was expected; exit 2.
+    result = run("check", write(tmp_path, RELU), write(tmp_path, f"x3: {value}\n", "a.yaml"))
+    assert_bad(result, "a.yaml: x3: expected a number", said)

@@ -253,8 +253,8 @@ def describe(raw: Any) -> str:
         return raw.problem.split(";")[0]
     if isinstance(raw, bool):
         return str(raw).lower()
-    if raw == {}:
-        return "an empty map"
+    if raw == {} or raw == []:
+        return f"an empty {'map' if isinstance(raw, dict) else 'list'}"
     if isinstance(raw, (dict, list)):
         return f"a {'map' if isinstance(raw, dict) else 'list'} of {len(raw)}"
     return f"{type(raw).__name__} {raw!r}" if isinstance(raw, str) else f"{raw}"
