@@ -1263,3 +1263,18 @@ def test_4_2_a_non_number_answer_is_one_line(tmp_path, value, said) -> None:
     # §4: a bad answers file gets one line naming the file, the field and what was expected; exit 2.
     result = run("check", write(tmp_path, RELU), write(tmp_path, f"x3: {value}\n", "a.yaml"))
     assert_bad(result, "a.yaml: x3: expected a number", said)
+
+
+def test_4_1_top_level_loss_is_before_the_first_update(tmp_path) -> None:
+    # §4.1: `loss` is the cost J before the update; with --steps, steps[0] is that same step.
+    data = solve_json(tmp_path, RELU, "--steps", "2")
+    assert data["loss"] == data["steps"][0]["loss"] == 50
+    assert data["steps"][1]["quantities"]["w13"] == data["steps"][0]["quantities"]["w13_new"]
+
+
+@pytest.mark.parametrize(("activation", "field"), [("{name: relu, alpha: 0.2}", "activation.alpha"),
+                                                    ("{name: leaky_relu, alpha: 0.2, beta: 1}", "activation.beta"),
+                                                    ("Sigmoid", "activation")])
+def test_2_3_activation_typos_are_errors(tmp_path, activation, field) -> None:
+    # §2 / §2.3: an option an activation does not take, or a name it does not know, is an error naming the field.
+    assert_bad(run("solve", write(tmp_path, one_neuron(activation))), "spec.yaml", f"neurons.2.{field}")
