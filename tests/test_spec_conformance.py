@@ -1278,3 +1278,9 @@ def test_4_1_top_level_loss_is_before_the_first_update(tmp_path) -> None:
 def test_2_3_activation_typos_are_errors(tmp_path, activation, field) -> None:
     # §2 / §2.3: an option an activation does not take, or a name it does not know, is an error naming the field.
     assert_bad(run("solve", write(tmp_path, one_neuron(activation))), "spec.yaml", f"neurons.2.{field}")
+
+
+def test_4_precision_flag_overrides_the_option(tmp_path) -> None:
+    # §4 / §2.3: --precision N on the command line wins over options.precision in the spec.
+    text = one_neuron("sigmoid", x="1") + "options: {precision: 3}\n"
+    assert "0.73105858" in run("solve", write(tmp_path, text), "--format", "txt", "--precision", "8").stdout
