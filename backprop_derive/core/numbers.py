@@ -154,7 +154,9 @@ def settle(value: sympy.Expr) -> sympy.Expr:
         if number.is_Float and number._prec <= 1:
             number = value.evalf(DIGITS, maxn=CANCELLATION_DIGITS)
         if not number.is_Number:
-            raise NoFiniteValue("is not a real number")
+            # NOTE: SymPy's 1/0 and log 0 are both the complex infinity zoo: say "infinite", not "not real".
+            raise NoFiniteValue("is infinite (a division by 0, or the log of 0)" if number.is_infinite
+                                else "is not a real number")
         # NOTE: where a sum cancels, evalf works with more digits, up to maxn; a Float with no bit of
         # precision left even then is its way of saying "0 within 10^-CANCELLATION_DIGITS".
         if number.is_Float and number._prec <= 1:
