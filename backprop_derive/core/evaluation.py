@@ -210,7 +210,7 @@ def _(step: SoftmaxDelta, values: Values) -> sympy.Expr:
 def _(step: Gradient, values: Values) -> sympy.Expr:
     summed = dot((values[delta], values[source] if source else None) for delta, source in step.terms)
     scale = step.sign * step.scale
-    return summed if scale == 1 else scale * summed
+    return summed if scale is sympy.S.One else scale * summed
 
 
 @compute.register

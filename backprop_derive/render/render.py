@@ -422,12 +422,13 @@ def _step_json(solution, index: int) -> dict:
     quantities = solution.quantities(index, exact=True)
     named = solution.notation.ascii
     network = solution.network
+    loss = json_number(values[derivation.cost], "loss")  # NOTE: first, so that a cost out of range is named as such
+    numbers = {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()}
     result = {
-        "loss": json_number(values[derivation.cost], "loss"),
-        "quantities": {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()},
+        "loss": loss,
+        "quantities": numbers,
         "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
-        "gradients": _shaped((g.parameter.location, json_number(values[g.result], f"quantities.{named(g.result)}"))
-                             for g in derivation.gradients),
+        "gradients": _shaped((g.parameter.location, numbers[named(g.result)]) for g in derivation.gradients),
     }
     if network.options.error_term:
         # NOTE: JSON carries both: δ as the error term (the book's, in `quantities`) and ∂L/∂ of each
@@ -444,9 +445,7 @@ def _step_json(solution, index: int) -> dict:
     if network.options.input_gradients:
         result["gradients"]["inputs"] = _input_gradients(solution, values)
     if derivation.updates:
-        result["updated"] = _shaped((u.old.parameter.location, json_number(values[u.result],
-                                                                           f"quantities.{named(u.result)}"))
-                                    for u in derivation.updates)
+        result["updated"] = _shaped((u.old.parameter.location, numbers[named(u.result)]) for u in derivation.updates)
     return result
 
 
@@ -505,7 +504,7 @@ def json_number(value, field: str) -> int | float:
     Raises:
         OutputError: ``value`` lies beyond the range of a double (about 1.8e308).
     """
-    if value.is_Integer and abs(value) <= JSON_EXACT_INTEGER:
+    if value.is_Integer and abs(int(value)) <= JSON_EXACT_INTEGER:
         return int(value)
     try:
         number = float(value)
