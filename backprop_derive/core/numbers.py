@@ -187,7 +187,7 @@ def total(terms: Iterable[sympy.Expr]) -> sympy.Expr:
     Raises:
         NoFiniteValue: a term has no finite real value.
     """
-    terms = [sympy.sympify(term) for term in terms]
+    terms = [sympy.Integer(term) if isinstance(term, int) else term for term in terms]  # NOTE: never a string
     if not any(term.is_Float or (not term.is_Rational and term.has(sympy.Float)) for term in terms):
         return sympy.Add(*terms)
     return dot((term if term.is_Number else settle(term), None) for term in terms)
