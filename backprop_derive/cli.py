@@ -45,6 +45,8 @@ SOLVE_FORMATS = formats_for("solve")
 CHECK_FORMATS = formats_for("check")
 GENERATE_FORMATS = formats_for("generate")
 DERIVE_FORMATS = formats_for("derive")
+#: The suffixes of the answers file ``names`` writes (YAML, as check reads it).
+ANSWERS_SUFFIXES = (".yaml", ".yml")
 BINARY_HINT = "PDF is binary and standard output is a terminal; write it to a file, e.g. -o solution.pdf"
 
 
@@ -355,8 +357,11 @@ def names(spec: str, output: str | None) -> None:
     """
     from .jobs.check import blank_answers
 
+    if output is not None and not is_stream(output) and Path(output).suffix.lower() not in ANSWERS_SUFFIXES:
+        raise UsageError(f"{output}: a blank answers file is YAML; name it with {' or '.join(ANSWERS_SUFFIXES)}")
     solution = solve_spec(spec)
     write_output(_of_spec(spec, lambda: blank_answers(solution)), output, (spec,))
+
 
 
 UNIT_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "softmax")

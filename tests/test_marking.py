@@ -226,6 +226,13 @@ def test_names_uses_the_courses_names_first():
     assert "\na[1]_1:   # also a[1]₁, y3, a(1)_1, out_h1\n" in text
 
 
+def test_names_writes_its_yaml_only_into_a_yaml_file(tmp_path):
+    wrong = run("names", MAZUR, "-o", tmp_path / "answers.md")
+    assert wrong.exit_code == 2 and "is YAML" in wrong.output and not (tmp_path / "answers.md").exists()
+    right = run("names", MAZUR, "-o", tmp_path / "answers.yml")
+    assert right.exit_code == 0 and (tmp_path / "answers.yml").read_text(encoding="utf-8").startswith("# Answers to:")
+
+
 # --- carried forward ------------------------------------------------------------------------
 
 
