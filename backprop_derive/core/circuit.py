@@ -23,7 +23,7 @@ from .formula import (
 from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
 from .rules import LOSSES, Loss
-from .spec import _known_keys, _mapping, _number, describe
+from .spec import _known_keys, _mapping, _number, describe, learning_rate_of
 
 TOP_LEVEL = {"title", "inputs", "parameters", "graph", "gates", "output", "targets", "loss", "learning_rate",
              "options"}
@@ -124,13 +124,9 @@ def build_circuit(data: Any) -> Circuit:
         leaves = leaves + target_leaves
     elif "targets" in spec:
         raise SpecError("targets need a loss to compare the output with; drop loss: none or the targets", "targets")
-    learning_rate = None
-    if spec.get("learning_rate") is not None:
-        learning_rate = _number(spec["learning_rate"], "learning_rate")
-        if learning_rate <= 0:
-            raise SpecError("expected a positive number", "learning_rate")
-        if not parameters:
-            raise SpecError("a learning rate updates parameters; list them under parameters", "learning_rate")
+    learning_rate = learning_rate_of(spec)
+    if learning_rate is not None and not parameters:
+        raise SpecError("a learning rate updates parameters; list them under parameters", "learning_rate")
     options = _mapping(spec.get("options", {}), "options", "a map of options")
     _known_keys(options, OPTIONS, "options")
     if options.get("input_gradients", True) is not True:

@@ -311,11 +311,7 @@ def build_network(data: Any) -> Network:
         raise SpecError(f"expected one of {', '.join(LAYOUTS)}, got {describe(layout)}", "weights_layout")
     if "weights_layout" in spec and "layers" not in spec:
         raise SpecError("applies to dense layers only (named neurons name each weight's source)", "weights_layout")
-    learning_rate = None
-    if spec.get("learning_rate") is not None:
-        learning_rate = _number(spec["learning_rate"], "learning_rate")
-        if learning_rate <= 0:
-            raise SpecError("expected a positive number", "learning_rate")
+    learning_rate = learning_rate_of(spec)
     title = spec.get("title", "")
     if not isinstance(title, str):
         raise SpecError(f"expected a line of text, got {describe(title)}", "title")
@@ -328,6 +324,16 @@ def build_network(data: Any) -> Network:
                    outputs=tuple(outputs), parameters=parameters, examples=tuple(examples),
                    loss=LOSSES[loss_name], learning_rate=learning_rate, options=options, batched=batched,
                    weights_layout=layout, answer_names=_answer_names(spec.get("answer_names", {})))
+
+
+def learning_rate_of(spec: dict) -> sympy.Rational | None:
+    """The spec's ``learning_rate`` (a positive number), or None without one."""
+    if spec.get("learning_rate") is None:
+        return None
+    learning_rate = _number(spec["learning_rate"], "learning_rate")
+    if learning_rate <= 0:
+        raise SpecError("expected a positive number", "learning_rate")
+    return learning_rate
 
 
 def _answer_names(raw: Any) -> tuple[tuple[str, str], ...]:

@@ -71,7 +71,7 @@ class Carried:
 
 def optimizer_of(network: Network) -> Optimizer:
     """The network's update rule (a top-level ``learning_rate`` alone is plain gradient descent)."""
-    return GradientDescent()
+    return OPTIMIZERS[GradientDescent.name]()
 
 
 def update_steps(network: Network, gradients: tuple) -> tuple:
