@@ -169,3 +169,39 @@ def formula_operation(formula: sympy.Expr, arity: int) -> Operation:
     return Operation("formula", arity, lambda *arguments: formula.xreplace(dict(zip(ARGUMENTS, arguments))),
                      as_sympy_prints,
                      "", kink=sympy.Integer(0))
+
+
+def _weighted_sum_shape(typography, operation: Operation, arguments: list[str], constant: str) -> str:
+    pairs = [typography.times.join(arguments[index:index + 2]) for index in range(0, 2 * operation.pairs, 2)]
+    extra = arguments[2 * operation.pairs:]
+    if not extra:
+        return typography.sum(pairs)
+    if operation.bias_sign < 0:
+        return typography.difference(typography.sum(pairs), extra[0])
+    return typography.sum(pairs + extra)
+
+
+@cache
+def weighted_sum(pairs: int, bias_sign: int = 0) -> Operation:
+    """A neuron's (or a window's) weighted sum: a0·a1 + a2·a3 + … over ``pairs`` (value, weight) pairs,
+    plus a bias (``bias_sign`` +1), minus a threshold (−1), or neither (0) as the last input.
+
+    Its local derivatives are SymPy's, as for any gate: ∂/∂value = its weight, ∂/∂weight = its value,
+    ∂/∂bias = ±1. One operation per (pairs, bias_sign), so each is differentiated once.
+    """
+    def forward(*arguments):
+        total = sympy.Add(*(arguments[2 * index] * arguments[2 * index + 1] for index in range(pairs)))
+        return total + bias_sign * arguments[-1] if bias_sign else total
+
+    operation = _WeightedSum("weighted_sum", 2 * pairs + (1 if bias_sign else 0), forward, _weighted_sum_shape,
+                             "the weighted sum gives each input its weight times the gradient, each weight its input "
+                             "times the gradient", glyph=(r"\Sigma", "Σ"), pairs=pairs, bias_sign=bias_sign)
+    return operation
+
+
+@dataclass(frozen=True)
+class _WeightedSum(Operation):
+    """A weighted sum: how many (value, weight) pairs it takes, and the sign of its last input (0: none)."""
+
+    pairs: int = 0
+    bias_sign: int = 0
