@@ -23,10 +23,11 @@ from .formula import (
 from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
 from .rules import LOSSES, Loss
-from .spec import _known_keys, _mapping, _number, describe, learning_rate_of
+from .spec import _known_keys, _mapping, _number, describe
+from .update import SPEC_KEYS, Training, read_training
 
 TOP_LEVEL = {"title", "inputs", "parameters", "graph", "gates", "output", "targets", "loss", "learning_rate",
-             "options"}
+             "options", *SPEC_KEYS}
 #: ``input_gradients`` is accepted as true only: a graph always gives its inputs' gradients (SPEC §2.7).
 OPTIONS = {"precision", "input_gradients"}
 #: A name in a graph: a Python-style identifier of ASCII letters and digits, as formulas can refer to it.
@@ -51,6 +52,7 @@ class Circuit:
         learning_rate: η, or None for no update.
         precision: Significant digits shown.
         split: Whether formulas were split into elementary gates.
+        training: How the parameters are updated (optimizer, regularization, frozen), SPEC §2.6.
     """
 
     title: str
@@ -63,6 +65,7 @@ class Circuit:
     learning_rate: sympy.Rational | None
     precision: int
     split: bool
+    training: Training = Training()
 
     @property
     def values(self) -> dict[str, sympy.Rational]:
@@ -124,7 +127,13 @@ def build_circuit(data: Any) -> Circuit:
         leaves = leaves + target_leaves
     elif "targets" in spec:
         raise SpecError("targets need a loss to compare the output with; drop loss: none or the targets", "targets")
-    learning_rate = learning_rate_of(spec)
+    training, learning_rate = read_training(spec)
+    if training.online:
+        raise SpecError("a graph has one example: training: online applies to networks with several", "training")
+    for index, name in enumerate(training.frozen):
+        if name not in {leaf.name for leaf in parameters}:
+            raise SpecError(f"no parameter is named {name!r}; expected one of "
+                            f"{', '.join(leaf.name for leaf in parameters)}", f"frozen[{index}]")
     if learning_rate is not None and not parameters:
         raise SpecError("a learning rate updates parameters; list them under parameters", "learning_rate")
     options = _mapping(spec.get("options", {}), "options", "a map of options")
@@ -137,7 +146,7 @@ def build_circuit(data: Any) -> Circuit:
         raise SpecError(f"expected a whole number from 1 to 30, got {describe(precision)}", "options.precision")
     graph = Graph(leaves, nodes, differentiated)
     return Circuit(title, graph, tuple(leaf.name for leaf in inputs), tuple(leaf.name for leaf in parameters),
-                   output, loss, targets, learning_rate, precision, split)
+                   output, loss, targets, learning_rate, precision, split, training)
 
 
 def _fixed(formula: sympy.Expr):

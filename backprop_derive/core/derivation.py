@@ -26,7 +26,7 @@ from .steps import (
     Update,
     WeightedSum,
 )
-from .update import update_steps
+from .update import objective, update_steps
 
 #: A gradient's routes to the loss are listed for display while there are at most this many.
 MAX_PATHS_SHOWN = 4
@@ -70,6 +70,9 @@ def derive(network: Network) -> Derivation:
     if network.batched:
         cost = Quantity("cost")
         losses.append(CostValue(cost, tuple(loss.result for loss in losses), _scale(network)))
+    # NOTE: the update stage's regularization adds its penalty to the cost, shown beside it.
+    penalty, cost = objective(network, cost)
+    losses.extend(penalty)
     routes = _Routes(network)
     gradients = tuple(_gradient(network, parameter, routes) for parameter in network.parameters)
     return Derivation(network, forward, tuple(losses), backward, gradients, update_steps(network, gradients), cost)

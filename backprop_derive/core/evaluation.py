@@ -27,6 +27,7 @@ from .steps import (
     WeightedSum,
     bias_sign,
 )
+from .update import Assign
 
 Values = dict[Quantity, sympy.Expr]
 
@@ -211,6 +212,11 @@ def _(step: Gradient, values: Values) -> sympy.Expr:
     summed = dot((values[delta], values[source] if source else None) for delta, source in step.terms)
     scale = step.sign * step.scale
     return summed if scale is sympy.S.One else scale * summed
+
+
+@compute.register
+def _(step: Assign, values: Values) -> sympy.Expr:
+    return step.value(values)
 
 
 @compute.register

@@ -10,11 +10,12 @@ import sympy
 
 from .circuit import Circuit
 from .errors import SpecError
+from .evaluation import compute
 from .graph import CONSTANT_MARK, Derivation, Ref, Values, derive, evaluate
 from .notation import GraphNotation
-from .numbers import python_number
+from .numbers import python_number, settle
 from .steps import Update
-from .update import NAMED_RULES, GradientDescent
+from .update import Keys, Slot, initial_state, next_state, penalty_line, stage_lines, state_kind
 
 
 # NOTE: eq=False: a solution is one object (hashed by identity), so the renderers can cache its figures.
@@ -25,7 +26,8 @@ class GraphSolution:
     Attributes:
         circuit: The exercise.
         derivation: The forward and backward steps.
-        updates: θ_new = θ − η g for each parameter (none without a learning rate).
+        updates: The update stage's lines: θ_new = θ − η g for each parameter with plain descent, else the
+            optimizer's state updates too (none without a learning rate).
         values: One map of quantity values per training step.
         notation: Names every quantity.
         precision: Significant digits shown for values that are not exact.
@@ -85,12 +87,26 @@ class GraphSolution:
 
 
 
-def updates_of(circuit: Circuit) -> tuple[Update, ...]:
-    """θ_new = θ − η g for each parameter of ``circuit`` (none without a learning rate)."""
+#: A graph's parameters are its named leaves: their quantities are ``Ref(kind, name)``.
+GRAPH_KEYS = Keys(lambda kind, owner: Ref(kind, owner or ""), "value")
+
+
+def updates_of(circuit: Circuit) -> tuple:
+    """The update stage's lines for each parameter of ``circuit`` (none without a learning rate):
+    θ_new = θ − η g for plain descent, else the optimizer's (core.update)."""
     if circuit.learning_rate is None:
         return ()
-    return tuple(Update(Ref("new", name), Ref("value", name), Ref("grad", name), Ref("rate"), True)
-                 for name in circuit.parameters)
+    training = circuit.training
+    if training.plain and not training.frozen:
+        return tuple(Update(Ref("new", name), Ref("value", name), Ref("grad", name), Ref("rate"), True)
+                     for name in circuit.parameters)
+    slots = tuple(Slot(name, frozen=name in training.frozen) for name in circuit.parameters)
+    penalty = ()
+    if training.regularization:
+        penalty = (penalty_line(Ref(state_kind("objective")), Ref("value", circuit.graph.output),
+                                tuple(Ref("value", name) for name in circuit.parameters), Ref("hyper:lambda"),
+                                training.regularization[0]),)
+    return penalty + stage_lines(training, GRAPH_KEYS, slots)
 
 
 def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision: int | None = None) -> GraphSolution:
@@ -104,21 +120,23 @@ def solve_circuit(circuit: Circuit, steps: int = 1, source: str = "", precision:
     derivation = derive(circuit.graph)
     rate = circuit.learning_rate
     updates = updates_of(circuit)
-    update = NAMED_RULES[GradientDescent.name]
-    leaves, state, values = circuit.values, {}, []
+    training, names = circuit.training, circuit.parameters
+    leaves, values = circuit.values, []
+    state = initial_state(training, GRAPH_KEYS, names) if rate is not None else {}
     for _ in range(steps):
         try:
             step_values = evaluate(derivation, leaves)
+            if rate is not None:
+                step_values[Ref("rate")] = rate
+                step_values.update(state)
+                for update in updates:
+                    step_values[update.result] = settle(compute(update, step_values))
         except (ArithmeticError, ZeroDivisionError) as error:
             raise SpecError(f"the exercise has no finite solution: {error}", getattr(error, "path", ""),
                             file=source) from None
         if rate is not None:
-            parameters = {name: leaves[name] for name in circuit.parameters}
-            gradients = {name: step_values[Ref("grad", name)] for name in circuit.parameters}
-            new, state = update(parameters, gradients, state, rate)
-            step_values[Ref("rate")] = rate
-            step_values.update({Ref("new", name): value for name, value in new.items()})
-            leaves = {**leaves, **new}
+            leaves = {**leaves, **{name: step_values[Ref("new", name)] for name in names}}
+            state = next_state(training, GRAPH_KEYS, names, step_values, state)
         values.append(step_values)
     return GraphSolution(circuit, derivation, updates, tuple(values), GraphNotation(circuit.graph),
                          precision or circuit.precision)

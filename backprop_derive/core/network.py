@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import sympy
 
@@ -126,6 +127,10 @@ class Network:
     weights_layout: str = "unit_by_input"
     #: A course's own names of quantities (spec ``answer_names``): (course's name, solution's name) pairs.
     answer_names: tuple[tuple[str, str], ...] = ()
+    #: How the parameters are updated (``update.Training``: optimizer, regularization, online); None for plain SGD.
+    training: Any = None
+    #: The parameters the spec's ``frozen`` lists: never updated.
+    frozen: tuple[Parameter, ...] = ()
 
     @property
     def has_targets(self) -> bool:

@@ -11,6 +11,7 @@ from .formula import X
 from .network import Network, Node, Parameter
 from .rules import Activation
 from .steps import Quantity
+from .update import letters_of
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,33 @@ class Name:
             plain = not self.layer and all(len(index) == 1 for index in self.indices)
             text += joined if plain else "_" + joined
         return text + self._example(2) + ("_new" if self.new else "")
+
+
+@dataclass(frozen=True)
+class StateName:
+    """An update-stage quantity's name: a letter (v, m̂, β₁) with its parameter as a subscript (v_{w_{13}}),
+    ``new`` at the end of a step."""
+
+    letters: tuple[str, str, str, str]  # (tex, text, ascii, mathml)
+    of: Name | None = None
+    new: bool = False
+
+    def tex(self, mark: str = "") -> str:
+        text = self.letters[0] + (f"_{{{self.of.tex()}}}" if self.of else "")
+        return text + (r"^{\text{new}}" if self.new else "")
+
+    def text(self) -> str:
+        return self.letters[1] + (f"({self.of.text()})" if self.of else "") + ("ⁿᵉʷ" if self.new else "")
+
+    def mathml(self, mark: str = "") -> str:
+        letter, new = self.letters[3], "<mtext>new</mtext>"
+        if not self.of:
+            return f"<msup>{letter}{new}</msup>" if self.new else letter
+        sub = f"<mrow>{self.of.mathml()}</mrow>"
+        return f"<msubsup>{letter}{sub}{new}</msubsup>" if self.new else f"<msub>{letter}{sub}</msub>"
+
+    def ascii(self) -> str:
+        return self.letters[2] + (f"_{self.of.ascii()}" if self.of else "") + ("_new" if self.new else "")
 
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -282,6 +310,10 @@ class Notation:
     def _name(self, quantity: Quantity) -> Name:
         kind, node, example = quantity.kind, quantity.node, quantity.example
         letters = self.letters
+        stage = letters_of(kind)
+        if stage:
+            return StateName(stage[0], self.parameter_name(quantity.parameter) if quantity.parameter else None,
+                             stage[1])
         if kind == "input":
             return self._node_name(letters.input, node, example)
         if kind == "pre":
@@ -443,6 +475,9 @@ class GraphNotation:
         """The Name of a value (a leaf, a node, an updated parameter) or of η."""
         if ref.kind == "rate":
             return Name(RATE)
+        stage = letters_of(ref.kind)
+        if stage:
+            return StateName(stage[0], graph_name(ref.name) if ref.name else None, stage[1])
         if ref.name in self._targets:
             return Name(("t", "t", "t"), indices=(self._targets[ref.name],))
         return graph_name(ref.name, new=ref.kind == "new")

@@ -161,7 +161,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
             raise SpecError(f"the exercise has no finite solution: {error}{hint}{during}", error.path,
                             source) from None
         values.append(step_values)
-        carry = carried(network, derivation.updates, step_values)
+        carry = carried(network, derivation.updates, step_values, carry.state)
     return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
                     precision or network.options.precision, tuple(unrounded) if unrounded else None)
 

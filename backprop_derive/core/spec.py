@@ -22,9 +22,11 @@ from .network import Example, Network, Node, Options, Parameter
 from .numbers import AmbiguousNumber, Rounding, parse_number
 from .printable import visible
 from .rules import ACTIVATIONS, ALIASES, LOSSES, WITH_ALPHA, ActivationOptions, custom_activation, make_activation
+from .steps import Quantity
+from .update import SPEC_KEYS, read_training
 
 TOP_LEVEL = {"title", "inputs", "targets", "target_classes", "layers", "neurons", "loss", "learning_rate",
-             "options", "weights_layout", "answer_names"}
+             "options", "weights_layout", "answer_names", *SPEC_KEYS}
 OPTIONS = {"relu_derivative_at_zero", "reduction", "update_biases", "notation", "precision", "delta",
            "input_gradients", "rounding"}
 NOTATIONS = ("indexed", "layered", "ng")
@@ -311,7 +313,7 @@ def build_network(data: Any) -> Network:
         raise SpecError(f"expected one of {', '.join(LAYOUTS)}, got {describe(layout)}", "weights_layout")
     if "weights_layout" in spec and "layers" not in spec:
         raise SpecError("applies to dense layers only (named neurons name each weight's source)", "weights_layout")
-    learning_rate = learning_rate_of(spec)
+    training, learning_rate = read_training(spec)
     title = spec.get("title", "")
     if not isinstance(title, str):
         raise SpecError(f"expected a line of text, got {describe(title)}", "title")
@@ -323,17 +325,37 @@ def build_network(data: Any) -> Network:
     return Network(title=title, form=form, inputs=tuple(inputs), neurons=tuple(neurons),
                    outputs=tuple(outputs), parameters=parameters, examples=tuple(examples),
                    loss=LOSSES[loss_name], learning_rate=learning_rate, options=options, batched=batched,
-                   weights_layout=layout, answer_names=_answer_names(spec.get("answer_names", {})))
+                   weights_layout=layout, answer_names=_answer_names(spec.get("answer_names", {})),
+                   training=training, frozen=_frozen(training.frozen, form, neurons, parameters, options))
 
 
 def learning_rate_of(spec: dict) -> sympy.Rational | None:
-    """The spec's ``learning_rate`` (a positive number), or None without one."""
-    if spec.get("learning_rate") is None:
-        return None
-    learning_rate = _number(spec["learning_rate"], "learning_rate")
-    if learning_rate <= 0:
-        raise SpecError("expected a positive number", "learning_rate")
-    return learning_rate
+    """The spec's learning rate (a positive number: top-level or ``optimizer.learning_rate``), or None without one."""
+    return read_training(spec)[1]
+
+
+def _frozen(names: tuple[str, ...], form: str, neurons, parameters, options: Options) -> tuple[Parameter, ...]:
+    """The parameters ``frozen`` names, by their names in any notation (``w13``, ``W[1]_11``, ``b5``)."""
+    if not names:
+        return ()
+    from .notation import NOTATIONS as STYLES  # NOTE: naming needs the network built first
+    from .notation import Notation
+
+    probe = Network(title="", form=form, inputs=(), neurons=tuple(neurons), outputs=(), parameters=parameters,
+                    examples=(), loss=LOSSES["half_squared_error"], learning_rate=None, options=options,
+                    batched=False)
+    by_name: dict[str, Parameter] = {}
+    for style in STYLES:
+        notation = Notation(probe, style)
+        for parameter in parameters:
+            by_name.setdefault(notation.ascii(Quantity("param", parameter=parameter)), parameter)
+    frozen = []
+    for index, name in enumerate(names):
+        if name not in by_name:
+            close = ", ".join(list(by_name)[:8])
+            raise SpecError(f"no parameter is named {name!r}; expected names such as {close}", f"frozen[{index}]")
+        frozen.append(by_name[name])
+    return tuple(dict.fromkeys(frozen))
 
 
 def _answer_names(raw: Any) -> tuple[tuple[str, str], ...]:

@@ -1,59 +1,599 @@
 """The update stage: parameters, their gradients and the optimizer's state in; new parameters and state out.
 
-Each optimizer is one rule (torch.optim's ``step()`` per class): the steps it adds to the solution
-for one parameter, and the state it carries from one training step to the next. The solve loop
-only threads what the rules say they carry.
+Each optimizer is one rule (torch.optim's ``step()`` per class): the lines it adds to the solution
+for one parameter — each state update and the parameter's update, a formula over named quantities —
+and the state it carries from one training step to the next. The stage is generic over how a
+parameter's quantities are keyed: ``network.Parameter`` objects (``Quantity("param", parameter=p)``)
+or the named leaves of an operation graph (``Ref("value", "w0")``); the solve loops only thread what
+the rules say they carry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar
 
 import sympy
 
+from .errors import SpecError
 from .network import Network, Parameter
-from .numbers import settle
+from .numbers import parse_number, settle, substitute
 from .steps import Quantity, Update
 
-Values = dict[Quantity, sympy.Expr]
+Key = Hashable
+Values = dict[Any, sympy.Expr]
+
+# --- the quantities of the update stage ------------------------------------------------------
+
+#: A state quantity's kind is ``state:<letter>`` (at the start of a step) or ``state:<letter>:new`` (at its
+#: end); a hyperparameter's ``hyper:<field>``. Each is written as this table says: (tex, text, ascii, mathml).
+LETTERS: dict[str, tuple[str, str, str, str]] = {
+    "v": ("v", "v", "v", "<mi>v</mi>"),
+    "m": ("m", "m", "m", "<mi>m</mi>"),
+    "s": ("s", "s", "s", "<mi>s</mi>"),
+    "mhat": (r"\hat{m}", "m̂", "mhat", '<mover accent="true"><mi>m</mi><mo>^</mo></mover>'),
+    "vhat": (r"\hat{v}", "v̂", "vhat", '<mover accent="true"><mi>v</mi><mo>^</mo></mover>'),
+    "g": ("g", "g", "g", "<mi>g</mi>"),
+    "decayed": (r"\tilde{\theta}", "θ̃", "decayed", '<mover accent="true"><mi>θ</mi><mo>~</mo></mover>'),
+    "t": ("t", "t", "t", "<mi>t</mi>"),
+    "objective": (r"J_{\text{reg}}", "J_reg", "J_reg", "<msub><mi>J</mi><mtext>reg</mtext></msub>"),
+    "momentum": (r"\mu", "μ", "mu", "<mi>μ</mi>"),
+    "beta1": (r"\beta_{1}", "β₁", "beta1", "<msub><mi>β</mi><mn>1</mn></msub>"),
+    "beta2": (r"\beta_{2}", "β₂", "beta2", "<msub><mi>β</mi><mn>2</mn></msub>"),
+    "epsilon": (r"\epsilon", "ε", "epsilon", "<mi>ε</mi>"),
+    "alpha": (r"\alpha", "α", "alpha", "<mi>α</mi>"),
+    "weight_decay": (r"\lambda_{\text{wd}}", "λ_wd", "weight_decay", "<msub><mi>λ</mi><mtext>wd</mtext></msub>"),
+    "lambda": (r"\lambda", "λ", "lambda", "<mi>λ</mi>"),
+}
 
 
-class Optimizer(Protocol):
-    """An update rule: the worked steps for one parameter, and what they carry to the next step."""
+def state_kind(letter: str, new: bool = False) -> str:
+    """The kind of a state quantity: ``state:v`` at the start of a step, ``state:v:new`` at its end."""
+    return f"state:{letter}" + (":new" if new else "")
 
-    name: ClassVar[str]
 
-    def steps(self, parameter: Parameter, gradient: Quantity) -> tuple:
-        """The steps that update ``parameter`` from its gradient; the last one's result is the new value."""
-
-    def carries(self, parameter: Parameter) -> tuple[tuple[Quantity, Quantity], ...]:
-        """Pairs (a state quantity at the start of a step, the quantity holding its value at the end)."""
-
-    def initial_state(self, parameter: Parameter) -> Values:
-        """Each state quantity's value before the first step."""
+def letters_of(kind: str) -> tuple[tuple[str, str, str, str], bool] | None:
+    """How an update-stage quantity of ``kind`` is written, and whether it is a step's end value; None for others."""
+    if kind.startswith("state:"):
+        parts = kind.split(":")
+        return LETTERS[parts[1]], len(parts) > 2
+    if kind.startswith("hyper:"):
+        return LETTERS[kind[6:]], False
+    return None
 
 
 @dataclass(frozen=True)
-class GradientDescent:
-    """Plain gradient descent: θ ← θ − η ∂J/∂θ, all gradients taken at the old parameters; no state."""
+class Keys:
+    """How one kind of exercise keys a parameter's quantities: ``make(kind, owner)``, owner None for shared ones.
 
-    name: ClassVar[str] = "sgd"
+    Attributes:
+        make: Builds the quantity of ``kind`` (``grad``, ``new``, ``state:v``…) of a parameter (its owner).
+        value: The kind of a parameter's own value (``param`` for networks, ``value`` for graphs).
+    """
 
-    def steps(self, parameter: Parameter, gradient: Quantity) -> tuple[Update]:
-        return (Update(Quantity("new", parameter=parameter), Quantity("param", parameter=parameter), gradient,
-                       Quantity("rate"), parameter.trainable),)
+    make: Callable[[str, Any], Key]
+    value: str
 
-    def carries(self, parameter: Parameter) -> tuple[tuple[Quantity, Quantity], ...]:
-        return ()
+    def __call__(self, kind: str, owner: Any = None) -> Key:
+        return self.make(self.value if kind == "param" else kind, owner)
 
-    def initial_state(self, parameter: Parameter) -> Values:
-        return {}
+
+#: Networks: a parameter is a ``network.Parameter``, its quantities ``Quantity(kind, parameter=p)``.
+NETWORK_KEYS = Keys(lambda kind, owner: Quantity(kind, parameter=owner), "param")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One parameter as the update stage sees it.
+
+    Attributes:
+        owner: What the keys are built from: a ``network.Parameter`` or a graph leaf's name.
+        regularized: The regularization term applies to it (weights; biases with ``biases: true``).
+        trainable: False for a bias kept fixed (``options.update_biases: false``).
+        frozen: Listed under ``frozen``: never updated.
+    """
+
+    owner: Any
+    regularized: bool = True
+    trainable: bool = True
+    frozen: bool = False
+
+
+# --- the lines of the update stage ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assign:
+    """One line of the update stage: ``result`` = ``formula``, each symbol of the formula a named quantity.
+
+    The formula is built unevaluated, in the order a course writes it (``μ v + g``), and printed so.
+
+    Attributes:
+        result: The quantity computed (a state at the step's end, or the new parameter).
+        formula: A SymPy expression over the symbols of ``reads``.
+        reads: (symbol, quantity) pairs.
+        note: A remark printed beside the line (``t = 2``, ``frozen``).
+    """
+
+    result: Key
+    formula: sympy.Expr
+    reads: tuple[tuple[sympy.Symbol, Key], ...]
+    note: str = ""
+
+    def value(self, values: Mapping) -> sympy.Expr:
+        """The line's value from the values of the quantities it reads."""
+        return substitute(self.formula, {symbol: values[key] for symbol, key in self.reads})
+
+
+# NOTE: symbols named so that no two lines' symbols clash; the printers keep the order each formula is built in.
+_E = {"evaluate": False}
+
+
+def _symbol(name: str) -> sympy.Symbol:
+    return sympy.Symbol(name, real=True)
+
+
+THETA, ETA, G, GRAD, V, M, S, MHAT, VHAT, T = (_symbol(name) for name in
+                                               ("theta", "eta", "g", "grad", "v", "m", "s", "mhat", "vhat", "t"))
+MU, BETA1, BETA2, EPS, ALPHA, LAMBDA, DECAY = (_symbol(name) for name in
+                                               ("mu", "beta1", "beta2", "eps", "alpha", "lambda", "decay"))
+
+
+def _add(*terms) -> sympy.Expr:
+    return sympy.Add(*terms, **_E)
+
+
+def _mul(*factors) -> sympy.Expr:
+    return sympy.Mul(*factors, **_E)
+
+
+def _minus(term) -> sympy.Expr:
+    return _mul(sympy.Integer(-1), term)
+
+
+def _over(numerator, denominator) -> sympy.Expr:
+    return _mul(numerator, sympy.Pow(denominator, -1, **_E))
+
+
+def _square(term) -> sympy.Expr:
+    return sympy.Pow(term, 2, **_E)
+
+
+def _root(term) -> sympy.Expr:
+    return sympy.Pow(term, sympy.Rational(1, 2), **_E)
+
+
+def _one_minus(term) -> sympy.Expr:
+    return _add(sympy.Integer(1), _minus(term))
+
+
+@dataclass(frozen=True)
+class Lines:
+    """What a rule needs to write one parameter's lines: its keys, and the gradient its update uses."""
+
+    keys: Keys
+    slot: Slot
+    gradient: Key  # ∂J/∂θ, or g with the regularization / coupled weight decay added
+
+    def key(self, kind: str) -> Key:
+        return self.keys(kind, self.slot.owner)
+
+    def state(self, letter: str, new: bool = False) -> Key:
+        return self.keys(state_kind(letter, new), self.slot.owner)
+
+    def hyper(self, name: str) -> Key:
+        return self.keys(f"hyper:{name}")
+
+    @property
+    def rate(self) -> Key:
+        return self.keys("rate")
+
+    @property
+    def count(self) -> Key:
+        return self.keys(state_kind("t"))
+
+    def line(self, result: Key, formula: sympy.Expr, note: str = "", **reads: Key) -> Assign:
+        return Assign(result, formula, tuple((_symbol(name), key) for name, key in reads.items()), note)
+
+
+# --- the rules -----------------------------------------------------------------------------
+
+
+class Rule:
+    """An optimizer: its spec fields with their defaults, the state letters it carries, and its lines.
+
+    A rule class gives ``lines(lines, theta)``: the lines for one parameter, the last one computing the new
+    value from ``theta`` (the parameter's value, or AdamW's decayed value).
+    """
+
+    name: ClassVar[str]
+    fields: ClassVar[dict[str, str]] = {}
+    state: ClassVar[tuple[str, ...]] = ()
+    #: torch.optim's coupled weight decay g ← g + λθ (AdamW decouples it instead).
+    coupled: ClassVar[bool] = True
+    counts_steps: ClassVar[bool] = False
+    description: ClassVar[str]
+
+    def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
+        raise NotImplementedError
+
+
+class SGD(Rule):
+    name = "sgd"
+    fields = {"weight_decay": "0"}
+    description = "θ ← θ − η g"
+
+    def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
+        yield lines.line(lines.key("new"), _add(THETA, _minus(_mul(ETA, G))), theta=theta, eta=lines.rate,
+                         g=lines.gradient)
+
+
+class Momentum(Rule):
+    name = "momentum"
+    fields = {"momentum": "0.9", "nesterov": "false", "weight_decay": "0"}
+    state = ("v",)
+    description = "v ← μ v + g; θ ← θ − η v"
+
+    def __init__(self, nesterov: bool = False) -> None:
+        self.nesterov = nesterov
+
+    def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
+        velocity = lines.state("v", True)
+        yield lines.line(velocity, _add(_mul(MU, V), G), mu=lines.hyper("momentum"), v=lines.state("v"),
+                         g=lines.gradient)
+        if self.nesterov:
+            yield lines.line(lines.key("new"), _add(THETA, _minus(_mul(ETA, _add(G, _mul(MU, V))))),
+                             "Nesterov: the step looks ahead by μ v", theta=theta, eta=lines.rate, g=lines.gradient,
+                             mu=lines.hyper("momentum"), v=velocity)
+        else:
+            yield lines.line(lines.key("new"), _add(THETA, _minus(_mul(ETA, V))), theta=theta, eta=lines.rate,
+                             v=velocity)
+
+
+class Adagrad(Rule):
+    name = "adagrad"
+    fields = {"epsilon": "1e-10", "weight_decay": "0", "lr_decay": "0", "initial_accumulator_value": "0"}
+    state = ("s",)
+    description = "s ← s + g²; θ ← θ − η g / (√s + ε)"
+
+    def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
+        total = lines.state("s", True)
+        yield lines.line(total, _add(S, _square(G)), s=lines.state("s"), g=lines.gradient)
+        yield from _scaled_step(lines, theta, total)
+
+
+def _scaled_step(lines: Lines, theta: Key, squares: Key) -> Iterator[Assign]:
+    """θ ← θ − η g / (√s + ε), AdaGrad's and RMSProp's step."""
+    yield lines.line(lines.key("new"), _add(THETA, _minus(_over(_mul(ETA, G), _add(_root(S), EPS)))),
+                     theta=theta, eta=lines.rate, g=lines.gradient, s=squares, eps=lines.hyper("epsilon"))
+
+
+class RMSProp(Rule):
+    name = "rmsprop"
+    fields = {"alpha": "0.99", "epsilon": "1e-8", "weight_decay": "0"}
+    state = ("s",)
+    description = "s ← α s + (1 − α) g²; θ ← θ − η g / (√s + ε)"
+
+    def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
+        average = lines.state("s", True)
+        yield lines.line(average, _add(_mul(ALPHA, S), _mul(_one_minus(ALPHA), _square(G))),
+                         alpha=lines.hyper("alpha"), s=lines.state("s"), g=lines.gradient)
+        yield from _scaled_step(lines, theta, average)
+
+
+class Adam(Rule):
+    name = "adam"
+    fields = {"beta1": "0.9", "beta2": "0.999", "epsilon": "1e-8", "weight_decay": "0"}
+    state = ("m", "v")
+    counts_steps = True
+    description = "m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; m̂ = m/(1 − β₁ᵗ); v̂ = v/(1 − β₂ᵗ); θ ← θ − η m̂/(√v̂ + ε)"
+
+    def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
+        first, second = lines.state("m", True), lines.state("v", True)
+        beta1, beta2 = lines.hyper("beta1"), lines.hyper("beta2")
+        yield lines.line(first, _add(_mul(BETA1, M), _mul(_one_minus(BETA1), G)), beta1=beta1,
+                         m=lines.state("m"), g=lines.gradient)
+        yield lines.line(second, _add(_mul(BETA2, V), _mul(_one_minus(BETA2), _square(G))), beta2=beta2,
+                         v=lines.state("v"), g=lines.gradient)
+        mhat, vhat = lines.state("mhat"), lines.state("vhat")
+        yield lines.line(mhat, _over(M, _one_minus(sympy.Pow(BETA1, T, **_E))), "bias correction", m=first,
+                         beta1=beta1, t=lines.count)
+        yield lines.line(vhat, _over(V, _one_minus(sympy.Pow(BETA2, T, **_E))), "bias correction", v=second,
+                         beta2=beta2, t=lines.count)
+        yield lines.line(lines.key("new"), _add(THETA, _minus(_over(_mul(ETA, MHAT), _add(_root(VHAT), EPS)))),
+                         theta=theta, eta=lines.rate, mhat=mhat, vhat=vhat, eps=lines.hyper("epsilon"))
+
+
+class AdamW(Adam):
+    name = "adamw"
+    fields = {**Adam.fields, "weight_decay": "0.01"}
+    coupled = False
+    description = "θ̃ = θ − η λ θ; then Adam's step from θ̃"
+
+    def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
+        decayed = lines.state("decayed")
+        yield lines.line(decayed, _add(THETA, _minus(_mul(ETA, DECAY, THETA))), "decoupled weight decay",
+                         theta=theta, eta=lines.rate, decay=lines.hyper("weight_decay"))
+        yield from super().lines(lines, decayed)
 
 
 #: Every optimizer by its spec name. Adding one is one entry here (and its rule class).
-OPTIMIZERS: dict[str, type] = {rule.name: rule for rule in (GradientDescent,)}
+OPTIMIZERS: dict[str, type[Rule]] = {rule.name: rule for rule in (SGD, Momentum, Adagrad, RMSProp, Adam, AdamW)}
+REGULARIZERS = ("l2", "l1")
+TRAININGS = ("batch", "online")
+
+
+# --- the spec's fields -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Training:
+    """How the parameters are updated (SPEC §2.6): the optimizer and its fields, regularization, schedule, frozen.
+
+    Attributes:
+        optimizer: The rule's name (``sgd`` without an ``optimizer``).
+        settings: Each field of the rule with its value (numbers exact; ``nesterov`` a bool).
+        regularization: ``("l2", λ)`` or ``("l1", λ)``, or None.
+        regularize_biases: The regularization also applies to biases.
+        online: One update per example, in order (``training: online``).
+        frozen: The names of the parameters never updated, as the spec writes them.
+    """
+
+    optimizer: str = "sgd"
+    settings: tuple[tuple[str, Any], ...] = ()
+    regularization: tuple[str, sympy.Rational] | None = None
+    regularize_biases: bool = False
+    online: bool = False
+    frozen: tuple[str, ...] = ()
+
+    @property
+    def plain(self) -> bool:
+        """Plain gradient descent, no regularization, no decay: the update is written θ − η ∂J/∂θ as always."""
+        return self.optimizer == "sgd" and self.regularization is None and not self.setting("weight_decay")
+
+    def setting(self, name: str) -> Any:
+        return dict(self.settings).get(name)
+
+    def rule(self) -> Rule:
+        kind = OPTIMIZERS[self.optimizer]
+        return kind(bool(self.setting("nesterov"))) if kind is Momentum else kind()
+
+    @property
+    def decay(self) -> sympy.Rational:
+        """The weight decay λ (0 without one)."""
+        return self.setting("weight_decay") or sympy.Integer(0)
+
+
+PLAIN = Training()
+
+#: The spec's top-level keys the update stage reads.
+SPEC_KEYS = ("optimizer", "regularization", "training", "frozen")
+
+
+def read_training(spec: Mapping) -> tuple[Training, sympy.Rational | None]:
+    """The spec's ``optimizer``, ``regularization``, ``training`` and ``frozen``, and the learning rate.
+
+    A top-level ``learning_rate`` alone means plain SGD; ``optimizer.learning_rate`` is the other place
+    to give it, never both.
+
+    Raises:
+        SpecError: naming the field path and what was expected.
+    """
+    from .spec import _known_keys, _mapping, _number, describe  # NOTE: spec builds networks, which carry this
+
+    rate = None
+    if spec.get("learning_rate") is not None:
+        rate = _positive(spec["learning_rate"], "learning_rate", _number)
+    name, settings = "sgd", {}
+    if "optimizer" in spec:
+        raw = _mapping(spec["optimizer"], "optimizer", "a map with name and the optimizer's fields")
+        if "name" not in raw:
+            raise SpecError(f"missing; expected an optimizer name ({', '.join(OPTIMIZERS)})", "optimizer.name")
+        name = raw["name"]
+        if not isinstance(name, str) or name not in OPTIMIZERS:
+            raise SpecError(f"expected an optimizer name ({', '.join(OPTIMIZERS)}), got {describe(name)}",
+                            "optimizer.name")
+        rule = OPTIMIZERS[name]
+        _known_keys(raw, {"name", "learning_rate", *rule.fields}, "optimizer")
+        if "learning_rate" in raw:
+            if rate is not None:
+                raise SpecError("given twice: keep either the top-level learning_rate or optimizer.learning_rate",
+                                "optimizer.learning_rate")
+            rate = _positive(raw["learning_rate"], "optimizer.learning_rate", _number)
+        if rate is None:
+            raise SpecError(f"{name} needs a learning rate: give optimizer.learning_rate", "optimizer")
+        for field_name, default in rule.fields.items():
+            path = f"optimizer.{field_name}"
+            if field_name == "nesterov":
+                value = raw.get(field_name, False)
+                if not isinstance(value, bool):
+                    raise SpecError(f"expected true or false, got {describe(value)}", path)
+                settings[field_name] = value
+                continue
+            value = _number(raw[field_name], path) if field_name in raw else parse_number(default)
+            _check_range(field_name, value, path)
+            settings[field_name] = value
+    regularization, biases = None, False
+    if "regularization" in spec:
+        raw = _mapping(spec["regularization"], "regularization", "a map such as {l2: 0.01}")
+        _known_keys(raw, {*REGULARIZERS, "biases"}, "regularization")
+        kinds = [kind for kind in REGULARIZERS if kind in raw]
+        if len(kinds) != 1:
+            raise SpecError("expected exactly one of l2 or l1", "regularization")
+        regularization = (kinds[0], _number(raw[kinds[0]], f"regularization.{kinds[0]}"))
+        if regularization[1] < 0:
+            raise SpecError("expected a number at least 0", f"regularization.{kinds[0]}")
+        biases = raw.get("biases", False)
+        if not isinstance(biases, bool):
+            raise SpecError(f"expected true or false, got {describe(biases)}", "regularization.biases")
+    training = spec.get("training", "batch")
+    if training not in TRAININGS:
+        raise SpecError(f"expected one of {', '.join(TRAININGS)}, got {describe(training)}", "training")
+    frozen = spec.get("frozen", [])
+    if not isinstance(frozen, list) or not all(isinstance(item, (str, int)) and not isinstance(item, bool)
+                                               for item in frozen):
+        raise SpecError(f"expected a list of parameter names (as `names` writes them), got {describe(frozen)}",
+                        "frozen")
+    if rate is None and (regularization or spec.get("training") == "online" or frozen):
+        field_name = next(key for key in ("regularization", "training", "frozen") if key in spec)
+        raise SpecError("applies to updates: give a learning_rate", field_name)
+    settings_items = tuple(settings.items())
+    return Training(name, settings_items, regularization, biases, training == "online",
+                    tuple(str(item) for item in frozen)), rate
+
+
+def _positive(raw: Any, path: str, number: Callable) -> sympy.Rational:
+    value = number(raw, path)
+    if value <= 0:
+        raise SpecError("expected a positive number", path)
+    return value
+
+
+def _check_range(name: str, value: sympy.Rational, path: str) -> None:
+    """Each field's range, as torch.optim checks it."""
+    if name in ("beta1", "beta2", "alpha", "momentum"):
+        if not 0 <= value < 1:
+            raise SpecError("expected a number from 0 up to (not including) 1", path)
+    elif name == "epsilon":
+        if value <= 0:
+            raise SpecError("expected a positive number", path)
+    elif value < 0:
+        raise SpecError("expected a number at least 0", path)
+
+
+# --- the stage -------------------------------------------------------------------------------
+
+
+def stage_lines(training: Training, keys: Keys, slots: tuple[Slot, ...]) -> tuple:
+    """Every line of the update stage, parameter by parameter: the gradient used, the state, the new value."""
+    rule = training.rule()
+    out: list = []
+    for slot in slots:
+        lines = Lines(keys, slot, keys("grad", slot.owner))
+        new = keys("new", slot.owner)
+        theta = keys("param", slot.owner)
+        if slot.frozen or not slot.trainable:
+            note = "frozen: never updated" if slot.frozen else "kept fixed (update_biases: false)"
+            out.append(lines.line(new, THETA, note, theta=theta))
+            continue
+        gradient = _gradient_line(training, rule, lines)
+        if gradient is not None:
+            out.append(gradient)
+            lines = replace(lines, gradient=gradient.result)
+        out.extend(rule.lines(lines, theta))
+    return tuple(out)
+
+
+def _gradient_line(training: Training, rule: Rule, lines: Lines) -> Assign | None:
+    """g = ∂J/∂θ + λθ (L2 or coupled weight decay), + λ·sign θ (L1); None when nothing is added."""
+    terms, reads = [GRAD], {"grad": lines.gradient}
+    regularization = training.regularization
+    if regularization and lines.slot.regularized:
+        reads |= {"lambda": lines.hyper("lambda"), "theta": lines.key("param")}
+        terms.append(_mul(LAMBDA, THETA) if regularization[0] == "l2" else
+                     _mul(LAMBDA, sympy.sign(THETA, evaluate=False)))
+    if rule.coupled and training.decay:
+        reads |= {"decay": lines.hyper("weight_decay"), "theta": lines.key("param")}
+        terms.append(_mul(DECAY, THETA))
+    if len(terms) == 1:
+        return None
+    return lines.line(lines.state("g"), _add(*terms), **reads)
+
+
+def penalty_line(result: Key, cost: Key, weights: tuple[Key, ...], rate: Key, kind: str) -> Assign:
+    """The regularized cost: J_reg = J + (λ/2) Σ w² (``l2``) or J + λ Σ |w| (``l1``), over ``weights``."""
+    symbols = tuple(_symbol(f"w{index:06d}") for index in range(len(weights)))
+    if kind == "l2":
+        penalty = _mul(_over(LAMBDA, sympy.Integer(2)), _add(*(_square(w) for w in symbols)))
+    else:
+        penalty = _mul(LAMBDA, _add(*(sympy.Abs(w, evaluate=False) for w in symbols)))
+    cost_symbol = _symbol("cost")
+    return Assign(result, _add(cost_symbol, penalty),
+                  ((cost_symbol, cost), (LAMBDA, rate), *zip(symbols, weights)), f"{kind} regularization")
+
+
+def hyperparameters(training: Training, keys: Keys) -> Values:
+    """The fields the lines read, as given values (constant from step to step)."""
+    values: Values = {keys(f"hyper:{name}"): value for name, value in training.settings
+                      if name in ("momentum", "beta1", "beta2", "epsilon", "alpha") or name == "weight_decay" and value}
+    if training.regularization:
+        values[keys("hyper:lambda")] = training.regularization[1]
+    return values
+
+
+def initial_state(training: Training, keys: Keys, owners) -> Values:
+    """Each state quantity before the first step (0; AdaGrad's initial_accumulator_value), t = 1, and the fields."""
+    rule = training.rule()
+    start = training.setting("initial_accumulator_value") or sympy.Integer(0)
+    state: Values = {keys(state_kind(letter), owner): start if letter == "s" and rule.name == "adagrad"
+                     else sympy.Integer(0) for owner in owners for letter in rule.state}
+    if rule.counts_steps:
+        state[keys(state_kind("t"))] = sympy.Integer(1)
+    return state | hyperparameters(training, keys)
+
+
+def next_state(training: Training, keys: Keys, owners, values: Mapping, state: Mapping) -> Values:
+    """The state the next step starts from: each state's value at this step's end, t + 1, the fields as they were."""
+    rule = training.rule()
+    carried: Values = dict(state)
+    for owner in owners:
+        for letter in rule.state:
+            end = values.get(keys(state_kind(letter, True), owner))
+            if end is not None:  # NOTE: a frozen parameter's state stays as it started
+                carried[keys(state_kind(letter), owner)] = end
+    if rule.counts_steps:
+        carried[keys(state_kind("t"))] = state[keys(state_kind("t"))] + 1
+    return carried
+
+
+def state_json(training: Training, keys: Keys, owners, values: Mapping) -> dict[str, list]:
+    """Each state letter's values at the end of a step, as (owner, value) pairs (the caller shapes them)."""
+    rule = training.rule()
+    # NOTE: a frozen parameter's state is never updated: it stays at its start value.
+    return {letter: [(owner, values.get(keys(state_kind(letter, True), owner), values[keys(state_kind(letter), owner)]))
+                     for owner in owners] for letter in rule.state}
+
+
+# --- networks --------------------------------------------------------------------------------
+
+
+def training_of(network: Network) -> Training:
+    """The network's update settings (plain SGD when the spec has none)."""
+    return network.training or PLAIN
+
+
+def slots_of(network: Network) -> tuple[Slot, ...]:
+    training = training_of(network)
+    frozen = set(network.frozen)
+    return tuple(Slot(parameter, parameter.kind == "weight" or training.regularize_biases, parameter.trainable,
+                      parameter in frozen) for parameter in network.parameters)
+
+
+def update_steps(network: Network, gradients: tuple) -> tuple:
+    """The update stage's steps for every parameter, in the order of ``gradients`` (none without a learning rate)."""
+    if network.learning_rate is None:
+        return ()
+    training = training_of(network)
+    if training.plain and not network.frozen:
+        # NOTE: with the textbooks' error terms, an update is written (and computed) from δ and the input,
+        # w + η δ x, as the book does: the update step carries the gradient's own step for that.
+        book = network.options.error_term
+        return tuple(Update(Quantity("new", parameter=g.parameter), Quantity("param", parameter=g.parameter),
+                            g.result, Quantity("rate"), g.parameter.trainable, g if book else None)
+                     for g in gradients)
+    by_parameter = {slot.owner: slot for slot in slots_of(network)}
+    return stage_lines(training, NETWORK_KEYS, tuple(by_parameter[g.parameter] for g in gradients))
+
+
+def objective(network: Network, cost: Quantity) -> tuple[tuple, Quantity]:
+    """The regularized cost's line and quantity (J_reg = J + penalty), or no line and ``cost`` itself."""
+    training = training_of(network)
+    if training.regularization is None or network.learning_rate is None:
+        return (), cost
+    weights = tuple(Quantity("param", parameter=slot.owner) for slot in slots_of(network) if slot.regularized)
+    result = Quantity(state_kind("objective"))
+    return (penalty_line(result, cost, weights, Quantity("hyper:lambda"), training.regularization[0]),), result
 
 
 @dataclass(frozen=True)
@@ -62,68 +602,34 @@ class Carried:
 
     Attributes:
         parameters: Each parameter's value at the start of the step.
-        state: Each state quantity's value at the start of the step (empty for plain descent).
+        state: Each state quantity's value at the start of the step, with the optimizer's fields.
     """
 
     parameters: dict[Parameter, sympy.Expr]
     state: Values = field(default_factory=dict)
 
 
-def optimizer_of(network: Network) -> Optimizer:
-    """The network's update rule (a top-level ``learning_rate`` alone is plain gradient descent)."""
-    return OPTIMIZERS[GradientDescent.name]()
-
-
-def update_steps(network: Network, gradients: tuple) -> tuple:
-    """The update stage's steps for every parameter, in the order of ``gradients`` (none without a learning rate)."""
-    if network.learning_rate is None:
-        return ()
-    rule = optimizer_of(network)
-    # NOTE: with the textbooks' error terms, an update is written (and computed) from δ and the input,
-    # w + η δ x, as the book does: the update step carries the gradient's own step for that.
-    book = network.options.error_term
-    return tuple(replace(step, chain=gradient) if book and isinstance(step, Update) else step
-                 for gradient in gradients for step in rule.steps(gradient.parameter, gradient.result))
-
-
 def start(network: Network) -> Carried:
     """The parameters as the spec gives them, and the optimizer's initial state."""
-    rule = optimizer_of(network)
-    state: Values = {}
-    for parameter in network.parameters:
-        state.update(rule.initial_state(parameter))
+    state = initial_state(training_of(network), NETWORK_KEYS, network.parameters) if network.learning_rate else {}
     return Carried({parameter: parameter.value for parameter in network.parameters}, state)
 
 
-def carried(network: Network, updates: tuple, values: Values) -> Carried:
+def carried(network: Network, updates: tuple, values: Values, state: Values | None = None) -> Carried:
     """What the next training step starts from: the new parameters and the state this step left."""
-    rule = optimizer_of(network)
-    updated = {step.result.parameter for step in updates}
     parameters = {parameter: values[Quantity("new", parameter=parameter)] for parameter in network.parameters
-                  if parameter in updated}
-    state = {first: values[last] for parameter in network.parameters for first, last in rule.carries(parameter)}
-    return Carried(parameters, state)
+                  if Quantity("new", parameter=parameter) in values}
+    if not updates:
+        return Carried(parameters, dict(state or {}))
+    return Carried(parameters, next_state(training_of(network), NETWORK_KEYS, network.parameters, values,
+                                          state or {}))
 
 
-# --- parameters by name (computational graphs) --------------------------------------------
-
-#: An update of named parameters: (parameters, gradients, state, learning rate) → (new parameters, new state).
-NamedRule = Callable[[Mapping[str, sympy.Expr], Mapping[str, sympy.Expr], Mapping[str, object], sympy.Expr],
-                     tuple[dict[str, sympy.Expr], Mapping[str, object]]]
+def parameter_updates(steps) -> tuple:
+    """The steps of ``steps`` that compute a parameter's new value (one per parameter), in order."""
+    return tuple(step for step in steps if step.result.kind == "new")
 
 
-def descend(parameters: Mapping[str, sympy.Expr], gradients: Mapping[str, sympy.Expr], state: Mapping[str, object],
-            rate: sympy.Expr) -> tuple[dict[str, sympy.Expr], Mapping[str, object]]:
-    """θ_new = θ − η g for every parameter of a graph, every gradient taken at the old parameters; no state.
-
-    Args:
-        parameters: Each parameter's value before the step, by name.
-        gradients: Each parameter's gradient, by name.
-        state: The rule's state (plain descent has none, and hands it on unchanged).
-        rate: The learning rate η.
-    """
-    return {name: settle(value - rate * gradients[name]) for name, value in parameters.items()}, state
-
-
-#: The update rules of a graph's named parameters, by the names of OPTIMIZERS.
-NAMED_RULES: dict[str, NamedRule] = {GradientDescent.name: descend}
+def settled(step, values: Mapping) -> sympy.Expr:
+    """An update-stage line's value, as the solution carries it."""
+    return settle(step.value(values))

@@ -32,7 +32,8 @@ from ..core.steps import (
     WeightedSum,
     bias_sign,
 )
-from .typography import Latex
+from ..core.update import Assign, T, Training
+from .typography import Latex, Unicode
 
 
 @dataclass(frozen=True)
@@ -357,6 +358,47 @@ def _book_update(step: Update, context: Context) -> Line:
     formula = combine(context.name(step.old), written(context.name))
     numbers = combine(context.value(step.old), written(context.factor))
     return chain(context.name(step.result), formula, numbers, context.value(step.result))
+
+
+# --- the update stage (optimizers, regularization) -------------------------------------------
+
+
+@present.register
+def _(step: Assign, context: Context) -> Line:
+    typography = context.typography
+    names = {symbol: context.name(key) for symbol, key in step.reads}
+    numbers = {symbol: context.values[key] for symbol, key in step.reads}
+    note = step.note
+    count = next((key for symbol, key in step.reads if symbol == T), None)
+    if count is not None:
+        # NOTE: the step count t written out beside the bias correction, as an answer key does.
+        note = f"{note}, t = {Unicode(context.typography.precision).number(context.values[count])}"
+    if len(step.reads) == 1:
+        return chain(context.name(step.result), names[step.reads[0][0]], context.value(step.result), note=note)
+    return chain(context.name(step.result), typography.formula(step.formula, names, ordered=True),
+                 typography.substituted(step.formula, numbers, ordered=True), context.value(step.result), note=note)
+
+
+def update_text(training: Training, typography: Latex) -> str:
+    """The words above the updates: the optimizer and its rule, the regularization, the schedule."""
+    rule = training.rule()
+    written = Unicode(typography.precision).number
+    fields = ", ".join(f"{name} = {written(value) if not isinstance(value, bool) else str(value).lower()}"
+                       for name, value in training.settings)
+    text = f"Optimizer {rule.name}" + (f" ({fields})" if fields else "") + f": {rule.description}"
+    if getattr(rule, "nesterov", False):
+        text += " (Nesterov: θ ← θ − η (g + μ v))"
+    text += ", every gradient taken at the old parameters, the state starting at 0."
+    if training.decay and rule.coupled:
+        text += " Weight decay is coupled, as in torch.optim: g = ∂J/∂θ + λ_wd θ."
+    if training.regularization:
+        kind, strength = training.regularization
+        term = "λ w" if kind == "l2" else "λ·sign(w)"
+        what = "weight and bias" if training.regularize_biases else "weight"
+        text += f" The {kind} regularization (λ = {written(strength)}) adds {term} to each {what}'s gradient."
+    if training.frozen:
+        text += f" Frozen (never updated): {', '.join(training.frozen)}."
+    return text
 
 
 # --- operation graphs --------------------------------------------------------------------

@@ -21,13 +21,14 @@ from ..core.formula import X
 from ..core.numbers import words
 from ..core.rules import OUTPUT
 from ..core.steps import Quantity
+from ..core.update import NETWORK_KEYS, parameter_updates, state_json, training_of
 from .diagram import Diagram, Label, mermaid, solution_diagrams, svg, tikz
 from .document import Block, Document, Math, Plot, Table
 from .formats import FORMATS
 from .matrix import matrix_step_blocks
 from .plaintext import equations, table_lines
 from .plot import mermaid_plot, pgfplots_plot, svg_line_plot, text_plot
-from .present import Context, Line, chain, present
+from .present import Context, Line, chain, present, update_text
 from .typography import Latex, Unicode
 
 # --- the document ------------------------------------------------------------------------
@@ -211,14 +212,21 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
                 tuple(marked(step) for step in derivation.gradients))
     if derivation.updates:
         typography = context.typography
-        rows = tuple((Math(context.name(update.old)), Math(typography.number(context.values[update.old])),
-                      Math(typography.number(context.values[update.gradient])),
-                      Math(typography.number(context.values[update.result]))) for update in derivation.updates)
-        yield Block("Updates", "The textbooks' rule, w + η·δ·(input) for each weight w: gradient descent, "
-                    "every error term taken at the old parameters." if error_term else
-                    "Gradient descent, every gradient taken at the old parameters.",
-                    tuple(marked(update) for update in derivation.updates),
-                    Table(("parameter", "old", "gradient", "new"), rows))
+        rows = []
+        for update in parameter_updates(derivation.updates):
+            old, gradient = Quantity("param", parameter=update.result.parameter), Quantity(
+                "grad", parameter=update.result.parameter)
+            rows.append((Math(context.name(old)), Math(typography.number(context.values[old])),
+                         Math(typography.number(context.values[gradient])),
+                         Math(typography.number(context.values[update.result]))))
+        network = solution.network
+        text = ("The textbooks' rule, w + η·δ·(input) for each weight w: gradient descent, every error term taken "
+                "at the old parameters." if error_term else
+                "Gradient descent, every gradient taken at the old parameters.")
+        if network.training is not None and not (network.training.plain and not network.frozen):
+            text = update_text(network.training, typography)
+        yield Block("Updates", text, tuple(marked(update) for update in derivation.updates),
+                    Table(("parameter", "old", "gradient", "new"), tuple(rows)))
 
 
 # --- templates ---------------------------------------------------------------------------
@@ -445,7 +453,12 @@ def _step_json(solution, index: int) -> dict:
     if network.options.input_gradients:
         result["gradients"]["inputs"] = _input_gradients(solution, values)
     if derivation.updates:
-        result["updated"] = _shaped((u.old.parameter.location, numbers[named(u.result)]) for u in derivation.updates)
+        result["updated"] = _shaped((u.result.parameter.location, numbers[named(u.result)])
+                                    for u in parameter_updates(derivation.updates))
+        state = state_json(training_of(network), NETWORK_KEYS, network.parameters, values)
+        if state:
+            result["state"] = {letter: _shaped((owner.location, json_number(value, f"state.{letter}"))
+                                               for owner, value in pairs) for letter, pairs in state.items()}
     return result
 
 

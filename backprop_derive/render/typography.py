@@ -74,6 +74,8 @@ class _LatexWithNames(_BareArguments, LatexPrinter):
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+#: The printers' settings for a formula printed in the order it was built (``ordered``), or in SymPy's.
+_ORDER = {True: {"order": "none"}, False: {}}
 
 
 class _TextWithNames(_BareArguments, StrPrinter):
@@ -263,15 +265,15 @@ class Latex:
     def group(self, text: str) -> str:
         return r"\left(" + text + r"\right)"
 
-    def formula(self, expr: sympy.Expr, names: dict) -> str:
-        """A SymPy formula, each symbol written as ``names`` says."""
-        return _LatexWithNames(names).doprint(expr)
+    def formula(self, expr: sympy.Expr, names: dict, ordered: bool = False) -> str:
+        """A SymPy formula, each symbol written as ``names`` says (``ordered``: terms in the order built)."""
+        return _LatexWithNames(names, **_ORDER[ordered]).doprint(expr)
 
-    def substituted(self, expr: sympy.Expr, values: dict) -> str:
+    def substituted(self, expr: sympy.Expr, values: dict, ordered: bool = False) -> str:
         """A SymPy formula with numbers in place of its symbols, products shown with a dot."""
         return _LatexWithNames({symbol: self.factor(value) for symbol, value in values.items()},
                                {symbol: self.number(value) for symbol, value in values.items()},
-                               mul_symbol="dot").doprint(expr)
+                               mul_symbol="dot", **_ORDER[ordered]).doprint(expr)
 
     def apply(self, function: str, argument: str) -> str:
         """f(x); plain x when f is the identity (written as an empty symbol)."""
@@ -373,10 +375,10 @@ class Unicode(Latex):
     def group(self, text: str) -> str:
         return f"({text})"
 
-    def formula(self, expr: sympy.Expr, names: dict) -> str:
+    def formula(self, expr: sympy.Expr, names: dict, ordered: bool = False) -> str:
         return _TextWithNames(names).doprint(expr).replace("-", "−")
 
-    def substituted(self, expr: sympy.Expr, values: dict) -> str:
+    def substituted(self, expr: sympy.Expr, values: dict, ordered: bool = False) -> str:
         names = {symbol: self.factor(value) for symbol, value in values.items()}
         bare = {symbol: self.number(value) for symbol, value in values.items()}
         return _TextWithNames(names, bare).doprint(expr).replace("-", "−")
@@ -479,13 +481,13 @@ class MathML(Latex):
     def group(self, text: str) -> str:
         return _fenced(text)
 
-    def formula(self, expr: sympy.Expr, names: dict) -> str:
-        return _MathMLWithNames(names, mul_symbol="&#x2062;").doprint(expr)
+    def formula(self, expr: sympy.Expr, names: dict, ordered: bool = False) -> str:
+        return _MathMLWithNames(names, mul_symbol="&#x2062;", **_ORDER[ordered]).doprint(expr)
 
-    def substituted(self, expr: sympy.Expr, values: dict) -> str:
+    def substituted(self, expr: sympy.Expr, values: dict, ordered: bool = False) -> str:
         return _MathMLWithNames({symbol: self.factor(value) for symbol, value in values.items()},
                                 {symbol: self.number(value) for symbol, value in values.items()},
-                                mul_symbol="dot").doprint(expr)
+                                mul_symbol="dot", **_ORDER[ordered]).doprint(expr)
 
     def apply(self, function: str, argument: str) -> str:
         return _row(f"{function}<mo>&#x2061;</mo>{self.group(argument)}") if function else argument
