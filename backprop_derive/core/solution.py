@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ class Solution:
         precision: Significant digits shown for values that are not exact.
         unrounded: With ``options.rounding``, each step's values without rounding (from the same
             parameters at the start of the step); None otherwise.
+        online: With ``training: online``, the network of each example alone: ``values`` then holds one map
+            per update (per example of each training step), all written with ``derivation``'s steps
+            (the first example's; every example's steps are the same but for the numbers).
     """
 
     network: Network
@@ -48,6 +51,12 @@ class Solution:
     notation: Notation
     precision: int
     unrounded: tuple[Values, ...] | None = None
+    online: tuple[Network, ...] = ()
+
+    @property
+    def updates_per_step(self) -> int:
+        """How many updates one training step makes: one per example online, else one."""
+        return len(self.online) or 1
 
     @property
     def title(self) -> str:
@@ -144,26 +153,34 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
             check_written_size(network, steps, hint="; --format json gives the numbers alone")
     except SpecError as error:
         raise error.with_file(source) from None
-    # Derive the chain rule once; the structure is the same for every step.
-    derivation = derive(network)
+    # Online training (SPEC §2.6): each example alone, one update after each, in order.
+    training = network.training
+    online = tuple(replace(network, examples=(example,), batched=False) for example in network.examples) if (
+        training is not None and training.online and network.batched) else ()
+    exercises = online or (network,)
+    # Derive the chain rule once (per example online); the structure is the same for every step.
+    derivations = [derive(exercise) for exercise in exercises]
     # Evaluate each step from the parameters and optimizer state the previous one left.
     carry = start(network)
     values, unrounded = [], []
     for step in range(steps):
-        try:
-            step_values = evaluate(derivation, carry.parameters, carry.state)
-            if network.options.rounding:
-                unrounded.append(evaluate(derivation, carry.parameters, carry.state, rounded=False))
-        except NoFiniteValue as error:
-            # NOTE: a value rounded by options.rounding may reach what the full value never does (σ = 1).
-            hint = "; options.rounding carries rounded values, so keep more digits" if network.options.rounding else ""
-            during = f" (at step {step + 1})" if steps > 1 else ""
-            raise SpecError(f"the exercise has no finite solution: {error}{hint}{during}", error.path,
-                            source) from None
-        values.append(step_values)
-        carry = carried(network, derivation.updates, step_values, carry.state)
-    return Solution(network, derivation, tuple(values), Notation(network, notation or network.notation),
-                    precision or network.options.precision, tuple(unrounded) if unrounded else None)
+        for exercise, derivation in zip(exercises, derivations):
+            try:
+                step_values = evaluate(derivation, carry.parameters, carry.state)
+                if network.options.rounding:
+                    unrounded.append(evaluate(derivation, carry.parameters, carry.state, rounded=False))
+            except NoFiniteValue as error:
+                # NOTE: a value rounded by options.rounding may reach what the full value never does (σ = 1).
+                hint = ("; options.rounding carries rounded values, so keep more digits" if network.options.rounding
+                        else "")
+                during = f" (at step {step + 1})" if steps > 1 else ""
+                raise SpecError(f"the exercise has no finite solution: {error}{hint}{during}", error.path,
+                                source) from None
+            values.append(step_values)
+            carry = carried(exercise, derivation.updates, step_values, carry.state)
+    notation_network = online[0] if online else network
+    return Solution(network, derivations[0], tuple(values), Notation(notation_network, notation or network.notation),
+                    precision or network.options.precision, tuple(unrounded) if unrounded else None, online)
 
 
 def written_size(network: Network) -> int:

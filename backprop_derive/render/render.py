@@ -56,6 +56,9 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
+        per_step = solution.updates_per_step
+        if per_step > 1:
+            heading = f"Step {index // per_step + 1}, example {index % per_step + 1}"
         extra = {}
         if index == 0:
             # NOTE: the chain rule's paths are the same in every step; one figure, in the first, is enough.
@@ -63,8 +66,9 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
         steps.append((heading, tuple(step_blocks(solution, context, **extra))))
     closing = ()
     if len(solution.values) > 1:
-        rows = tuple((str(index + 1), Math(typography.number(values[derivation.cost])))
-                     for index, values in enumerate(solution.values))
+        per_step = solution.updates_per_step
+        rows = tuple((str(index + 1) if per_step == 1 else f"{index // per_step + 1}.{index % per_step + 1}",
+                      Math(typography.number(values[derivation.cost]))) for index, values in enumerate(solution.values))
         closing = (Block("Loss per step", "The cost before each step's update.",
                          table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2,
                          figure=_loss_plot(solution) if with_plots else None),)
@@ -156,6 +160,9 @@ def _examples_block(solution, context: Context) -> Block:
     text = "One example." if len(rows) == 1 else (
         f"A batch of {len(rows)} examples; the cost is the "
         f"{'mean' if network.options.reduction == 'mean' else 'sum'} of their losses.")
+    if getattr(solution, "online", ()):
+        text = (f"{len(rows)} examples, trained online: each example's forward pass, backward pass and update in "
+                "turn, the next example starting from the parameters the last one left; a step is one pass.")
     if network.batched:
         header = ("example",) + header
         rows = tuple((str(index + 1),) + row for index, row in enumerate(rows))
@@ -182,7 +189,7 @@ def _step_blocks(solution, context: Context, chain_figure: Diagram | None = None
                  marks: dict[Quantity, str] | None = None):
     marks = marks or {}
     derivation = solution.derivation
-    batched = solution.network.batched
+    batched = solution.network.batched and not solution.online
 
     def marked(step) -> Line:
         line = present(step, context)
@@ -418,9 +425,24 @@ def render_files(solution, fmt: str, output: str | Path, *, standalone: bool = T
 def to_json(solution) -> dict:
     """SPEC §4.1's object: loss, quantities, gradients, updated (and steps when there are several)."""
     steps = [_step_json(solution, index) for index in range(len(solution.values))]
+    per_step = solution.updates_per_step
+    if per_step > 1:
+        steps = [_pass_json(solution, steps[start:start + per_step]) for start in range(0, len(steps), per_step)]
     result = {"title": solution.network.title, "notation": solution.notation.style, **steps[0]}
     if len(steps) > 1:
         result["steps"] = steps
+    return result
+
+
+def _pass_json(solution, updates: list[dict]) -> dict:
+    """One online training step: the cost met over the pass (each example's loss at the parameters it met),
+    the first example's quantities and gradients (the names ``check`` marks), each example's update under
+    ``examples``, and the parameters and state the pass leaves."""
+    losses = [update["loss"] for update in updates]
+    mean = solution.network.options.reduction == "mean"
+    result = {"loss": sum(losses) / len(losses) if mean else sum(losses),
+              **{key: updates[0][key] for key in ("quantities", "exact", "gradients")}, "examples": updates}
+    result |= {key: updates[-1][key] for key in ("updated", "state") if key in updates[-1]}
     return result
 
 
