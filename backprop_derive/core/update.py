@@ -516,7 +516,8 @@ def penalty_line(result: Key, cost: Key, weights: tuple[Key, ...], rate: Key, ki
 def hyperparameters(training: Training, keys: Keys) -> Values:
     """The fields the lines read, as given values (constant from step to step)."""
     values: Values = {keys(f"hyper:{name}"): value for name, value in training.settings
-                      if name in ("momentum", "beta1", "beta2", "epsilon", "alpha") or name == "weight_decay" and value}
+                      if name in ("momentum", "beta1", "beta2", "epsilon", "alpha")
+                      or name == "weight_decay" and (value or not training.rule().coupled)}
     if training.regularization:
         values[keys("hyper:lambda")] = training.regularization[1]
     return values

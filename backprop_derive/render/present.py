@@ -384,7 +384,7 @@ def update_text(training: Training, typography: Latex) -> str:
     rule = training.rule()
     written = Unicode(typography.precision).number
     fields = ", ".join(f"{name} = {written(value) if not isinstance(value, bool) else str(value).lower()}"
-                       for name, value in training.settings)
+                       for name, value in training.settings if value is not False and (value or name != "weight_decay"))
     text = f"Optimizer {rule.name}" + (f" ({fields})" if fields else "") + f": {rule.description}"
     if getattr(rule, "nesterov", False):
         text += " (Nesterov: θ ← θ − η (g + μ v))"

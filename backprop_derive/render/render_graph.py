@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..core.graph import CONSTANT_MARK, Ref
-from ..core.graph_solution import GraphSolution
+from ..core.graph_solution import GRAPH_KEYS, GraphSolution
+from ..core.update import parameter_updates, state_json
 from .diagram import circuit_diagram
 from .document import Block, Document, Math, Table
-from .present import Context, Line, present
+from .present import Context, Line, present, update_text
 from .render import _short_exact, build_document, cost_plot, json_number, to_json
 from .typography import Latex, Unicode
 
@@ -86,10 +87,13 @@ def _step_blocks(solution: GraphSolution, context: Context, figure, marks: dict)
     yield Block("Gradients", "The gradient of every input and parameter.",
                 table=Table(("name", "value", Math(typography.name(solution.notation, Ref("grad", "·")))), rows))
     if solution.updates:
-        rows = tuple((Math(context.name(update.old)), Math(context.value(update.old)),
-                      Math(context.value(update.gradient)), Math(context.value(update.result)))
-                     for update in solution.updates)
-        yield Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
+        rows = tuple((Math(context.name(Ref("value", name))), Math(context.value(Ref("value", name))),
+                      Math(context.value(Ref("grad", name))), Math(context.value(update.result)))
+                     for update in parameter_updates(solution.updates) for name in (update.result.name,))
+        training = solution.circuit.training
+        text = ("Gradient descent, every gradient taken at the old parameters." if training.plain
+                and not training.frozen else update_text(training, typography))
+        yield Block("Updates", text,
                     tuple(marked(update) for update in solution.updates),
                     Table(("parameter", "old", "gradient", "new"), rows))
 
@@ -120,4 +124,8 @@ def _step_json(solution: GraphSolution, index: int) -> dict:
     }
     if solution.updates:
         result["updated"] = {"parameters": {name: number(Ref("new", name)) for name in circuit.parameters}}
+        state = state_json(circuit.training, GRAPH_KEYS, circuit.parameters, values)
+        if state:
+            result["state"] = {letter: {"parameters": {name: json_number(value, f"state.{letter}")
+                                                       for name, value in pairs}} for letter, pairs in state.items()}
     return result
