@@ -37,6 +37,8 @@ LETTERS: dict[str, tuple[str, str, str, str]] = {
     "g": ("g", "g", "g", "<mi>g</mi>"),
     "decayed": (r"\tilde{\theta}", "θ̃", "decayed", '<mover accent="true"><mi>θ</mi><mo>~</mo></mover>'),
     "t": ("t", "t", "t", "<mi>t</mi>"),
+    "rate": (r"\eta_{t}", "η_t", "eta_t", "<msub><mi>η</mi><mi>t</mi></msub>"),
+    "lr_decay": (r"\delta_{\eta}", "lr_decay", "lr_decay", "<msub><mi>δ</mi><mi>η</mi></msub>"),
     "objective": (r"J_{\text{reg}}", "J_reg", "J_reg", "<msub><mi>J</mi><mtext>reg</mtext></msub>"),
     "momentum": (r"\mu", "μ", "mu", "<mi>μ</mi>"),
     "beta1": (r"\beta_{1}", "β₁", "beta1", "<msub><mi>β</mi><mn>1</mn></msub>"),
@@ -215,6 +217,9 @@ class Rule:
     counts_steps: ClassVar[bool] = False
     description: ClassVar[str]
 
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        self.settings = dict(settings or {})
+
     def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
         raise NotImplementedError
 
@@ -235,8 +240,9 @@ class Momentum(Rule):
     state = ("v",)
     description = "v ← μ v + g; θ ← θ − η v"
 
-    def __init__(self, nesterov: bool = False) -> None:
-        self.nesterov = nesterov
+    @property
+    def nesterov(self) -> bool:
+        return bool(self.settings.get("nesterov"))
 
     def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
         velocity = lines.state("v", True)
@@ -255,18 +261,25 @@ class Adagrad(Rule):
     name = "adagrad"
     fields = {"epsilon": "1e-10", "weight_decay": "0", "lr_decay": "0", "initial_accumulator_value": "0"}
     state = ("s",)
+    counts_steps = True
     description = "s ← s + g²; θ ← θ − η g / (√s + ε)"
 
     def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
         total = lines.state("s", True)
         yield lines.line(total, _add(S, _square(G)), s=lines.state("s"), g=lines.gradient)
-        yield from _scaled_step(lines, theta, total)
+        rate = lines.rate
+        if self.settings.get("lr_decay"):
+            # NOTE: torch.optim.Adagrad's decayed rate η / (1 + (t − 1)·lr_decay).
+            rate = lines.state("rate")
+            yield lines.line(rate, _over(ETA, _add(sympy.Integer(1), _mul(_add(T, sympy.Integer(-1)), DECAY))),
+                             "learning-rate decay", eta=lines.rate, t=lines.count, decay=lines.hyper("lr_decay"))
+        yield from _scaled_step(lines, theta, total, rate)
 
 
-def _scaled_step(lines: Lines, theta: Key, squares: Key) -> Iterator[Assign]:
+def _scaled_step(lines: Lines, theta: Key, squares: Key, rate: Key | None = None) -> Iterator[Assign]:
     """θ ← θ − η g / (√s + ε), AdaGrad's and RMSProp's step."""
     yield lines.line(lines.key("new"), _add(THETA, _minus(_over(_mul(ETA, G), _add(_root(S), EPS)))),
-                     theta=theta, eta=lines.rate, g=lines.gradient, s=squares, eps=lines.hyper("epsilon"))
+                     theta=theta, eta=rate or lines.rate, g=lines.gradient, s=squares, eps=lines.hyper("epsilon"))
 
 
 class RMSProp(Rule):
@@ -287,7 +300,8 @@ class Adam(Rule):
     fields = {"beta1": "0.9", "beta2": "0.999", "epsilon": "1e-8", "weight_decay": "0"}
     state = ("m", "v")
     counts_steps = True
-    description = "m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; m̂ = m/(1 − β₁ᵗ); v̂ = v/(1 − β₂ᵗ); θ ← θ − η m̂/(√v̂ + ε)"
+    description = ("m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; the bias-corrected moments m/(1 − β₁^t) and "
+                   "v/(1 − β₂^t); θ ← θ − η·(corrected m)/(√(corrected v) + ε)")
 
     def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
         first, second = lines.state("m", True), lines.state("v", True)
@@ -309,7 +323,7 @@ class AdamW(Adam):
     name = "adamw"
     fields = {**Adam.fields, "weight_decay": "0.01"}
     coupled = False
-    description = "θ̃ = θ − η λ θ; then Adam's step from θ̃"
+    description = "the decoupled weight decay θ − η λ θ first, then Adam's step from it"
 
     def lines(self, lines: Lines, theta: Key) -> Iterator[Assign]:
         decayed = lines.state("decayed")
@@ -356,8 +370,7 @@ class Training:
         return dict(self.settings).get(name)
 
     def rule(self) -> Rule:
-        kind = OPTIMIZERS[self.optimizer]
-        return kind(bool(self.setting("nesterov"))) if kind is Momentum else kind()
+        return OPTIMIZERS[self.optimizer](dict(self.settings))
 
     @property
     def decay(self) -> sympy.Rational:
@@ -516,7 +529,7 @@ def penalty_line(result: Key, cost: Key, weights: tuple[Key, ...], rate: Key, ki
 def hyperparameters(training: Training, keys: Keys) -> Values:
     """The fields the lines read, as given values (constant from step to step)."""
     values: Values = {keys(f"hyper:{name}"): value for name, value in training.settings
-                      if name in ("momentum", "beta1", "beta2", "epsilon", "alpha")
+                      if name in ("momentum", "beta1", "beta2", "epsilon", "alpha", "lr_decay")
                       or name == "weight_decay" and (value or not training.rule().coupled)}
     if training.regularization:
         values[keys("hyper:lambda")] = training.regularization[1]
