@@ -23,8 +23,8 @@ from .formula import (
 from .graph import CONSTANT_MARK, Graph, Leaf, Node
 from .operations import ARGUMENTS, OPERATIONS, Operation, formula_operation
 from .rules import LOSSES, Loss
-from .spec import _known_keys, _mapping, _number, describe
-from .update import SPEC_KEYS, Training, read_training
+from .spec import _known_keys, _mapping, _number, describe, read_training
+from .update import SPEC_KEYS, Training
 
 TOP_LEVEL = {"title", "inputs", "parameters", "graph", "gates", "output", "targets", "loss", "learning_rate",
              "options", *SPEC_KEYS}

@@ -16,9 +16,8 @@ from typing import Any, ClassVar
 
 import sympy
 
-from .errors import SpecError
 from .network import Network, Parameter
-from .numbers import parse_number, settle, substitute
+from .numbers import settle, substitute
 from .steps import Quantity, Update
 
 Key = Hashable
@@ -382,97 +381,6 @@ PLAIN = Training()
 
 #: The spec's top-level keys the update stage reads.
 SPEC_KEYS = ("optimizer", "regularization", "training", "frozen")
-
-
-def read_training(spec: Mapping) -> tuple[Training, sympy.Rational | None]:
-    """The spec's ``optimizer``, ``regularization``, ``training`` and ``frozen``, and the learning rate.
-
-    A top-level ``learning_rate`` alone means plain SGD; ``optimizer.learning_rate`` is the other place
-    to give it, never both.
-
-    Raises:
-        SpecError: naming the field path and what was expected.
-    """
-    from .spec import _known_keys, _mapping, _number, describe  # NOTE: spec builds networks, which carry this
-
-    rate = None
-    if spec.get("learning_rate") is not None:
-        rate = _positive(spec["learning_rate"], "learning_rate", _number)
-    name, settings = "sgd", {}
-    if "optimizer" in spec:
-        raw = _mapping(spec["optimizer"], "optimizer", "a map with name and the optimizer's fields")
-        if "name" not in raw:
-            raise SpecError(f"missing; expected an optimizer name ({', '.join(OPTIMIZERS)})", "optimizer.name")
-        name = raw["name"]
-        if not isinstance(name, str) or name not in OPTIMIZERS:
-            raise SpecError(f"expected an optimizer name ({', '.join(OPTIMIZERS)}), got {describe(name)}",
-                            "optimizer.name")
-        rule = OPTIMIZERS[name]
-        _known_keys(raw, {"name", "learning_rate", *rule.fields}, "optimizer")
-        if "learning_rate" in raw:
-            if rate is not None:
-                raise SpecError("given twice: keep either the top-level learning_rate or optimizer.learning_rate",
-                                "optimizer.learning_rate")
-            rate = _positive(raw["learning_rate"], "optimizer.learning_rate", _number)
-        if rate is None:
-            raise SpecError(f"{name} needs a learning rate: give optimizer.learning_rate", "optimizer")
-        for field_name, default in rule.fields.items():
-            path = f"optimizer.{field_name}"
-            if field_name == "nesterov":
-                value = raw.get(field_name, False)
-                if not isinstance(value, bool):
-                    raise SpecError(f"expected true or false, got {describe(value)}", path)
-                settings[field_name] = value
-                continue
-            value = _number(raw[field_name], path) if field_name in raw else parse_number(default)
-            _check_range(field_name, value, path)
-            settings[field_name] = value
-    regularization, biases = None, False
-    if "regularization" in spec:
-        raw = _mapping(spec["regularization"], "regularization", "a map such as {l2: 0.01}")
-        _known_keys(raw, {*REGULARIZERS, "biases"}, "regularization")
-        kinds = [kind for kind in REGULARIZERS if kind in raw]
-        if len(kinds) != 1:
-            raise SpecError("expected exactly one of l2 or l1", "regularization")
-        regularization = (kinds[0], _number(raw[kinds[0]], f"regularization.{kinds[0]}"))
-        if regularization[1] < 0:
-            raise SpecError("expected a number at least 0", f"regularization.{kinds[0]}")
-        biases = raw.get("biases", False)
-        if not isinstance(biases, bool):
-            raise SpecError(f"expected true or false, got {describe(biases)}", "regularization.biases")
-    training = spec.get("training", "batch")
-    if training not in TRAININGS:
-        raise SpecError(f"expected one of {', '.join(TRAININGS)}, got {describe(training)}", "training")
-    frozen = spec.get("frozen", [])
-    if not isinstance(frozen, list) or not all(isinstance(item, (str, int)) and not isinstance(item, bool)
-                                               for item in frozen):
-        raise SpecError(f"expected a list of parameter names (as `names` writes them), got {describe(frozen)}",
-                        "frozen")
-    if rate is None and (regularization or spec.get("training") == "online" or frozen):
-        field_name = next(key for key in ("regularization", "training", "frozen") if key in spec)
-        raise SpecError("applies to updates: give a learning_rate", field_name)
-    settings_items = tuple(settings.items())
-    return Training(name, settings_items, regularization, biases, training == "online",
-                    tuple(str(item) for item in frozen)), rate
-
-
-def _positive(raw: Any, path: str, number: Callable) -> sympy.Rational:
-    value = number(raw, path)
-    if value <= 0:
-        raise SpecError("expected a positive number", path)
-    return value
-
-
-def _check_range(name: str, value: sympy.Rational, path: str) -> None:
-    """Each field's range, as torch.optim checks it."""
-    if name in ("beta1", "beta2", "alpha", "momentum"):
-        if not 0 <= value < 1:
-            raise SpecError("expected a number from 0 up to (not including) 1", path)
-    elif name == "epsilon":
-        if value <= 0:
-            raise SpecError("expected a positive number", path)
-    elif value < 0:
-        raise SpecError("expected a number at least 0", path)
 
 
 # --- the stage -------------------------------------------------------------------------------
