@@ -27,7 +27,7 @@ from .steps import (
     WeightedSum,
     bias_sign,
 )
-from .update import Assign
+from .update import Assign, start
 
 Values = dict[Quantity, sympy.Expr]
 
@@ -55,7 +55,8 @@ def evaluate(derivation: Derivation, parameters: dict[Parameter, sympy.Expr], st
     """
     network = derivation.network
     values: Values = _given(network, parameters)
-    values.update(state or {})
+    # NOTE: without a state given, the optimizer's as it starts (its fields, its moments at 0).
+    values.update(state if state is not None else start(network).state)
     rounding = network.options.rounding if rounded else None
     for step in derivation.steps():
         try:

@@ -25,6 +25,7 @@ from .steps import (
     WeightedSum,
     bias_sign,
 )
+from .update import Assign
 
 #: Steps whose formula is a product of local derivatives or a sum of such products: the chain
 #: rule itself, expanded by ``expand`` down to the forward quantities.
@@ -142,6 +143,12 @@ def _(step: Gradient) -> sympy.Expr:
              for delta, source in step.terms]
     total = _sum(*terms)
     return total if step.scale == 1 else _product(step.scale, total)
+
+
+@symbolic.register
+def _(step: Assign) -> sympy.Expr:
+    # NOTE: an update-stage line is already a formula: each of its symbols becomes its quantity's.
+    return step.formula.xreplace({symbol: key.symbol for symbol, key in step.reads})
 
 
 @symbolic.register

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import cached_property, lru_cache
+from math import isqrt
 from typing import Any, ClassVar
 
 import sympy
+from mpmath import libmp
 
 from .network import Network, Parameter
-from .numbers import settle, substitute
+from .numbers import DIGITS, NoFiniteValue, settle
 from .steps import Quantity, Update
 
 Key = Hashable
@@ -123,8 +127,139 @@ class Assign:
     note: str = ""
 
     def value(self, values: Mapping) -> sympy.Expr:
-        """The line's value from the values of the quantities it reads."""
-        return substitute(self.formula, {symbol: values[key] for symbol, key in self.reads})
+        """The line's value from the values of the quantities it reads: exact while every operation keeps it
+        rational, else to numbers.DIGITS digits."""
+        return self._compiled(*(values[key] for _, key in self.reads))
+
+    @cached_property
+    def _compiled(self) -> Callable[..., sympy.Expr]:
+        # NOTE: the formula is walked once into a closure over plain fractions and mpmath numbers: the
+        # same formula, computed 100 times faster than substituting into SymPy's tree at every step.
+        return compile_formula(self.formula, tuple(symbol for symbol, _ in self.reads))
+
+
+# --- computing a line ---------------------------------------------------------------------
+
+_PREC = libmp.dps_to_prec(DIGITS) + 10
+_ROUND = libmp.round_nearest
+
+
+def _raw(value) -> Fraction | tuple:
+    """A value as the compiled lines carry it: a Fraction while exact, else a raw mpmath number."""
+    if isinstance(value, (Fraction, tuple)):
+        return value
+    if value.is_Rational:
+        return Fraction(int(value.p), int(value.q))
+    return value._mpf_
+
+
+def _float(value: Fraction | tuple) -> tuple:
+    if isinstance(value, tuple):
+        return value
+    return _from_fraction(value)
+
+
+@lru_cache(maxsize=4096)
+def _from_fraction(value: Fraction) -> tuple:
+    # NOTE: remembered: the same fields (β₁, 1 − β₂, η) are converted at every line of every step.
+    return libmp.from_rational(value.numerator, value.denominator, _PREC, _ROUND)
+
+
+#: An exact power of more bits than this is computed to DIGITS digits (0.9¹⁰⁰⁰ exactly has 3,000 digits).
+_EXACT_POWER_BITS = 2048
+
+
+def _sympy(value: Fraction | tuple) -> sympy.Expr:
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    return sympy.Float._new(libmp.normalize(*value, libmp.dps_to_prec(DIGITS), _ROUND) if value[1] else value,
+                            libmp.dps_to_prec(DIGITS))
+
+
+def _plus(left, right):
+    if isinstance(left, Fraction) and isinstance(right, Fraction):
+        return left + right
+    return libmp.mpf_add(_float(left), _float(right), _PREC, _ROUND)
+
+
+def _times(left, right):
+    if isinstance(left, Fraction) and isinstance(right, Fraction):
+        return left * right
+    return libmp.mpf_mul(_float(left), _float(right), _PREC, _ROUND)
+
+
+def _power(base, exponent):
+    if isinstance(exponent, Fraction) and exponent.denominator == 1:
+        if isinstance(base, Fraction):
+            if base == 0 and exponent < 0:
+                raise NoFiniteValue("is infinite (a division by 0)")
+            size = max(base.numerator.bit_length(), base.denominator.bit_length()) * abs(int(exponent))
+            if size <= _EXACT_POWER_BITS:
+                return base ** int(exponent)
+            base = _float(base)
+        if exponent < 0 and base == libmp.fzero:
+            raise NoFiniteValue("is infinite (a division by 0)")
+        return libmp.mpf_pow_int(base, int(exponent), _PREC, _ROUND)
+    if exponent == Fraction(1, 2):
+        if (base < 0) if isinstance(base, Fraction) else libmp.mpf_sign(base) < 0:
+            raise NoFiniteValue("is not a real number (the square root of a negative number)")
+        if isinstance(base, Fraction):
+            top, bottom = isqrt(base.numerator), isqrt(base.denominator)
+            if top * top == base.numerator and bottom * bottom == base.denominator:
+                return Fraction(top, bottom)
+        return libmp.mpf_sqrt(_float(base), _PREC, _ROUND)
+    raise NoFiniteValue("is a power the update stage does not compute")
+
+
+def _sign(value):
+    return Fraction((value > 0) - (value < 0)) if isinstance(value, Fraction) else Fraction(libmp.mpf_sign(value))
+
+
+def _absolute(value):
+    return abs(value) if isinstance(value, Fraction) else libmp.mpf_abs(value)
+
+
+def compile_formula(formula: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> Callable[..., sympy.Expr]:
+    """``formula`` as a function of the values of ``symbols`` (in order), each operation as the formula has it."""
+    position = {symbol: index for index, symbol in enumerate(symbols)}
+
+    def build(node):
+        if node in position:
+            index = position[node]
+            return lambda arguments: arguments[index]
+        if node.is_Rational:
+            constant = Fraction(int(node.p), int(node.q))
+            return lambda arguments: constant
+        parts = [build(argument) for argument in node.args]
+        if isinstance(node, sympy.Add):
+            def added(arguments):
+                result = parts[0](arguments)
+                for part in parts[1:]:
+                    result = _plus(result, part(arguments))
+                return result
+            return added
+        if isinstance(node, sympy.Mul):
+            def multiplied(arguments):
+                result = parts[0](arguments)
+                for part in parts[1:]:
+                    result = _times(result, part(arguments))
+                return result
+            return multiplied
+        if isinstance(node, sympy.Pow):
+            base, exponent = parts
+            return lambda arguments: _power(base(arguments), exponent(arguments))
+        if isinstance(node, sympy.sign):
+            return lambda arguments: _sign(parts[0](arguments))
+        if isinstance(node, sympy.Abs):
+            return lambda arguments: _absolute(parts[0](arguments))
+        raise TypeError(f"the update stage computes no {type(node).__name__}")
+
+    body = build(formula)
+
+    def compute(*values: sympy.Expr) -> sympy.Expr:
+        return _sympy(body([_raw(value) for value in values]))
+
+    return compute
 
 
 # NOTE: symbols named so that no two lines' symbols clash; the printers keep the order each formula is built in.

@@ -310,7 +310,9 @@ def build_general_document(general: GeneralSolution, typography: Latex):
               tuple(_line(printer, names, step) for step in derivation.gradients)),
     )
     if derivation.updates:
-        blocks += (Block("Updates", "Gradient descent.",
+        training = general.network.training
+        blocks += (Block("Updates", "Gradient descent." if training is None or training.plain
+                         else f"Optimizer {training.optimizer}: {training.rule().description}.",
                          tuple(_line(printer, names, step) for step in derivation.updates)),)
     title = general.network.title or "Backpropagation"
     return Document(f"{title}: the general formulas", tuple(overview), (("", blocks),))
