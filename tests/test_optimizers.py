@@ -266,3 +266,42 @@ def test_graph_exercises_take_an_optimizer() -> None:
     assert solution.quantities(0)["w_new"] == pytest.approx(0.9, abs=1e-6)
     assert solution.quantities(1)["b_new"] == 0
     assert "state" in __import__("json").loads(solution.render("json"))
+
+
+# --- check: the optimizers' mistakes --------------------------------------------------------
+
+SEED = {"inputs": {1: 1, 2: -1}, "neurons": {3: {"activation": "relu", "in": {1: 2, 2: -3}},
+                                             4: {"activation": "relu", "in": {1: 1, 2: 4}},
+                                             5: {"activation": "relu", "in": {3: 2, 4: -1}, "bias": 1}},
+        "targets": {5: 0}}
+MAZUR = {"inputs": ["0.05", "0.1"], "targets": ["0.01", "0.99"],
+         "layers": [{"activation": "sigmoid", "weights": [["0.15", "0.2"], ["0.25", "0.3"]], "biases": "0.35"},
+                    {"activation": "sigmoid", "weights": [["0.4", "0.45"], ["0.5", "0.55"]], "biases": "0.6"}]}
+#: Each optimizer mistake on two networks: (network, the optimizer and regularization it is made with).
+MISTAKEN = {
+    "missing_bias_correction": [(SEED, {"optimizer": {"name": "adam", "learning_rate": "0.1"}}),
+                                (MAZUR, {"optimizer": {"name": "adamw", "learning_rate": "0.5"}})],
+    "epsilon_inside_sqrt": [(SEED, {"optimizer": {"name": "rmsprop", "learning_rate": "0.1", "epsilon": "0.5"}}),
+                            (MAZUR, {"optimizer": {"name": "adam", "learning_rate": "0.5", "epsilon": "0.01"}})],
+    "coupled_weight_decay": [(SEED, {"optimizer": {"name": "adamw", "learning_rate": "0.1", "weight_decay": "0.5"}}),
+                             (MAZUR, {"optimizer": {"name": "adamw", "learning_rate": "0.5",
+                                                    "weight_decay": "0.5"}})],
+    "missing_regularization": [(SEED, {"optimizer": {"name": "momentum", "learning_rate": "0.1"},
+                                       "regularization": {"l2": "0.5"}}),
+                               (MAZUR, {"learning_rate": "0.5", "regularization": {"l1": "0.1"}})],
+}
+
+
+@pytest.mark.parametrize(("code", "network"), [(code, index) for code in MISTAKEN for index in range(2)])
+def test_each_optimizer_mistake_is_diagnosed(code: str, network: int) -> None:
+    from test_check import hand_worked, marks_by_name
+
+    from backprop_derive.jobs.check import Checker
+
+    base, update = MISTAKEN[code][network]
+    marker = Checker(solve({**base, **update}))
+    variant = next(variant for variant in marker.variants if variant.code == code)
+    sheet = hand_worked(marker, variant.steps(marker.steps), digits=8)
+    marks = marks_by_name(marker, sheet)
+    wrong = {mark.mistake for mark in marks.values() if mark.verdict == "wrong"}
+    assert wrong == {code}, (code, wrong)

@@ -200,14 +200,17 @@ def _power(base, exponent):
         if exponent < 0 and base == libmp.fzero:
             raise NoFiniteValue("is infinite (a division by 0)")
         return libmp.mpf_pow_int(base, int(exponent), _PREC, _ROUND)
-    if exponent == Fraction(1, 2):
+    if isinstance(exponent, Fraction) and exponent.denominator == 2:
         if (base < 0) if isinstance(base, Fraction) else libmp.mpf_sign(base) < 0:
             raise NoFiniteValue("is not a real number (the square root of a negative number)")
+        root = None
         if isinstance(base, Fraction):
             top, bottom = isqrt(base.numerator), isqrt(base.denominator)
             if top * top == base.numerator and bottom * bottom == base.denominator:
-                return Fraction(top, bottom)
-        return libmp.mpf_sqrt(_float(base), _PREC, _ROUND)
+                root = Fraction(top, bottom)
+        if root is None:
+            root = libmp.mpf_sqrt(_float(base), _PREC, _ROUND)
+        return _power(root, Fraction(exponent.numerator)) if exponent.numerator != 1 else root
     raise NoFiniteValue("is a power the update stage does not compute")
 
 

@@ -15,6 +15,7 @@ from ..core.numbers import settle, total
 from ..core.operations import ARGUMENTS as _ARGUMENTS
 from ..core.rules import OUTPUT
 from ..core.steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
+from ..core.update import DECAY, EPS, GRAD, THETA, VHAT, Assign, G, M, S, V, state_kind
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,74 @@ def _missing_path(exercise: _Exercise) -> Made:
                                                                      if term[1] != weight))))
 
 
+# --- mistakes in the update stage (optimizers, regularization) ----------------------------
+
+
+def _lines(exercise: _Exercise, letter: str) -> list[Assign]:
+    """The update stage's lines whose result is the state ``letter`` (``mhat``, ``g``, ``v``: at a step's end)."""
+    kinds = {state_kind(letter), state_kind(letter, True)}
+    return [step for step in exercise.of_type(Assign) if step.result.kind in kinds]
+
+
+def _new_lines(exercise: _Exercise) -> list[Assign]:
+    return [step for step in exercise.of_type(Assign) if step.result.kind == "new" and len(step.reads) > 1]
+
+
+def _missing_bias_correction(exercise: _Exercise) -> Made:
+    corrected = {"mhat": M, "vhat": V}
+    yield ("Adam's bias correction was left out (m and v used for m̂ and v̂)",
+           {step.result: replace(step, formula=corrected[step.result.kind.split(":")[1]])
+            for step in _lines(exercise, "mhat") + _lines(exercise, "vhat")})
+
+
+def _epsilon_inside_sqrt(exercise: _Exercise) -> Made:
+    changes = {}
+    for step in _new_lines(exercise):
+        for squares in (VHAT, S):
+            formula = step.formula.xreplace({sympy.Add(sympy.Pow(squares, sympy.Rational(1, 2), evaluate=False), EPS,
+                                                       evaluate=False): sympy.sqrt(squares + EPS)})
+            if formula != step.formula:
+                changes[step.result] = replace(step, formula=formula)
+    yield "ε was put inside the square root (√(v + ε) instead of √v + ε)", changes
+
+
+def _coupled_weight_decay(exercise: _Exercise) -> Made:
+    decayed = _lines(exercise, "decayed")
+    if not decayed:
+        return
+    changes = {}
+    for step in decayed:
+        changes[step.result] = replace(step, formula=THETA)  # no decoupled decay …
+        theta = dict((symbol, key) for symbol, key in step.reads)[THETA]
+        decay = dict((symbol, key) for symbol, key in step.reads)[DECAY]
+        owner = [line for line in exercise.of_type(Assign) if line.result.kind in (state_kind("m", True),
+                                                                                  state_kind("v", True))
+                 and _owner(line.result) == _owner(step.result)]
+        for line in owner:  # … but λθ added to the gradient, as L2 regularization would
+            changes[line.result] = replace(line, formula=line.formula.xreplace({G: G + DECAY * THETA}),
+                                           reads=line.reads + ((DECAY, decay), (THETA, theta)))
+    yield "AdamW's weight decay was coupled into the gradient (g + λθ, as L2) instead of decoupled", changes
+
+
+def _owner(quantity) -> object:
+    return getattr(quantity, "parameter", None) or getattr(quantity, "name", None)
+
+
+def _momentum_not_accumulated(exercise: _Exercise) -> Made:
+    solution = exercise.solution
+    training = solution.circuit.training if isinstance(solution, GraphSolution) else solution.network.training
+    if training is None or training.optimizer != "momentum":
+        return
+    yield ("the velocity was not accumulated (v = g instead of v = μ v + g)",
+           {step.result: replace(step, formula=G) for step in _lines(exercise, "v")})
+
+
+def _missing_regularization(exercise: _Exercise) -> Made:
+    changes = {step.result: replace(step, formula=GRAD) for step in _lines(exercise, "g")}
+    changes |= {step.result: replace(step, formula=step.reads[0][0]) for step in _lines(exercise, "objective")}
+    yield "the regularization term was left out (of the cost and the gradients)", changes
+
+
 def _pre(quantity: Quantity) -> Quantity:
     return Quantity("pre", quantity.node, quantity.example)
 
@@ -259,7 +328,16 @@ MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "missing_mean": _missing_mean,
     "added_gradient": _added_gradient,
     "missing_learning_rate": _missing_learning_rate,
+    "missing_bias_correction": _missing_bias_correction,
+    "epsilon_inside_sqrt": _epsilon_inside_sqrt,
+    "coupled_weight_decay": _coupled_weight_decay,
+    "momentum_not_accumulated": _momentum_not_accumulated,
+    "missing_regularization": _missing_regularization,
 }
+
+#: The update stage's mistakes, which a graph's optimizer can be done with too.
+UPDATE_MISTAKES = ("missing_bias_correction", "epsilon_inside_sqrt", "coupled_weight_decay",
+                   "momentum_not_accumulated", "missing_regularization")
 
 
 # --- mistakes in a computational graph ---------------------------------------------------
@@ -301,4 +379,5 @@ GRAPH_MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "missing_fanout_sum": _missing_fanout_sum,
     "added_gradient": _added_gradient,
     "missing_learning_rate": _missing_learning_rate,
+    **{code: MISTAKES[code] for code in UPDATE_MISTAKES},
 }
