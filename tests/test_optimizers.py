@@ -305,3 +305,21 @@ def test_each_optimizer_mistake_is_diagnosed(code: str, network: int) -> None:
     marks = marks_by_name(marker, sheet)
     wrong = {mark.mistake for mark in marks.values() if mark.verdict == "wrong"}
     assert wrong == {code}, (code, wrong)
+
+
+@pytest.mark.parametrize("base", [SEED, MAZUR], ids=["seed", "mazur"])
+def test_momentum_not_accumulated_is_diagnosed_at_step_2(base: dict) -> None:
+    """v = g at every step is plain gradient descent: a sheet of SGD's step-2 numbers is that mistake."""
+    from backprop_derive.jobs.check import check, parse_answers
+
+    plain = solve({**base, "learning_rate": "0.5"}, steps=2)
+    momentum = solve({**base, "optimizer": {"name": "momentum", "learning_rate": "0.5"}})
+    names = [name for name in plain.quantities(1) if name.endswith("_new")]
+    sheet = {"step 2": {name: float(plain.quantities(1)[name]) for name in names}}
+    report = check(momentum, parse_answers(sheet))
+    wrong = {mark.mistake for mark in report.marks if mark.verdict == "wrong"}
+    assert wrong == {"momentum_not_accumulated"}
+    right = solve({**base, "optimizer": {"name": "momentum", "learning_rate": "0.5"}}, steps=2)
+    sheet = {"step 2": {name: float(right.quantities(1)[name]) for name in names + ["v_w13_new"]
+                        if name in right.quantities(1)}}
+    assert {mark.verdict for mark in check(momentum, parse_answers(sheet)).marks} == {"right"}

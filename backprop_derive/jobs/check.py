@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import re
 from dataclasses import dataclass, fields, is_dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -24,7 +25,7 @@ from ..render.pdf import compile_pdf
 from ..render.render import Block, Document, Math, Table, build_document, environment, json_number
 from ..render.typography import Latex
 from .aliases import Aliases
-from .mistakes import replay, variants
+from .mistakes import later_steps_marked, mistaken_runs, replay, solve_steps, variants
 
 #: Every verdict, in the order the summary counts them.
 VERDICTS = ("right", "wrong", "carried_forward", "imprecise", "unanswered", "unknown")
@@ -99,7 +100,20 @@ def parse_answers(document: object) -> tuple[Answer, ...]:
             raise SpecError(f"expected a quantity's name such as dL/dw13 as the key, got {describe(name)}")
     # NOTE: a name is the student's own string, kept printable from here on: in no format can it forge a
     # line of the report (a name "y5\n✓ dL/dw13 = 999") or send a terminal sequence.
-    return tuple(_answer(visible(str(name)), raw) for name, raw in document.items())
+    answers = []
+    for name, raw in document.items():
+        later = LATER_STEP.fullmatch(str(name))
+        if later and isinstance(raw, dict):
+            # NOTE: a later training step's answers, under the names `solve --format json --steps N` gives them.
+            answers += [_answer(visible(f"step {int(later[1])}: {inner}"), value) for inner, value in raw.items()]
+        else:
+            answers.append(_answer(visible(str(name)), raw))
+    return tuple(answers)
+
+
+#: A group of answers for a later training step (``step 2: {w13_new: 1.8}``), and an answer's name in it.
+LATER_STEP = re.compile(r"step ([0-9]{1,4})")
+LATER_NAME = re.compile(r"step ([0-9]{1,4}): (.+)")
 
 
 def _answer(name: str, raw: object) -> Answer:
@@ -288,6 +302,8 @@ class Checker:
         self.aliases = Aliases(solution)
         self.variants = variants(solution)
         self._ancestors: dict[Quantity, frozenset[Quantity]] = {}
+        self._longer: dict[int, object] = {}
+        self._later_worlds: dict[int, list] = {}
 
     def name(self, quantity: Quantity) -> str:
         """The solution's ASCII name of ``quantity``."""
@@ -310,11 +326,13 @@ class Checker:
         Raises:
             SpecError: two answers name the same quantity.
         """
-        found = {answer.name: self.aliases.find(answer.name) for answer in answers}
+        later = {answer.name: LATER_NAME.fullmatch(answer.name) for answer in answers}
+        later = {name: match for name, match in later.items() if match and int(match[1]) > 1}
+        found = {answer.name: self.aliases.find(answer.name) for answer in answers if answer.name not in later}
         given: dict[Quantity, Answer] = {}
         named: dict[Quantity, Answer] = {}
         for answer in answers:
-            if len(found[answer.name]) == 1:
+            if answer.name in found and len(found[answer.name]) == 1:
                 quantity = found[answer.name][0]
                 if quantity in named:
                     raise SpecError(f"answers {named[quantity].name} and {answer.name} both name "
@@ -327,6 +345,9 @@ class Checker:
             sheet.verdicts[quantity] = self._judge(quantity, sheet)
         marks = []
         for answer in answers:
+            if answer.name in later:
+                marks.append(self._later(answer, int(later[answer.name][1]), later[answer.name][2], sheet))
+                continue
             quantities = found[answer.name]
             if len(quantities) != 1:
                 marks.append(self._unknown(answer, quantities))
@@ -336,6 +357,48 @@ class Checker:
             else:
                 marks.append(sheet.verdicts[quantities[0]])
         return Report(self.solution, tuple(marks))
+
+    def _later(self, answer: Answer, step: int, inner: str, sheet: _Sheet) -> Mark:
+        """An answer of training step ``step`` (2 or later): right or wrong against that step's value, and the
+        update-stage mistake that, made at every step, gives the student's number."""
+        quantities = self.aliases.find(inner)
+        solution = self.solution
+        if len(quantities) != 1 or not later_steps_marked(solution):
+            mark = self._unknown(replace(answer, name=inner), quantities)
+            if len(quantities) == 1:
+                mark = replace(mark, explanation="later steps are marked for networks trained in batch")
+            return replace(mark, answer=answer, name=answer.name)
+        quantity = quantities[0]
+        longer = self._solved(step)
+        expected = longer.values[step - 1].get(quantity)
+        name = f"step {step}: {self.name(quantity)}"
+        if expected is None:
+            return Mark(answer, quantity, name, "unknown", explanation=f"step {step} has no {self.name(quantity)}")
+        mark = Mark(answer, quantity, name, "right", expected)
+        verdict = self.judge(answer, expected, sheet)
+        if verdict == "right":
+            return mark
+        if answer.blank:
+            return replace(mark, verdict="unanswered")
+        for code, detail, values in self._later_variants(step):
+            value = values.get(quantity)
+            if value is not None and self.judge(answer, value, sheet) == "right":
+                return replace(mark, verdict="wrong", mistake=code,
+                               explanation=f"{name}: {detail} (at every step up to step {step}).")
+        return replace(mark, verdict="imprecise" if verdict == "imprecise" else "wrong",
+                       explanation=f"{name} should be {self.number(expected, answer)}; no common mistake explains "
+                                   "your number.")
+
+    def _solved(self, steps: int):
+        if steps not in self._longer:
+            self._longer[steps] = solve_steps(self.solution, steps)
+        return self._longer[steps]
+
+    def _later_variants(self, step: int) -> list[tuple[str, str, Values]]:
+        """Each update-stage mistake made at every step: its code, its detail, its values at ``step``."""
+        if step not in self._later_worlds:
+            self._later_worlds[step] = mistaken_runs(self._solved(step), step)
+        return self._later_worlds[step]
 
     def judge(self, answer: Answer, value: sympy.Expr | None, sheet: _Sheet) -> str | None:
         """``judge`` at this solution's precision and the sheet's tolerance and fewest digits."""

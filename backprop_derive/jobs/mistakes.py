@@ -14,8 +14,9 @@ from ..core.graph_solution import GraphSolution
 from ..core.numbers import settle, total
 from ..core.operations import ARGUMENTS as _ARGUMENTS
 from ..core.rules import OUTPUT
+from ..core.solution import solve
 from ..core.steps import BackSum, CostValue, Gradient, LossValue, OutputSlope, Quantity, Slope, Update, WeightedSum
-from ..core.update import DECAY, EPS, GRAD, THETA, VHAT, Assign, G, M, S, V, state_kind
+from ..core.update import DECAY, EPS, GRAD, THETA, VHAT, Assign, G, M, S, V, carried, start, state_kind
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,40 @@ def _missing_regularization(exercise: _Exercise) -> Made:
     changes = {step.result: replace(step, formula=GRAD) for step in _lines(exercise, "g")}
     changes |= {step.result: replace(step, formula=step.reads[0][0]) for step in _lines(exercise, "objective")}
     yield "the regularization term was left out (of the cost and the gradients)", changes
+
+
+def later_steps_marked(solution) -> bool:
+    """Whether ``check`` marks this exercise's later training steps: a network trained in batch."""
+    return not isinstance(solution, GraphSolution) and not solution.online and solution.network.learning_rate
+
+
+def solve_steps(solution, steps: int):
+    """The same exercise solved for ``steps`` training steps (its numbers only)."""
+    return solve(solution.network, steps=steps, written=False)
+
+
+def mistaken_runs(solution, upto: int) -> list[tuple[str, str, Values]]:
+    """Each update-stage mistake made at every training step up to ``upto``: (code, detail, that step's values)."""
+    exercise = _Exercise(solution)
+    network = solution.network
+    starting = start(network).state
+    runs = []
+    for code in UPDATE_MISTAKES:
+        for detail, changes in MISTAKES[code](exercise):
+            if not changes:
+                continue
+            steps = [changes.get(step.result, step) for step in exercise.steps]
+            updates = tuple(step for step in steps if step.result in {u.result for u in solution.derivation.updates})
+            carry = None
+            for index in range(upto):
+                given = dict(solution.values[index])
+                if carry is not None:
+                    given.update({Quantity("param", parameter=p): value for p, value in carry.parameters.items()})
+                    given.update(carry.state)
+                values = replay(steps, given)
+                carry = carried(network, updates, values, {key: given[key] for key in starting})
+            runs.append((code, detail, values))
+    return runs
 
 
 def _pre(quantity: Quantity) -> Quantity:
