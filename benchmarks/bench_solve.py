@@ -5,7 +5,8 @@ Measures, as whole processes where the issue says so:
 2. `solve --format json` on 4-layer dense sigmoid MLPs of about 1,000 and 13,000 weights
    (target: 13,000 in at most 10 s, and at most 12x the time of 1,000);
 3. `solve --format md` on about 1,000 weights (target: at most 10 s);
-4. for comparison, the naive approach (the whole nested loss, one `sympy.diff` per weight) on small nets.
+4. `solve --format json --steps 1000` on Mazur's network, plain SGD and with Adam (issue 9: target < 3 s);
+5. for comparison, the naive approach (the whole nested loss, one `sympy.diff` per weight) on small nets.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed_relu.yaml"
+MAZUR = ROOT / "examples" / "mazur_2_2_2.yaml"
+MAZUR_ADAM = ROOT / "examples" / "mazur_adam.yaml"
 
 
 def wall_time(command: list[str], repeats: int) -> float:
@@ -103,6 +106,11 @@ def main() -> None:
     print(f"json, {weight_count(large):6,} weights:        {large_json:6.2f} s  (target <= 10 s; "
           f"{large_json / small_json:.1f}x the {weight_count(small):,}-weight net, target <= 12x)")
     print(f"md,   {weight_count(small):6,} weights:        {small_md:6.2f} s  (target <= 10 s)")
+
+    for name, spec in (("sgd", MAZUR), ("adam", MAZUR_ADAM)):
+        seconds = wall_time([sys.executable, "-m", "backprop_derive", "solve", str(spec), "--format", "json",
+                             "--steps", "1000"], repeats=1)
+        print(f"Mazur, {name:4}, json, 1000 steps: {seconds:6.2f} s  (target < 3 s)")
 
     if not arguments.skip_naive:
         for widths in ([2, 2, 1], [2, 3, 2], [3, 4, 2], [4, 5, 3, 1], [5, 5, 4], [6, 4, 4, 2]):

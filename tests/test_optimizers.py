@@ -323,3 +323,11 @@ def test_momentum_not_accumulated_is_diagnosed_at_step_2(base: dict) -> None:
     sheet = {"step 2": {name: float(right.quantities(1)[name]) for name in names + ["v_w13_new"]
                         if name in right.quantities(1)}}
     assert {mark.verdict for mark in check(momentum, parse_answers(sheet)).marks} == {"right"}
+
+
+def test_readme_adam_excerpt_is_real_output() -> None:
+    from test_readme import ROOT, _block
+
+    output = solve(ROOT / "examples" / "mazur_adam.yaml", steps=2).render("txt").splitlines()
+    for line in _block("adam-excerpt"):
+        assert line in output, f"README line not in the real output: {line!r}"

@@ -367,6 +367,9 @@ def _book_update(step: Update, context: Context) -> Line:
 def _(step: Assign, context: Context) -> Line:
     typography = context.typography
     names = {symbol: context.name(key) for symbol, key in step.reads}
+    # NOTE: a derivative written on one line (∂J/∂w₁₃) is a factor or a power's base only in parentheses.
+    names = {symbol: typography.group(name) if "/" in name and not name.startswith("<") else name
+             for symbol, name in names.items()}
     numbers = {symbol: context.values[key] for symbol, key in step.reads}
     note = step.note
     count = next((key for symbol, key in step.reads if symbol == T), None)
