@@ -17,6 +17,7 @@ from .core.limits import MAX_VARIANTS
 from .core.numbers import parse_number
 from .core.rules import ACTIVATIONS, LOSSES
 from .core.spec import input_name
+from .core.update import OPTIMIZERS
 from .jobs.output import is_stream, write_files
 from .render.formats import FORMATS, format_of_path, formats_for
 from .render.pdf import compile_pdf
@@ -383,6 +384,9 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.option("--bias/--no-bias", default=False, show_default=True, help="Give every neuron a bias.")
 @click.option("--batch", type=click.IntRange(1, 100), default=1, show_default=True,
               help="Examples per variant (more than one: a batch, the cost is their mean loss).")
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)),
+              help="Train with this torch.optim rule (its default fields); the questions ask for the state and "
+                   "the parameters after two steps.")
 @click.option("--from", "structure", type=click.Path(allow_dash=True),
               help="Keep this spec's network (dense or named, activations, loss, options) and draw new numbers.")
 @click.option("--count", type=click.IntRange(1), default=10, show_default=True,
@@ -411,9 +415,9 @@ BUILDING_OPTIONS = ("arch", "activation", "output_activation", "loss", "bias", "
 @click.pass_context
 @reports_errors
 def generate(context: click.Context, arch: str, activation: str, output_activation: str | None, loss: str,
-             bias: bool, batch: int, structure: str | None, count: int, seed: int, weight_range: str | None,
-             decimals: int | None, notation: str | None, allow_dead_layer: bool, directory: str, fmt: str,
-             lms_tolerance: str | None, jobs: int, force: bool) -> None:
+             bias: bool, batch: int, optimizer: str | None, structure: str | None, count: int, seed: int,
+             weight_range: str | None, decimals: int | None, notation: str | None, allow_dead_layer: bool,
+             directory: str, fmt: str, lms_tolerance: str | None, jobs: int, force: bool) -> None:
     """Make homework variants with nice numbers: a problem sheet, a worked solution and a spec each,
     plus the class set (problems) and its answer key (answers). With --format moodle or qti, also
     the quiz a learning-management system imports: one question per variant, each number with its
@@ -426,6 +430,7 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
         backprop-derive generate --from examples/sigmoid_2_2_1.yaml --format qti --tolerance 1% -o hw/
         backprop-derive generate --from examples/mazur_2_2_2.yaml --count 30 -o hw/ --format pdf
         backprop-derive generate --arch 2-3-2 --activation sigmoid --bias --weights -1..1 --decimals 2
+        backprop-derive generate --arch 2-2-1 --bias --optimizer adam --count 5 -o hw/
     """
     if structure is not None:
         given = [f"--{name.replace('_', '-')}" for name in BUILDING_OPTIONS
@@ -442,7 +447,7 @@ def generate(context: click.Context, arch: str, activation: str, output_activati
     inputs = (structure,) if structure else ()
     plan = make_plan(structure=structure, arch=arch, activation=activation, output_activation=output_activation,
                      loss=loss, bias=bias, batch=batch, weights=weight_range, decimals=decimals, notation=notation,
-                     count=count, seed=seed, allow_dead=allow_dead_layer)
+                     count=count, seed=seed, allow_dead=allow_dead_layer, optimizer=optimizer)
     if sys.stderr.isatty():
         with click.progressbar(length=count, label="Generating", file=sys.stderr) as bar:
             files = generate_variants(plan, directory, fmt, jobs=jobs, force=force, progress=lambda: bar.update(1),

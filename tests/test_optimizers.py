@@ -331,3 +331,25 @@ def test_readme_adam_excerpt_is_real_output() -> None:
     output = solve(ROOT / "examples" / "mazur_adam.yaml", steps=2).render("txt").splitlines()
     for line in _block("adam-excerpt"):
         assert line in output, f"README line not in the real output: {line!r}"
+
+
+# --- generate -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["--optimizer", "--from"])
+def test_generate_asks_for_the_state_and_parameters_after_two_steps(source: str, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from backprop_derive.cli import main
+
+    options = (["--optimizer", "momentum", "--bias"] if source == "--optimizer"
+               else ["--from", "examples/momentum_2_steps.yaml"])
+    result = CliRunner().invoke(main, ["generate", *options, "--count", "2", "-o", str(tmp_path / "hw")])
+    assert result.exit_code == 0, result.output
+    problem = (tmp_path / "hw" / "variant-1" / "problem.md").read_text(encoding="utf-8")
+    assert "after two steps of momentum" in problem
+    spec = __import__("yaml").safe_load((tmp_path / "hw" / "variant-1" / "spec.yaml").read_text(encoding="utf-8"))
+    assert spec["optimizer"]["name"] == "momentum" and "learning_rate" not in spec
+    solution = solve(spec, steps=2)
+    answers = (tmp_path / "hw" / "answers.md").read_text(encoding="utf-8")
+    assert "after step 2" in answers and len(solution.values) == 2

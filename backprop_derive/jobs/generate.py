@@ -31,6 +31,7 @@ from ..core.rules import LOSSES
 from ..core.solution import Solution, check_size, check_written_size, solve, written_size
 from ..core.spec import build_network, input_name, read_document, spec_network
 from ..core.steps import Quantity
+from ..core.update import OPTIMIZERS, parameter_updates
 from ..render.diagram import circuit_diagram, solution_diagrams
 from ..render.formats import FORMATS as FORMATS_TABLE
 from ..render.formats import formats_for
@@ -160,7 +161,7 @@ def architecture_spec(arch: str, activation: str = "relu", output_activation: st
 def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activation: str = "relu",
               output_activation: str | None = None, loss: str = "half_squared_error", bias: bool = False,
               batch: int = 1, weights: str | None = None, decimals: int | None = None, notation: str | None = None,
-              count: int = 10, seed: int = 0, allow_dead: bool = False) -> Plan:
+              count: int = 10, seed: int = 0, allow_dead: bool = False, optimizer: str | None = None) -> Plan:
     """A Plan from the command line's choices: a spec file's structure, or one built from ``arch``.
 
     Args:
@@ -171,6 +172,8 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         decimals: Decimal places of the drawn numbers; default by the network.
         notation: Overrides the spec's notation.
         count, seed, allow_dead: As in Plan.
+        optimizer: Train with this optimizer of ``update.OPTIMIZERS`` (its fields at their defaults): the
+            questions then ask for the state and the parameters after two steps.
 
     Raises:
         SpecError: an invalid spec file or choice.
@@ -184,6 +187,8 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
     if notation:
         spec = {**spec, "options": {**spec.get("options", {}), "notation": notation}}
+    if optimizer is not None:
+        spec = with_optimizer(spec, optimizer)
     grid = default_graph_grid(spec) if graph else default_grid(spec)
     if weights is not None:
         low, high = parse_range(weights)
@@ -193,6 +198,27 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
     if not graph:
         _check_size(build_network(spec), structure)
     return Plan(spec, grid, count, seed, allow_dead)
+
+
+def with_optimizer(spec: dict, name: str) -> dict:
+    """``spec`` trained with optimizer ``name``, its learning rate (top-level or the optimizer's) moved into it."""
+    if name not in OPTIMIZERS:
+        raise SpecError(f"expected an optimizer name ({', '.join(OPTIMIZERS)}), got {name!r}", "--optimizer")
+    spec = dict(spec)
+    rate = spec.pop("learning_rate", None) or spec.get("optimizer", {}).get("learning_rate") or decimal.Decimal("0.1")
+    spec["optimizer"] = {"name": name, "learning_rate": rate}
+    return spec
+
+
+def _update_stage(quantity) -> bool:
+    """True for a quantity of the update stage: a new parameter, an optimizer's state or field."""
+    return quantity.kind == "new" or quantity.kind.startswith(("state:", "hyper:"))
+
+
+def training_steps(network) -> int:
+    """How many steps a variant asks for: two with an optimizer or a regularization (the state carried), else one."""
+    training = network.training
+    return 2 if training is not None and not training.plain and network.learning_rate is not None else 1
 
 
 #: Which option builds what a spec's field holds, for a network built from generate's options.
@@ -328,7 +354,7 @@ class Drawer:
                 rate = generator.choice(self.rates)
             spec = self._spec(index, parameters, examples, rate)
             try:
-                solution = solve(spec)
+                solution = solve(spec, steps=training_steps(network))
             except BackpropDeriveError as error:  # e.g. log 0 in a cross-entropy
                 unsolved += 1
                 if unsolved == MAX_UNSOLVED_DRAWS:
@@ -399,7 +425,11 @@ class Drawer:
                 all(values[Quantity("out", neuron, example)] == 0 for neuron in layer for example in examples)
                 for layer in _dying_layers(network)):
             return False
-        return not self.exact or all(self._short(value) for value in values.values())
+        # NOTE: an optimizer's lines (square roots, bias corrections) are not short decimals by nature: the
+        # forward and backward passes are kept short.
+        trained = training_steps(network) > 1
+        return not self.exact or all(self._short(value) for quantity, value in values.items()
+                                     if not (trained and _update_stage(quantity)))
 
     def _short(self, value: sympy.Expr) -> bool:
         """True when ``value`` is an exact decimal of at most ``places`` decimal places."""
@@ -417,7 +447,8 @@ class Drawer:
         return generator.choice(modest) if modest else fitting[0]
 
     def _rate_fits(self, rate: decimal.Decimal, values: Values) -> bool:
-        if not self.exact:
+        if not self.exact or training_steps(self.network) > 1:
+            # NOTE: an optimizer's update (a square root, a bias correction) is not a short decimal by nature.
             return True
         trial = {**values, Quantity("rate"): _exact(rate)}
         return all(self._short(settle(compute(update, trial))) for update in self.derivation.updates)
@@ -434,7 +465,9 @@ class Drawer:
             target_keys = _keys(spec["targets"])
             targets = [_row(target_keys, list(values.values())) for _, values in examples]
             spec["targets"] = targets if self.network.batched else targets[0]
-        if rate is not None:
+        if rate is not None and "learning_rate" in spec.get("optimizer", {}):
+            spec["optimizer"] = {**spec["optimizer"], "learning_rate": _plain(rate)}
+        elif rate is not None:
             spec["learning_rate"] = _plain(rate)
         title = read_title(spec)
         spec["title"] = f"Variant {index}: {title}"
@@ -598,11 +631,23 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
         Question(f"The gradient of the {cost} with respect to {each}",
                  _names(context, [gradient.result for gradient in derivation.gradients])),
     ]
+    if derivation.updates and len(solution.values) > 1:
+        training = solution.network.training
+        questions.append(Question(f"The optimizer's state and {each} after two steps of {training.optimizer}",
+                                  _names(context, _carried(solution))))
+        return Sheet(solution.network.title, "Work two steps of training by hand, the optimizer's state carried from "
+                     "the first to the second.", givens, tuple(questions))
     if derivation.updates:
         rate = typography.number(solution.network.learning_rate)
         questions.append(Question(f"{each.capitalize()} after one step of gradient descent with learning rate "
                                   f"{rate}", _names(context, [update.result for update in derivation.updates])))
     return Sheet(solution.network.title, "Work one step of backpropagation by hand.", givens, tuple(questions))
+
+
+def _carried(solution: Solution) -> list:
+    """The state at the end of a step and each new parameter: what two steps of training are asked for."""
+    return [step.result for step in solution.derivation.updates
+            if step.result.kind == "new" or step.result.kind.endswith(":new")]
 
 
 def _cost_word(network) -> str:
@@ -625,9 +670,16 @@ def answer_key(solution: Solution, typography: Latex) -> Key:
     header: tuple[str, ...] = ("parameter", "gradient")
     rows = [(Math(context.name(Quantity("param", parameter=gradient.parameter))), Math(context.value(gradient.result)))
             for gradient in derivation.gradients]
-    if derivation.updates:
+    if derivation.updates and len(solution.values) > 1:
+        # NOTE: two steps of an optimizer: each quantity it carries, after the first step and after the second.
+        second = Context(solution.notation, typography, solution.values[1])
+        header = ("quantity", "after step 1", "after step 2")
+        rows = [(Math(context.name(quantity)), Math(context.value(quantity)), Math(second.value(quantity)))
+                for quantity in _carried(solution)]
+    elif derivation.updates:
         header += ("after one step",)
-        rows = [row + (Math(context.value(update.result)),) for row, update in zip(rows, derivation.updates)]
+        updates = parameter_updates(derivation.updates)
+        rows = [row + (Math(context.value(update.result)),) for row, update in zip(rows, updates)]
     return Key(solution.network.title, results, Table(header, tuple(rows)))
 
 
