@@ -75,7 +75,7 @@ def check_shapes(spec: dict, solution) -> None:
     """``gradients`` and ``updated`` have the spec's parameters' shape (``updated`` only with a learning rate)."""
     data = json.loads(solution.render("json"))
     assert skeleton(data["gradients"]) == parameter_shape(spec)
-    if spec.get("learning_rate") is None:
+    if spec.get("learning_rate") is None and (spec.get("optimizer") or {}).get("learning_rate") is None:
         assert "updated" not in data
     elif "graph" in spec:
         assert skeleton(data["updated"]) == {"parameters": parameter_shape(spec)["parameters"]}

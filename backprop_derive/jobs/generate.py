@@ -40,7 +40,7 @@ from ..render.present import Context
 from ..render.render import Block, Math, Table, environment, overview_blocks, render
 from ..render.render_graph import _circuit_block, _given_block
 from ..render.typography import Latex
-from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, quiz_item, too_small
+from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, asked_value, quiz_item, too_small
 from .output import write_files, writing_into
 
 FORMATS = formats_for("generate")
@@ -639,7 +639,8 @@ def problem_sheet(solution: Solution, typography: Latex) -> Sheet:
                      "the first to the second.", givens, tuple(questions))
     if derivation.updates:
         rate = typography.number(solution.network.learning_rate)
-        questions.append(Question(f"{each.capitalize()} after one step of gradient descent with learning rate "
+        step = "the first example's update (online)" if solution.online else "one step"
+        questions.append(Question(f"{each.capitalize()} after {step} of gradient descent with learning rate "
                                   f"{rate}", _names(context, [update.result for update in derivation.updates])))
     return Sheet(solution.network.title, "Work one step of backpropagation by hand.", givens, tuple(questions))
 
@@ -687,11 +688,12 @@ def key_values(solution: Solution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names (as ``solve --format json`` and ``check`` name them)."""
     if isinstance(solution, GraphSolution):
         return graph_key_values(solution)
-    return {solution.notation.ascii(quantity): solution.values[0][quantity] for quantity in asked(solution)}
+    return {solution.notation.ascii(quantity): asked_value(solution, quantity) for quantity in asked(solution)}
 
 
 def _outputs(solution: Solution) -> list[Quantity]:
-    network = solution.network
+    # NOTE: trained online, the first update's quantities are the first example's alone.
+    network = solution.online[0] if getattr(solution, "online", ()) else solution.network
     return [Quantity("out", node, example) for example in range(len(network.examples)) for node in network.outputs]
 
 

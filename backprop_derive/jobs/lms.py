@@ -102,16 +102,29 @@ def asked(solution: Solution | GraphSolution) -> list[Quantity | Ref]:
         return [*(Ref("value", node.name) for node in solution.circuit.graph.nodes), *solution.derivation.gradients,
                 *(update.result for update in solution.updates)]
     derivation, network = solution.derivation, solution.network
-    outputs = [Quantity("out", node, example) for example in range(len(network.examples)) for node in network.outputs]
+    # NOTE: trained online, the first update's quantities are the first example's alone.
+    shown = solution.online[0] if solution.online else network
+    outputs = [Quantity("out", node, example) for example in range(len(shown.examples)) for node in network.outputs]
     cost = [derivation.cost] if network.has_targets else []  # NOTE: loss: none's L is the output, asked already
-    return [*outputs, *cost, *(gradient.result for gradient in derivation.gradients),
-            *(update.result for update in derivation.updates)]
+    updates = [update.result for update in derivation.updates]
+    if len(solution.values) > 1:
+        # NOTE: two steps of an optimizer: its state at the end of the second step, and the parameters.
+        updates = [quantity for quantity in updates if quantity.kind == "new" or quantity.kind.endswith(":new")]
+    return [*outputs, *cost, *(gradient.result for gradient in derivation.gradients), *updates]
+
+
+def asked_value(solution: Solution | GraphSolution, quantity) -> sympy.Expr:
+    """The value of an asked quantity: the first step's, but what the last step's update leaves for several."""
+    if len(solution.values) > 1 and (quantity.kind == "new" or quantity.kind.endswith(":new")):
+        return solution.values[-1][quantity]
+    return solution.values[0][quantity]
 
 
 def too_small(solution: Solution) -> bool:
     """True when an asked value is not 0 yet so small that an LMS would round it to 0."""
-    values = solution.values[0]
-    return any(0 < abs(values[quantity]) < SMALLEST_ASKED for quantity in asked(solution))
+    # NOTE: an optimizer's second moment (g² scaled by 1 − β₂) is small by nature: it is asked to its tolerance.
+    return any(0 < abs(asked_value(solution, quantity)) < SMALLEST_ASKED for quantity in asked(solution)
+               if not quantity.kind.startswith("state:"))
 
 
 def written(value: sympy.Expr, precision: int) -> tuple[decimal.Decimal, bool]:
@@ -208,7 +221,7 @@ def quiz_item(index: int, solution: Solution, intro: str, givens: tuple[Block, .
     steps = {step.result: step for step in solution.steps()}
     rounding = solution.rounding
     for question, quantity in zip(questions, asked(solution), strict=True):
-        value = solution.values[0][quantity]
+        value = asked_value(solution, quantity)
         answer, rounded = written(value, solution.precision)
         # NOTE: with options.rounding the key is a rounded line of a hand solution (exact as a decimal,
         # yet rounded): its tolerance forgives one unit of the digit that line is rounded to.

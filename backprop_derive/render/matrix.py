@@ -12,7 +12,7 @@ from ..core.network import Network, Node, Parameter
 from ..core.notation import Notation
 from ..core.steps import Quantity
 from .document import Block
-from .present import Context, Line, present
+from .present import Context, Line, present, update_text
 from .typography import Latex
 
 
@@ -326,6 +326,11 @@ def matrix_step_blocks(solution, context: Context, chain_figure=None):
         if network.batched else ""
     yield Block("Gradients", f"Each layer's gradients from its δ and the layer below{how}.",
                 tuple(_gradients(printer, layers, cost_name, derivation.gradients[0].scale)))
-    if derivation.updates:
+    training = network.training
+    if derivation.updates and training is not None and not (training.plain and not network.frozen):
+        # NOTE: an optimizer's lines are written parameter by parameter, each with its own state.
+        yield Block("Updates", update_text(training, typography) + " Parameter by parameter:",
+                    tuple(present(step, context) for step in derivation.updates))
+    elif derivation.updates:
         yield Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
                     tuple(_updates(printer, layers, cost_name)))

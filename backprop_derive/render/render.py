@@ -56,7 +56,7 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
     for index, values in enumerate(solution.values):
         context = Context(notation, typography, values)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        per_step = solution.updates_per_step
+        per_step = getattr(solution, "updates_per_step", 1)
         if per_step > 1:
             heading = f"Step {index // per_step + 1}, example {index % per_step + 1}"
         extra = {}
@@ -65,8 +65,8 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
             extra = {"chain_figure": figures.get("chain")} | ({"marks": marks} if marks else {})
         steps.append((heading, tuple(step_blocks(solution, context, **extra))))
     closing = ()
-    if len(solution.values) > 1:
-        per_step = solution.updates_per_step
+    per_step = getattr(solution, "updates_per_step", 1)
+    if len(solution.values) > per_step:
         rows = tuple((str(index + 1) if per_step == 1 else f"{index // per_step + 1}.{index % per_step + 1}",
                       Math(typography.number(values[derivation.cost]))) for index, values in enumerate(solution.values))
         closing = (Block("Loss per step", "The cost before each step's update.",
