@@ -196,7 +196,7 @@ def gradients(exercise: Exercise, frozen: bool = False) -> dict[Location, Any]:
 
 
 def _shift(rows: list[list], n: int, i: int, step) -> list[list]:
-    return [[x + step if (k, l) == (n, i) else x for l, x in enumerate(row)] for k, row in enumerate(rows)]
+    return [[x + step if (k, j) == (n, i) else x for j, x in enumerate(row)] for k, row in enumerate(rows)]
 
 
 def updated(exercise: Exercise, gradient: dict[Location, Any]) -> dict[Location, Any]:
