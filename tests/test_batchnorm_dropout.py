@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import mpmath
 import oracle_batchnorm_dropout as bn_oracle
 import pytest
+import sympy
+import yaml
+from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from oracle import DIGITS
 from specs import _output_activation, _targets, activations, learning_rates, nice_numbers
+
+from backprop_derive import solve
+from backprop_derive.cli import main
+from backprop_derive.jobs.check import check, parse_answers
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -202,3 +213,230 @@ def test_frozen_statistics_change_only_what_lies_below_a_batch_norm(spec):
     for location, gradient in true.items():
         if location[0] == "layers" and location[1] >= last:
             close(frozen[location], gradient, scale, f"{location}")
+
+
+# --- the package against the oracle ----------------------------------------------------------
+
+
+def to_mp(value: sympy.Expr):
+    """A package value (exact Rational or high-precision Float) as an mpmath number (at the working precision)."""
+    if value.is_Rational:
+        return mpmath.mpf(int(value.p)) / int(value.q)
+    return mpmath.mpf(sympy.Float(value)._mpf_)
+
+
+def _batched(spec: dict) -> bool:
+    return isinstance(spec["inputs"][0], list)
+
+
+def ascii_name(location: tuple, batched: bool) -> str:
+    """The package's ASCII name of a parameter or input the oracle locates: W[1]_21, b[3], gamma[2]_1, x2(3)."""
+    if location[0] == "inputs":
+        _, example, entry = location
+        return f"x{entry + 1}" + (f"({example + 1})" if batched else "")
+    _, depth, key, *index = location
+    letter = {"weights": "W", "biases": "b", "gamma": "gamma", "beta": "beta"}[key]
+    return f"{letter}[{depth + 1}]" + ("_" + "".join(str(i + 1) for i in index) if index else "")
+
+
+def check_against_oracle(spec: dict, exercise: bn_oracle.Exercise | None = None) -> None:
+    """Solve ``spec`` with the package and with the oracle: the cost, batch norm's μ, σ² and x̂, each batch
+    norm's and dropout's outputs, every gradient (parameters and inputs) and every update must agree.
+
+    Without ``exercise`` (the oracle's reading), a drawn spec where central differences fail is skipped.
+    """
+    exercise = exercise or well_posed(spec)
+    quantities = solve(spec).quantities(exact=True)
+    batched = _batched(spec)
+    top = "J" if batched else "L"
+    result = bn_oracle.forward(exercise)
+    expected = bn_oracle.gradients(exercise)
+    scale = max([mpmath.mpf(1), abs(result.cost)] + [abs(g) for g in expected.values()])
+
+    def agrees(name: str, value) -> None:
+        with mpmath.workdps(DIGITS):
+            close(to_mp(quantities[name]), value, scale, name)
+
+    agrees(top, result.cost)
+    for (depth, unit), (mean, variance) in result.statistics.items():
+        agrees(f"mu[{depth + 1}]_{unit + 1}", mean)
+        agrees(f"var[{depth + 1}]_{unit + 1}", variance)
+    mark = (lambda n: f"({n + 1})") if batched else (lambda n: "")
+    for (depth, example), row in result.normalized.items():
+        for unit, value in enumerate(row):
+            agrees(f"xhat[{depth + 1}]_{unit + 1}{mark(example)}", value)
+    for (depth, example), row in result.out.items():
+        if spec["layers"][depth].get("type") in ("batchnorm", "dropout"):
+            for unit, value in enumerate(row):
+                agrees(f"a[{depth + 1}]_{unit + 1}{mark(example)}", value)
+    for location, gradient in expected.items():
+        agrees(f"d{top}/d{ascii_name(location, batched)}", gradient)
+    if exercise.learning_rate is not None:
+        for location, value in bn_oracle.updated(exercise, expected).items():
+            agrees(f"{ascii_name(location, batched)}_new", value)
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(layered_specs(kinds=("batchnorm",)))
+def test_batch_norm_matches_the_oracle(spec):
+    check_against_oracle(spec)
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(layered_specs(kinds=("dropout",), examples=(1, 3)))
+def test_dropout_matches_the_oracle(spec):
+    check_against_oracle(spec)
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(layered_specs())
+def test_batch_norm_and_dropout_together_match_the_oracle(spec):
+    check_against_oracle(spec)
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(layered_specs(kinds=("dropout",), examples=(1, 3), exact=True))
+def test_dropout_keeps_exact_values_exact(spec):
+    """Dropout scales by 1/(1 − p), a rational: with rational activations and a squared loss, every value is exact."""
+    quantities = solve(spec).quantities(exact=True)
+    assert all(value.is_Rational for value in quantities.values())
+
+
+@pytest.mark.parametrize("example", ["batchnorm_batch3", "dropout_mask"])
+def test_the_examples_match_the_oracle(example):
+    spec = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text(encoding="utf-8"))
+    check_against_oracle(spec, bn_oracle.read(spec))
+
+
+# --- check: batch_statistics_as_constants ---------------------------------------------------
+
+
+@settings(max_examples=8, **SETTINGS)
+@given(layered_specs(kinds=("batchnorm",)))
+def test_batch_statistics_as_constants_is_diagnosed(spec):
+    """A student who holds μ and σ² constant gets the oracle's frozen-statistics derivative for every parameter
+    below a batch norm; check names that mistake for each such answer the true value does not explain."""
+    exercise = well_posed(spec)
+    true, frozen = bn_oracle.gradients(exercise), bn_oracle.gradients(exercise, frozen=True)
+    batched, top = _batched(spec), "J" if _batched(spec) else "L"
+    with mpmath.workdps(DIGITS):
+        wrong = {f"d{top}/d{ascii_name(location, batched)}": value for location, value in frozen.items()
+                 if abs(value - true[location]) > mpmath.mpf("1e-6") * max(1, abs(true[location]))}
+    assume(wrong)
+    answers = parse_answers({name: mpmath.nstr(value, 15) for name, value in wrong.items()})
+    report = check(solve(spec), answers)
+    for mark in report.marks:
+        assert mark.verdict == "wrong", (mark.name, mark.verdict)
+        assert mark.mistake == "batch_statistics_as_constants", (mark.name, mark.mistake)
+
+
+def test_the_example_s_frozen_statistics_answer_is_diagnosed_on_the_command_line(tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("dJ/dW[1]_11: 0.000867975\ndJ/dgamma[2]_1: 0.0439798\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(EXAMPLES / "batchnorm_batch3.yaml"), str(answers),
+                                       "--format", "json"])
+    assert result.exit_code == 1, result.output
+    marks = {mark["name"]: mark for mark in json.loads(result.stdout)["answers"]}
+    assert marks["dJ/dW[1]_11"]["mistake"] == "batch_statistics_as_constants"
+    assert marks["dJ/dgamma[2]_1"]["verdict"] == "right"
+
+
+# --- the worked solution ----------------------------------------------------------------------
+
+
+def test_batch_norm_is_worked_in_the_staged_form_with_numbers():
+    """μ, σ², x̂ per unit with numbers; then ∂J/∂x̂, ∂J/∂σ², ∂J/∂μ, γ and β, ∂J/∂x — in that order."""
+    text = solve(EXAMPLES / "batchnorm_batch3.yaml").render("txt")
+    order = ["μ[2]₁ = (z[1]₁⁽¹⁾ + z[1]₁⁽²⁾ + z[1]₁⁽³⁾)/3 = (2 + 3 + 4)/3 = 3",
+             "σ²[2]₁ = ((z[1]₁⁽¹⁾ − μ[2]₁)² + (z[1]₁⁽²⁾ − μ[2]₁)² + (z[1]₁⁽³⁾ − μ[2]₁)²)/3",
+             "x̂[2]₁⁽¹⁾ = (z[1]₁⁽¹⁾ − μ[2]₁)/√(σ²[2]₁ + ε[2]) = (2 − 3)/√((2/3) + 0.00001)",
+             "a[2]₁⁽¹⁾ = γ[2]₁ · x̂[2]₁⁽¹⁾ + β[2]₁ = 1 · (−1.22474) + 0 = −1.22474",
+             "∂J/∂x̂[2]₁⁽¹⁾ = ∂J/∂a[2]₁⁽¹⁾ · γ[2]₁ = (−0.0442244) · 1 = −0.0442244",
+             "∂J/∂σ²[2]₁ = ∂J/∂x̂[2]₁⁽¹⁾ · (−(z[1]₁⁽¹⁾ − μ[2]₁)/(2·(σ²[2]₁ + ε[2])^(3/2)))",
+             "∂J/∂μ[2]₁ = ",
+             "∂J/∂γ[2]₁ = ∂J/∂a[2]₁⁽¹⁾ · x̂[2]₁⁽¹⁾ + ∂J/∂a[2]₁⁽²⁾ · x̂[2]₁⁽²⁾",
+             "∂J/∂β[2]₁ = ∂J/∂a[2]₁⁽¹⁾ · 1 + ∂J/∂a[2]₁⁽²⁾ · 1 + ∂J/∂a[2]₁⁽³⁾ · 1",
+             "∂J/∂z[1]₁⁽¹⁾ = ∂J/∂μ[2]₁ · 1/3 + ∂J/∂σ²[2]₁ · (−2·μ[2]₁/3 + 2·z[1]₁⁽¹⁾/3)"]
+    positions = [text.index(line) for line in order]
+    assert positions == sorted(positions)
+
+
+def test_dropout_shows_the_mask_and_the_scaling_forward_and_backward():
+    text = solve(EXAMPLES / "dropout_mask.yaml").render("txt")
+    assert "p[2] = 0.5" in text
+    assert "a[2]₂ = m[2]₂·a[1]₂/(1 − p[2]) = 0·2/(1 − 0.5) = 0" in text
+    assert "∂L/∂a[1]₁ = ∂L/∂a[2]₁ · m[2]₁/(1 − p[2]) = (−0.0600867) · 2 = −0.120173" in text
+
+
+def test_json_gradients_keep_gamma_and_beta_in_the_spec_s_shape():
+    result = json.loads(solve(EXAMPLES / "batchnorm_batch3.yaml").render("json"))
+    layer = result["gradients"]["layers"][1]
+    assert set(layer) == {"gamma", "beta"} and len(layer["gamma"]) == 2 and len(layer["beta"]) == 2
+    assert result["gradients"]["layers"][1]["beta"] == pytest.approx([-0.03201834011576915, 0.03201834011576915])
+    assert set(result["updated"]["layers"][1]) == {"gamma", "beta"}
+    dropout = json.loads(solve(EXAMPLES / "dropout_mask.yaml").render("json"))
+    assert dropout["gradients"]["layers"][1] == {}
+
+
+def test_updated_parameters_paste_back_into_the_spec():
+    spec = yaml.safe_load((EXAMPLES / "batchnorm_batch3.yaml").read_text(encoding="utf-8"))
+    solution = solve(spec)
+    updated = json.loads(solution.render("json"))["updated"]["layers"]
+    for layer, new in zip(spec["layers"], updated):
+        layer.update({key: value for key, value in new.items()})
+    again = solve(spec, steps=1)
+    two = solve(yaml.safe_load((EXAMPLES / "batchnorm_batch3.yaml").read_text(encoding="utf-8")), steps=2)
+    assert float(again.exact_loss) == pytest.approx(float(two.values[1][two.top]), rel=1e-12)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+_BN = {"inputs": [[1, 2], [3, 4]], "targets": [[0], [1]],
+       "layers": [{"type": "batchnorm"}, {"activation": "sigmoid", "weights": [[1, -1]]}]}
+_DROP = {"inputs": [[1, 2], [3, 4]], "targets": [[0], [1]],
+         "layers": [{"type": "dropout", "mask": [1, 0]}, {"activation": "sigmoid", "weights": [[1, -1]]}]}
+
+
+def _with(base: dict, layer: dict, **top) -> dict:
+    spec = json.loads(json.dumps(base))
+    spec["layers"][0].update(layer)
+    spec.update(top)
+    return spec
+
+
+BAD = [
+    ("one example", _with(_BN, {}, inputs=[1, 2], targets=[0]), "layers[0]", "at least 2 examples"),
+    ("gamma too short", _with(_BN, {"gamma": [1]}), "layers[0].gamma", "expected a list of 2 numbers"),
+    ("gamma a number", _with(_BN, {"gamma": 1}), "layers[0].gamma", "expected a list of 2 numbers"),
+    ("beta not a number", _with(_BN, {"beta": [0, "x"]}), "layers[0].beta[1]", ""),
+    ("negative epsilon", _with(_BN, {"epsilon": -0.1}), "layers[0].epsilon", "ε ≥ 0"),
+    ("unknown batchnorm key", _with(_BN, {"momentum": 0.1}), "layers[0].momentum", ""),
+    ("batchnorm over a map", {"inputs": [[[1, 2], [3, 4]], [[0, 1], [1, 0]]], "targets": [[0], [1]],
+                              "layers": [{"type": "conv2d", "kernels": [[1]]}, {"type": "batchnorm"}]},
+     "layers[1].type", "put a flatten before it"),
+    ("zero variance without epsilon", _with(_BN, {"epsilon": 0}, inputs=[[1, 2], [1, 4]]), "", "no finite"),
+    ("mask missing", _with(_DROP, {"mask": None}), "layers[0].mask", "missing"),
+    ("mask entry not 0 or 1", _with(_DROP, {"mask": [1, 0.5]}), "layers[0].mask[1]", "expected 0 (dropped) or 1"),
+    ("mask too long", _with(_DROP, {"mask": [1, 0, 1]}), "layers[0].mask", "the layer below gives 2"),
+    ("mask rows not one per example", _with(_DROP, {"mask": [[1, 0], [0, 1], [1, 1]]}), "layers[0].mask",
+     "one row per example (2), got 3"),
+    ("p of 1", _with(_DROP, {"p": 1}), "layers[0].p", "0 ≤ p < 1"),
+    ("p negative", _with(_DROP, {"p": -0.5}), "layers[0].p", "0 ≤ p < 1"),
+    ("unknown dropout key", _with(_DROP, {"rate": 0.5}), "layers[0].rate", ""),
+]
+
+
+@pytest.mark.parametrize(("spec", "field", "expected"), [case[1:] for case in BAD], ids=[case[0] for case in BAD])
+def test_bad_batchnorm_and_dropout_fields_get_one_clear_line(tmp_path, spec, field, expected):
+    if spec["layers"][0].get("mask", 0) is None:
+        del spec["layers"][0]["mask"]
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = CliRunner().invoke(main, ["solve", str(path), "-o", str(out / "solution.md")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: {field}"), result.stderr
+    assert expected in lines[0], lines[0]
+    assert list(out.iterdir()) == []

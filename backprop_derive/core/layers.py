@@ -714,6 +714,7 @@ class BatchNorm:
     """``type: batchnorm``: gamma, beta (one per unit; 1 and 0 when left out), epsilon (1e-5)."""
 
     fields = frozenset({"type", "gamma", "beta", "epsilon"})
+    axes = 0  # NOTE: no spatial axes: first, it reads each example as a plain vector (no channel added)
 
     def example_shape(self, raw: dict, path: str) -> int | None:
         return 1
@@ -779,6 +780,7 @@ class Dropout:
     """``type: dropout``: mask (0/1 as one example is written, or one such per example), p (0.5)."""
 
     fields = frozenset({"type", "mask", "p"})
+    axes = 0  # NOTE: first, it reads each example as a plain vector (no channel added)
 
     def example_shape(self, raw: dict, path: str) -> int | None:
         return 1
