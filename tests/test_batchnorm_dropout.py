@@ -20,7 +20,9 @@ from specs import _output_activation, _targets, activations, learning_rates, nic
 
 from backprop_derive import solve
 from backprop_derive.cli import main
+from backprop_derive.core.spec import read_document
 from backprop_derive.jobs.check import check, parse_answers
+from backprop_derive.jobs.generate import draw_specs, make_plan
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -414,7 +416,8 @@ BAD = [
     ("batchnorm over a map", {"inputs": [[[1, 2], [3, 4]], [[0, 1], [1, 0]]], "targets": [[0], [1]],
                               "layers": [{"type": "conv2d", "kernels": [[1]]}, {"type": "batchnorm"}]},
      "layers[1].type", "put a flatten before it"),
-    ("zero variance without epsilon", _with(_BN, {"epsilon": 0}, inputs=[[1, 2], [1, 4]]), "", "no finite"),
+    ("zero variance without epsilon", _with(_BN, {"epsilon": 0}, inputs=[[1, 2], [1, 4]]), "layers[0].epsilon",
+     "no finite solution"),
     ("mask missing", _with(_DROP, {"mask": None}), "layers[0].mask", "missing"),
     ("mask entry not 0 or 1", _with(_DROP, {"mask": [1, 0.5]}), "layers[0].mask[1]", "expected 0 (dropped) or 1"),
     ("mask too long", _with(_DROP, {"mask": [1, 0, 1]}), "layers[0].mask", "the layer below gives 2"),
@@ -440,3 +443,39 @@ def test_bad_batchnorm_and_dropout_fields_get_one_clear_line(tmp_path, spec, fie
     assert len(lines) == 1 and lines[0].startswith(f"Error: {path}: {field}"), result.stderr
     assert expected in lines[0], lines[0]
     assert list(out.iterdir()) == []
+
+
+# --- generate --from ---------------------------------------------------------------------------
+
+
+def _kept(layer: dict) -> dict:
+    """A layer's settings: everything but the parameters a variant draws afresh."""
+    return {key: value for key, value in layer.items() if key not in ("weights", "biases", "gamma", "beta")}
+
+
+@pytest.mark.parametrize("example", ["batchnorm_batch3", "dropout_mask"])
+def test_generate_from_keeps_the_layers_and_draws_new_numbers(example):
+    given = read_document(EXAMPLES / f"{example}.yaml")  # NOTE: as the package reads it (0.00001 a Decimal)
+    specs = draw_specs(make_plan(structure=EXAMPLES / f"{example}.yaml", count=4, seed=1))
+    assert len({json.dumps(spec, default=str) for spec in specs}) == 4
+    for spec in specs:
+        assert [_kept(layer) for layer in spec["layers"]] == [_kept(layer) for layer in given["layers"]]
+        assert spec["inputs"] != given["inputs"]
+        solution = solve(spec)  # a valid spec, worth solving: some gradient is not 0, no unit constant over the batch
+        values = solution.values[0]
+        assert any(values[gradient] != 0 for gradient in solution.derivation.gradients)
+        assert all(value != 0 for name, value in solution.quantities(exact=True).items() if name.startswith("var"))
+    assert specs == draw_specs(make_plan(structure=EXAMPLES / f"{example}.yaml", count=4, seed=1))
+
+
+def test_generate_from_the_batch_norm_example_writes_the_same_files_twice(tmp_path):
+    for folder in ("one", "two"):
+        result = CliRunner().invoke(main, ["generate", "--from", str(EXAMPLES / "batchnorm_batch3.yaml"), "--count",
+                                           "2", "--seed", "5", "-o", str(tmp_path / folder)])
+        assert result.exit_code == 0, result.output
+    files = sorted(path.relative_to(tmp_path / "one") for path in (tmp_path / "one").rglob("*") if path.is_file())
+    assert Path("variant-1/problem.md") in files and Path("answers.md") in files
+    for path in files:
+        assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes()
+    problem = (tmp_path / "one" / "variant-1" / "problem.md").read_text(encoding="utf-8")
+    assert r"$\gamma^{[2]}$" in problem and r"\frac{\partial J}{\partial \gamma_{1}^{[2]}}" in problem

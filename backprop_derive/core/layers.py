@@ -114,6 +114,8 @@ class Builder:
     def node(self, label: Name, operation: Operation, inputs: tuple[str, ...], **group: object) -> str:
         """Add a node computed by ``operation`` from ``inputs``; ``group`` is its presentation data."""
         name = self._named(label)
+        if "layer" in group:
+            group.setdefault("field", f"layers[{group['layer']}]")  # NOTE: where an error in its value points
         self.nodes.append(Node(name, operation, inputs, group=MappingProxyType(group)))
         return name
 
@@ -699,9 +701,10 @@ class BatchNormLayer:
                                 position=(unit,), example=None, **common)
             variance = builder.node(Name(VARIANCE, layer, at), batch_variance_operation(len(values)),
                                     values + (mean,), role="variance", position=(unit,), example=None, **common)
+            # NOTE: x̂ has no value only where σ² + ε = 0: a unit equal over the batch, with ε = 0.
             normalized = [builder.node(Name(NORMALIZED, layer, at, example), NORMALIZE,
                                        (value, mean, variance, epsilon), role="normalized", position=(unit,),
-                                       example=example, **common)
+                                       example=example, field=f"{self.reading.path}.epsilon", **common)
                           for value, example in zip(values, examples)]
             for row, hat, example in zip(outgoing, normalized, examples):
                 row.append(builder.node(entry_name("a", number, (unit,), example), weighted_sum(1, 1),
@@ -714,6 +717,7 @@ class BatchNorm:
     """``type: batchnorm``: gamma, beta (one per unit; 1 and 0 when left out), epsilon (1e-5)."""
 
     fields = frozenset({"type", "gamma", "beta", "epsilon"})
+    batchwise = True  # its μ and σ² read every example of the batch
     axes = 0  # NOTE: no spatial axes: first, it reads each example as a plain vector (no channel added)
 
     def example_shape(self, raw: dict, path: str) -> int | None:
@@ -912,8 +916,12 @@ class LayeredNetwork(Circuit):
 
 
 def one_example(data: dict) -> dict:
-    """The spec with only its first example (a batch's first input and target), for the general formulas."""
+    """The spec with only its first example (a batch's first input and target), for the general formulas;
+    the whole batch where a layer reads it at once (batch norm's statistics)."""
     if not isinstance(data, dict) or "layers" not in data or not isinstance(data["layers"], list) or not data["layers"]:
+        return data
+    if any(isinstance(layer, dict) and getattr(LAYER_KINDS.get(layer.get("type", "dense")), "batchwise", False)
+           for layer in data["layers"]):
         return data
     first = data["layers"][0]
     kind = LAYER_KINDS.get(first.get("type", "dense")) if isinstance(first, dict) else None

@@ -156,11 +156,13 @@ class _Printer:
         """
         typography, context = self.typography, self.context
         label = self.network.labels[names[0]]
-        letter = _MAP_LETTERS.get(label.base[1], label.base[1])
+        letter = _MAP_LETTERS.get(label.base[1])
+        # NOTE: a letter of its own (γ, β) keeps its LaTeX spelling (\gamma): only z, a, x, y become capitals.
+        base = (letter, letter, letter) if letter else label.base
         texts = [context.value(Ref(kind, name)) for name in names]
         lines = []
         for channel, rows in matrices(shape, texts):
-            name = Name((letter, letter, letter), label.layer, (str(channel + 1),) if channel is not None else (),
+            name = Name(base, label.layer, (str(channel + 1),) if channel is not None else (),
                         label.example, new=kind == "new")
             spelled = typography.spelled(name)
             if kind == "grad":
