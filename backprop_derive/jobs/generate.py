@@ -23,8 +23,8 @@ from ..core.errors import BackpropDeriveError, OutputError, SpecError
 from ..core.evaluation import Values, compute, evaluate
 from ..core.graph import Backward, Ref
 from ..core.graph_solution import GraphSolution, solve_circuit
-from ..core.layered_solution import LayeredSolution
-from ..core.layers import LayeredNetwork, build_layered, is_layered_spec
+from ..core.layered_solution import LayeredSolution, solve_layered
+from ..core.layers import build_layered, is_layered_spec
 from ..core.limits import MAX_DRAWS, MAX_GENERATED, MAX_REDRAWS, MAX_UNITS, MAX_UNSOLVED_DRAWS, MAX_VARIANTS, MAX_WEIGHT_RANGE
 from ..core.network import Example, Parameter
 from ..core.numbers import settle
@@ -40,11 +40,9 @@ from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
 from ..render.present import Context
 from ..render.render import Block, Math, Table, environment, overview_blocks, render
 from ..render.render_graph import _circuit_block, _given_block
-from ..render.render_layers import _given_block as _layered_given_block
-from ..render.render_layers import _network_block as _layered_network_block
-from ..render.render_layers import nested
+from ..render.render_layers import layered_given_block, layered_network_block
 from ..render.typography import Latex
-from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, layered_asked, quiz_item, too_small
+from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, quiz_item, too_small
 from .output import write_files, writing_into
 
 FORMATS = formats_for("generate")
@@ -185,12 +183,14 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
     else:
         spec = architecture_spec(arch, activation, output_activation, loss, bias, batch)
     graph, layered = is_graph_spec(spec), is_layered_spec(spec)
-    if notation and (graph or layered):
-        raise SpecError(f"a {'graph' if graph else 'layered network'}'s quantities carry their own names; drop "
+    if notation and graph:
+        raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+    if notation and layered:
+        raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
                         "--notation", "--notation")
     if notation:
         spec = {**spec, "options": {**spec.get("options", {}), "notation": notation}}
-    grid = default_graph_grid(spec) if graph else default_layered_grid(spec) if layered else default_grid(spec)
+    grid = default_graph_grid(spec) if graph else LAYERED_GRID if layered else default_grid(spec)
     if weights is not None:
         low, high = parse_range(weights)
         grid = Grid(low, high, grid.decimals)
@@ -222,9 +222,7 @@ def _check_count(plan: Plan) -> None:
     if count > MAX_VARIANTS:
         raise SpecError(f"{count:,} variants: more than one run makes (at most {MAX_VARIANTS:,})", "--count")
     if is_graph_spec(plan.spec) or is_layered_spec(plan.spec):
-        # NOTE: a circuit (SPEC §2.4) has no layers to size by, and a layered network is bounded when it is built:
-        # only the count of variants is bounded here.
-        return
+        return  # NOTE: a circuit (SPEC §2.4) has no layers to size by; only the count of variants is bounded
     network = build_network(plan.spec)
     factors = written_size(network) * len(network.examples)
     if factors * count > MAX_GENERATED:
@@ -465,7 +463,7 @@ def _short_decimal(value: sympy.Expr, places: int) -> bool:
 
 
 def make_drawer(plan: Plan):
-    """The drawer of ``plan``'s variants: of a network, of a layered network, or of a computational graph."""
+    """The drawer of ``plan``'s variants: of a network, or of a computational graph."""
     if is_layered_spec(plan.spec):
         return LayeredDrawer(plan)
     if not is_graph_spec(plan.spec):
@@ -644,7 +642,7 @@ def answer_key(solution: Solution, typography: Latex) -> Key:
 def key_values(solution: Solution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names (as ``solve --format json`` and ``check`` name them)."""
     if isinstance(solution, LayeredSolution):
-        return {solution.notation.ascii(ref): solution.values[0][ref] for ref in layered_asked(solution)}
+        return layered_key_values(solution)
     if isinstance(solution, GraphSolution):
         return graph_key_values(solution)
     return {solution.notation.ascii(quantity): solution.values[0][quantity] for quantity in asked(solution)}
@@ -706,9 +704,9 @@ class VariantMaker:
         draw = self.drawer.draw(index, redraw)
         solution = draw.solution
         typography = Latex(solution.precision)
-        kind_of = (LayeredSolution, GraphSolution)
-        form = next((kind for kind in kind_of if isinstance(solution, kind)), None)
-        sheet = _SHEETS[form](solution, typography)
+        graph = isinstance(solution, GraphSolution)
+        exercise = "layered" if isinstance(solution, LayeredSolution) else "graph" if graph else "network"
+        sheet = SHEETS[exercise][0](solution, typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
         worked = _finished(render(solution, kind), self.fmt)
@@ -716,7 +714,7 @@ class VariantMaker:
                          tuple(question.text for question in sheet.questions for _ in question.names),
                          self.tolerance) if self.lms else None
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
-                       _KEYS[form](solution, typography), quiz)
+                       SHEETS[exercise][1](solution, typography), quiz)
 
 
 _WORKER: VariantMaker | None = None
@@ -845,9 +843,15 @@ def read_title(spec: dict) -> str:
 def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
     document = read_document(path)
-    if is_graph_spec(document) or is_layered_spec(document):
+    if is_layered_spec(document):
         try:
-            (build_circuit if is_graph_spec(document) else build_layered)(document)
+            build_layered(document)
+        except SpecError as error:
+            raise error.with_file(input_name(path)) from None
+        return document
+    if is_graph_spec(document):
+        try:
+            build_circuit(document)
         except SpecError as error:
             raise error.with_file(input_name(path)) from None
         return document
@@ -979,171 +983,132 @@ def default_graph_grid(spec: dict):
     return Grid(decimal.Decimal(-high), decimal.Decimal(high), 0)
 
 
-# --- layered networks (SPEC §2.5) ------------------------------------------------------------
+# --- networks with layer types (SPEC §2.5) --------------------------------------------------------
 
-#: Operations whose value stays exact when their inputs are: a layered network of only these gets whole numbers.
-EXACT_LAYER_OPERATIONS = {"weighted_sum", "identity", "relu", "max", "average", "dropout", "batch_mean",
-                          "batch_variance", "cost", "none"} | EXACT_LOSSES
-#: Operations with a kink where their inputs meet (an activation at 0, a tie of a max-pooling window).
-KINKED_LAYER_OPERATIONS = KINKED | {"max"}
-#: Activations that saturate: a variant keeps what they read within ±SATURATION, where gradients are not ~0.
-SATURATING = {"sigmoid", "tanh", "softmax"}
-SATURATION = 4
-
-
-def layered_stays_exact(network: LayeredNetwork) -> bool:
-    """True when every node of the network keeps exact inputs exact (no exp, log or root)."""
-    return all(node.operation.name in EXACT_LAYER_OPERATIONS for node in network.graph.nodes)
-
-
-#: Layer kinds whose exercises courses set with small whole numbers, for pencil and paper.
-WHOLE_NUMBER_KINDS = {"conv1d", "conv2d", "maxpool", "avgpool"}
-
-
-def default_layered_grid(spec: dict) -> Grid:
-    """Small whole numbers for a network that stays exact (-3..3) or that convolves or pools (-2..2: its maps
-    stay whole numbers up to the first exp), else -1..1 in tenths."""
-    network = build_layered(spec)
-    if layered_stays_exact(network):
-        return Grid(decimal.Decimal(-3), decimal.Decimal(3), 0)
-    if any(layer.type in WHOLE_NUMBER_KINDS for layer in network.layers):
-        return Grid(decimal.Decimal(-2), decimal.Decimal(2), 0)
-    return Grid(decimal.Decimal(-1), decimal.Decimal(1), 1)
-
-
-def _redrawn(raw: Any, choose: Callable[[], Any]) -> Any:
-    """``raw``'s nesting of lists with a fresh number in place of each number."""
-    return [_redrawn(item, choose) for item in raw] if isinstance(raw, list) else choose()
+#: Small whole numbers: a convolution and a pooling a student works with pencil and paper.
+LAYERED_GRID = Grid(decimal.Decimal(-3), decimal.Decimal(3), 0)
+#: Outputs a target is drawn for from 0 and 1 (a probability), by the output layer's activation or the loss.
+_PROBABILITIES = {"sigmoid", "softmax"}
+#: Activations that saturate: their layer's parameters are drawn in tenths from -1 to 1, so that the unit is
+#: not pinned at 0 or 1 (where its gradient vanishes).
+_SATURATING = {"sigmoid", "tanh", "softmax"}
+_SMALL = Grid(decimal.Decimal(-1), decimal.Decimal(1), 1)
 
 
 class LayeredDrawer:
-    """Draws variants of one layered plan: every parameter the spec gives, every input and target from the grid,
-    the learning rate from round values; the layers' settings (sizes, strides, masks, p, ε) kept as given.
+    """Draws variants of a network with layer types: every parameter, input and target from the grid (targets
+    0 or 1 for a probability), checked on the solution of the spec it writes: no ReLU at its kink, no tied
+    maximum in a pooling window, and a gradient that reaches the first layer.
 
     Args:
-        plan: What to generate.
+        plan: What to generate (``generate.Plan``).
     """
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan) -> None:
         self.plan = plan
         self.network = build_layered(plan.spec)
-        self.exact = layered_stays_exact(self.network)
-        self.places = plan.grid.decimals + 2
-        self.rates = EXACT_RATES if self.exact else SMOOTH_RATES
         self.numbers = plan.grid.values()
         if len(self.numbers) < 2:
             raise SpecError(f"the range {plan.grid.low}..{plan.grid.high} holds fewer than two nonzero numbers "
                             f"with {plan.grid.decimals} decimals; widen it", "--weights")
         last = self.network.layers[-1]
-        low, high = OUTPUT_RANGES.get(getattr(getattr(last, "activation", None), "name", ""), (None, None))
-        self.targets = plan.grid.values(low, high, zero=True)
-        if len(self.targets) < 2:
-            self.targets = (0, 1)
+        probability = (getattr(last, "activation", None) is not None and last.activation.name in _PROBABILITIES
+                       ) or self.network.loss.name in ("binary_cross_entropy", "cross_entropy")
+        self.targets = (0, 1) if probability else plan.grid.values(zero=True)
+        self.small = _SMALL.values() if plan.grid.decimals == 0 and plan.grid.high >= 1 else self.numbers
+
+    def _array(self, generator: random.Random, shape: tuple, numbers: tuple) -> object:
+        if not shape:
+            return generator.choice(numbers)
+        return [self._array(generator, shape[1:], numbers) for _ in range(shape[0])]
 
     def draw(self, index: int, redraw: int = 0) -> Draw:
-        """Variant ``index`` (its ``redraw``-th fresh draw): nice numbers, worth solving, solved.
-
-        Raises:
-            BackpropDeriveError: no draw in MAX_DRAWS made a variant worth solving.
-        """
+        """Variant ``index`` (its ``redraw``-th fresh draw): nice numbers, worth solving, solved."""
         generator = random.Random(f"{self.plan.seed}:{index}:{redraw}")
         spec, network = self.plan.spec, self.network
-        for _ in range(MAX_DRAWS):
+        unsolved = 0
+        for _ in range(MAX_DRAWS // 100):
             variant = copy.deepcopy(spec)
-            drawn: list = []
-
-            def choose(values: tuple = self.numbers) -> Any:
-                drawn.append(generator.choice(values))
-                return drawn[-1]
-
             for layer, raw in zip(network.layers, variant["layers"]):
+                activation = getattr(layer, "activation", None)
+                numbers = self.small if activation is not None and activation.name in _SATURATING else self.numbers
                 for parameter in layer.parameters:
-                    if parameter.key in raw:  # NOTE: a γ or β left out keeps its default (1, 0)
-                        raw[parameter.key] = nested(parameter.shape, [choose() for _ in parameter.names])
-            variant["inputs"] = _redrawn(spec["inputs"], choose)
+                    raw[parameter.key] = self._array(generator, parameter.shape, numbers)
+            examples = len(network.losses)
+            inputs = [self._array(generator, network.input_shape, self.numbers) for _ in range(examples)]
+            variant["inputs"] = inputs if network.batched else inputs[0]
             if "targets" in spec:
-                variant["targets"] = self._targets(spec["targets"], generator, choose)
-            rate = None
+                outputs = len(network.example_outputs[0].names)
+                targets = [[generator.choice(self.targets) for _ in range(outputs)] for _ in range(examples)]
+                variant["targets"] = targets if network.batched else targets[0]
             if spec.get("learning_rate") is not None:
-                rate = choose(self.rates)
-                variant["learning_rate"] = _plain(rate)
-            variant["title"] = f"Variant {index}: {read_title(spec)}"
+                variant["learning_rate"] = generator.choice(SMOOTH_RATES)
+            variant["title"] = f"Variant {index}: {spec.get('title') or 'A network with layer types'}"
             try:
-                solution = solve(variant)
-            except BackpropDeriveError:  # e.g. log 0 in a cross-entropy
+                solution = solve_layered(build_layered(variant))
+            except BackpropDeriveError as error:
+                unsolved += 1
+                if unsolved == MAX_UNSOLVED_DRAWS:
+                    raise BackpropDeriveError(f"{MAX_UNSOLVED_DRAWS} draws for variant {index} had no solution; the "
+                                              f"last: {error}") from None
                 continue
             if self.plan.for_lms and too_small(solution):
                 continue
             if self._worth_solving(solution):
-                return Draw(index, tuple(drawn), variant, solution)
-        raise BackpropDeriveError(f"no draw in {MAX_DRAWS} made variant {index} worth solving with nice numbers: "
-                                  "widen --weights" + (", use fewer --decimals" if self.exact else ""))
+                numbers = (spec_yaml(variant["layers"]), spec_yaml(variant["inputs"]),
+                           spec_yaml(variant.get("targets")))
+                return Draw(index, numbers, variant, solution)
+        raise BackpropDeriveError(f"no draw in {MAX_DRAWS // 100} made variant {index} of the network worth solving "
+                                  "with nice numbers: widen --weights")
 
-    def _targets(self, raw: Any, generator: random.Random, choose: Callable) -> Any:
-        loss = self.network.loss.name
-        if loss == "cross_entropy":
-            rows = raw if isinstance(raw[0], list) else [raw]
-            hot = [[int(unit == generator.randrange(len(row))) for unit in range(len(row))] for row in rows]
-            drawn = [value for row in hot for value in row]
-            choose((tuple(drawn),))
-            return hot if isinstance(raw[0], list) else hot[0]
-        return _redrawn(raw, lambda: choose((0, 1) if loss == "binary_cross_entropy" else self.targets))
-
-    def _worth_solving(self, solution: LayeredSolution) -> bool:
-        """Some gradient is not 0, no kinked node sits on its kink, no sigmoid, tanh or softmax reads a value
-        beyond ±SATURATION, no batch-norm unit is constant over the batch, and in an exact network every value
-        is a short decimal."""
-        values = solution.values[0]
-        if all(values[Ref("grad", name)] == 0 for name in self.network.parameters):
-            return False
-        for node in solution.network.graph.nodes:
+    @staticmethod
+    def _worth_solving(solution: LayeredSolution) -> bool:
+        values, network = solution.values[0], solution.network
+        for node in network.graph.nodes:
+            inputs = [values[Ref("value", name)] for name in node.inputs]
+            if node.operation.name == "relu" and inputs[0] == 0:
+                return False
+            if node.operation.name == "max" and inputs.count(max(inputs)) > 1 and max(inputs) != 0:
+                return False
+            # NOTE: a batch-norm unit equal over the whole batch has σ² = 0: every x̂ is 0, nothing to normalise.
             if node.group.get("role") == "variance" and values[Ref("value", node.name)] == 0:
                 return False
-            if node.operation.name in SATURATING and any(abs(values[Ref("value", name)]) > SATURATION
-                                                         for name in node.inputs):
+        # NOTE: an output pinned near a saturated 0 or 1 leaves gradients of 10^-40: nothing to work by hand.
+        last = len(network.layers) - 1
+        for example, tensor in zip(range(len(network.losses)), network.example_outputs):
+            pre = network.pre_activations(last, example if network.batched else None) or tensor
+            if any(abs(values[Ref("grad", name)]) < sympy.Rational(1, 1000) for name in pre.names):
                 return False
-            if node.operation.name in KINKED_LAYER_OPERATIONS:
-                inputs = [values[Ref("value", name)] for name in node.inputs]
-                # NOTE: at a kink (relu at 0, a tie for a window's maximum) the derivative is a convention.
-                if (len(inputs) == 1 and inputs[0] == 0) or (len(inputs) > 1 and inputs.count(max(inputs)) > 1):
-                    return False
-        return not self.exact or all(_short_decimal(value, self.places) for value in values.values())
+        first = network.layers[0].parameters
+        return not first or any(values[Ref("grad", name)] != 0 for parameter in first for name in parameter.names)
 
 
 def layered_problem_sheet(solution: LayeredSolution, typography: Latex) -> Sheet:
-    """The problem of a layered network: the layers, the given values and the questions, with no answer."""
+    """The problem of a network with layer types: its layers and given numbers, and what to compute."""
     context = Context(solution.notation, typography, solution.values[0])
     network = solution.network
-    asked_refs = layered_asked(solution)
-    outputs = [ref for ref in asked_refs if ref.kind == "value" and ref != solution.top]
-    cost = "cost" if network.batched else "loss" if network.loss.targets else "output"
-    questions = [Question("The output of the network (the forward pass)", _names(context, outputs))]
-    if network.loss.targets:
-        questions.append(Question(f"The {cost}", _names(context, [solution.top])))
-    questions.append(Question(f"The gradient of the {cost} with respect to each parameter",
-                              _names(context, [Ref("grad", name) for name in network.parameters])))
+    givens = (layered_network_block(solution, context), layered_given_block(solution, context, as_table=True))
+    maps = [Ref("value", node.name) for node in network.graph.nodes if not node.group.get("loss")]
+    gradients = [Ref("grad", name) for name in network.parameters]
+    questions = [Question("Every entry of every map (the forward pass)", _names(context, maps)),
+                 Question("The loss" if not network.batched else "The cost", _names(context, [solution.top])),
+                 Question("The gradient of every parameter (the backward pass)", _names(context, gradients))]
     if solution.updates:
         rate = typography.number(network.learning_rate)
         questions.append(Question(f"Each parameter after one step of gradient descent with learning rate {rate}",
                                   _names(context, [update.result for update in solution.updates])))
-    # NOTE: a sheet's givens are tables: each given (a matrix, a vector, a number) is one row.
-    given = _layered_given_block(solution, context)
-    rows = tuple((Math(line.parts[0]), Math(line.parts[-1])) for line in given.lines)
-    givens = (_layered_network_block(solution, context),
-              Block(given.heading, given.text, table=Table(("given", "value"), rows), level=given.level))
     return Sheet(solution.title, "Work the forward and the backward pass through the layers by hand.", givens,
                  tuple(questions))
 
 
 def layered_answer_key(solution: LayeredSolution, typography: Latex) -> Key:
-    """The answers to a layered network's problem, every value taken from the solution itself."""
+    """The answers: the outputs and the loss, then each parameter's gradient and new value."""
     context = Context(solution.notation, typography, solution.values[0])
     network = solution.network
-    results = tuple(("output", Math(context.name(ref)), Math(context.value(ref)))
-                    for tensor in network.example_outputs for ref in (Ref("value", name) for name in tensor.names))
-    if network.loss.targets:
-        results += (("cost" if network.batched else "loss", Math(context.name(solution.top)),
-                     Math(context.value(solution.top))),)
+    outputs = [Ref("value", name) for tensor in network.example_outputs for name in tensor.names]
+    results = tuple(("output", Math(context.name(ref)), Math(context.value(ref))) for ref in outputs)
+    results += (("cost" if network.batched else "loss", Math(context.name(solution.top)),
+                 Math(context.value(solution.top))),)
     header: tuple[str, ...] = ("parameter", "gradient")
     rows = [(Math(context.name(Ref("value", name))), Math(context.value(Ref("grad", name))))
             for name in network.parameters]
@@ -1153,6 +1118,14 @@ def layered_answer_key(solution: LayeredSolution, typography: Latex) -> Key:
     return Key(solution.title, results, Table(header, tuple(rows)))
 
 
-#: The problem sheet and the answer key of each form of exercise (None: a network of neurons).
-_SHEETS = {LayeredSolution: layered_problem_sheet, GraphSolution: graph_problem_sheet, None: problem_sheet}
-_KEYS = {LayeredSolution: layered_answer_key, GraphSolution: graph_answer_key, None: answer_key}
+def layered_key_values(solution: LayeredSolution) -> dict[str, sympy.Expr]:
+    """The key's answers by their ASCII names."""
+    network = solution.network
+    refs = [*(Ref("value", name) for tensor in network.example_outputs for name in tensor.names), solution.top,
+            *(Ref("grad", name) for name in network.parameters), *(update.result for update in solution.updates)]
+    return {solution.notation.ascii(ref): solution.values[0][ref] for ref in dict.fromkeys(refs)}
+
+
+#: Each kind of exercise's problem sheet and answer key.
+SHEETS = {"network": (problem_sheet, answer_key), "graph": (graph_problem_sheet, graph_answer_key),
+          "layered": (layered_problem_sheet, layered_answer_key)}

@@ -19,7 +19,6 @@ from ..core.errors import SpecError
 from ..core.evaluation import rounding_of
 from ..core.graph import Ref
 from ..core.graph_solution import GraphSolution
-from ..core.layered_solution import LayeredSolution
 from ..core.numbers import EXACT_DECIMAL_DIGITS
 from ..core.steps import Quantity
 from ..render.document import Block, Math, Table
@@ -99,8 +98,6 @@ class Part:
 def asked(solution: Solution | GraphSolution) -> list[Quantity | Ref]:
     """What a variant asks, in the order of its problem sheet: outputs, the cost, the gradients, the new
     parameters (a circuit: every node's value, every input's and parameter's gradient, the new parameters)."""
-    if isinstance(solution, LayeredSolution):
-        return layered_asked(solution)
     if isinstance(solution, GraphSolution):
         return [*(Ref("value", node.name) for node in solution.circuit.graph.nodes), *solution.derivation.gradients,
                 *(update.result for update in solution.updates)]
@@ -109,16 +106,6 @@ def asked(solution: Solution | GraphSolution) -> list[Quantity | Ref]:
     cost = [derivation.cost] if network.has_targets else []  # NOTE: loss: none's L is the output, asked already
     return [*outputs, *cost, *(gradient.result for gradient in derivation.gradients),
             *(update.result for update in derivation.updates)]
-
-
-def layered_asked(solution: LayeredSolution) -> list[Ref]:
-    """What a layered network's variant asks: each example's outputs, the cost (or loss), each parameter's
-    gradient, each new parameter."""
-    network = solution.network
-    outputs = [Ref("value", name) for tensor in network.example_outputs for name in tensor.names]
-    cost = [solution.top] if network.loss.targets else []  # NOTE: loss: none's L is the output, asked already
-    return [*outputs, *cost, *(Ref("grad", name) for name in network.parameters),
-            *(update.result for update in solution.updates)]
 
 
 def too_small(solution: Solution) -> bool:

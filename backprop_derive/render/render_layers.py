@@ -150,7 +150,11 @@ class _Printer:
         return replace(line, mark=self.marks[result]) if result in self.marks else line
 
     def map_lines(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value") -> list[Line]:
-        """``Z^{[1]} = [matrix]`` (∂J/∂Z^{[1]} for ``grad``, new for ``new``), one line per channel.
+        """``Z^{[1]} = [matrix]`` (∂J/∂Z^{[1]} for ``grad``, new for ``new``), one line per channel."""
+        return [Line(self.typography.equation([name, matrix])) for name, matrix in self.map_pairs(shape, names, kind)]
+
+    def map_pairs(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value") -> list[tuple[str, str]]:
+        """Each channel's (name, matrix), printed.
 
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
@@ -160,7 +164,7 @@ class _Printer:
         # NOTE: a letter of its own (γ, β) keeps its LaTeX spelling (\gamma): only z, a, x, y become capitals.
         base = (letter, letter, letter) if letter else label.base
         texts = [context.value(Ref(kind, name)) for name in names]
-        lines = []
+        pairs = []
         for channel, rows in matrices(shape, texts):
             name = Name(base, label.layer, (str(channel + 1),) if channel is not None else (),
                         label.example, new=kind == "new")
@@ -168,8 +172,8 @@ class _Printer:
             if kind == "grad":
                 spelled = typography.partial(typography.spelled(self.network.labels[self.network.graph.output]),
                                              spelled)
-            lines.append(Line(typography.equation([spelled, typography.matrix(rows)])))
-        return lines
+            pairs.append((spelled, typography.matrix(rows)))
+        return pairs
 
     def forward(self, node_names) -> list[Line]:
         steps = {step.result.name: step for step in self.solution.derivation.forward}
@@ -213,7 +217,7 @@ class _Printer:
 def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figures: bool = True,
       marks: dict | None = None, with_plots: bool = True) -> Document:
     first = Context(solution.notation, typography, solution.values[0])
-    overview = (_network_block(solution, first), _given_block(solution, first))
+    overview = (layered_network_block(solution, first), layered_given_block(solution, first))
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(solution.notation, typography, values)
@@ -231,7 +235,7 @@ def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figur
     return Document(solution.title or "A layered network, worked", overview, tuple(steps), closing)
 
 
-def _network_block(solution: LayeredSolution, context: Context) -> Block:
+def layered_network_block(solution: LayeredSolution, context: Context) -> Block:
     network = solution.network
     rows = []
     shape = network.layers[0].shape_in
@@ -253,31 +257,44 @@ def _network_block(solution: LayeredSolution, context: Context) -> Block:
 
 def _parameter_lines(printer: _Printer, parameter: LayerParameter, kind: str = "value") -> list[Line]:
     """A parameter as the spec nests it: a number, a vector, a kernel matrix (one per pair of channels)."""
+    if not parameter.shape and kind == "grad":
+        return [printer.gathered(parameter.names[0])]
+    return [Line(printer.typography.equation([name, matrix])) for name, matrix in _parameter_pairs(printer, parameter,
+                                                                                                    kind)]
+
+
+def _parameter_pairs(printer: _Printer, parameter: LayerParameter, kind: str = "value") -> list[tuple[str, str]]:
     shape = parameter.shape
     if not shape:
-        if kind == "grad":
-            return [printer.gathered(parameter.names[0])]
         ref = Ref(kind, parameter.names[0])
-        return [Line(printer.typography.equation([printer.context.name(ref), printer.context.value(ref)]))]
+        return [(printer.context.name(ref), printer.context.value(ref))]
     if len(shape) == 1:
         shown = (1, *shape) if parameter.key == "kernels" else shape
     else:
         shown = (size_of(shape[:-2]), *shape[-2:])
-    return printer.map_lines(shown, parameter.names, kind)
+    return printer.map_pairs(shown, parameter.names, kind)
 
 
-def _given_block(solution: LayeredSolution, context: Context) -> Block:
+def _given_pairs(solution: LayeredSolution, printer: _Printer) -> list[tuple[str, str]]:
     network = solution.network
-    printer = _Printer(solution, context)
-    lines: list[Line] = []
-    for layer in network.layers:
-        for parameter in layer.parameters:
-            lines += _parameter_lines(printer, parameter)
+    pairs = [pair for layer in network.layers for parameter in layer.parameters
+             for pair in _parameter_pairs(printer, parameter)]
     for tensor, targets in zip(network.example_inputs, network.example_targets):
-        lines += printer.map_lines(tensor.shape, tensor.names)
+        pairs += printer.map_pairs(tensor.shape, tensor.names)
         if targets:
-            lines += printer.map_lines((len(targets),), targets)
-    return Block("Given values", "The parameters, then each example's input and target.", tuple(lines), level=2)
+            pairs += printer.map_pairs((len(targets),), targets)
+    return pairs
+
+
+def layered_given_block(solution: LayeredSolution, context: Context, as_table: bool = False) -> Block:
+    """The parameters, then each example's input and target, as matrices (lines, or a table for a problem sheet)."""
+    pairs = _given_pairs(solution, _Printer(solution, context))
+    text = "The parameters, then each example's input and target."
+    if as_table:
+        return Block("Given values", text, table=Table(("name", "value"), tuple((Math(name), Math(value))
+                                                                               for name, value in pairs)), level=2)
+    lines = tuple(Line(context.typography.equation([name, value])) for name, value in pairs)
+    return Block("Given values", text, lines, level=2)
 
 
 def _examples(network: LayeredNetwork) -> list[int | None]:
