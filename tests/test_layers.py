@@ -360,8 +360,9 @@ def test_json_gradients_and_updates_keep_each_layers_keys_and_shapes_and_paste_b
     for layer, updated in zip(spec["layers"], data["updated"]["layers"]):
         layer.update(updated)
     stepped = json.loads(solve(spec).render("json"))
-    assert stepped["loss"] == json.loads(solve("examples/conv_pool_exam.yaml", steps=2).render("json"))["steps"][1][
-        "loss"]
+    second = json.loads(solve("examples/conv_pool_exam.yaml", steps=2).render("json"))["steps"][1]
+    # NOTE: pasted back as doubles, the parameters differ from the carried ones in their 17th digit.
+    assert math.isclose(stepped["loss"], second["loss"], rel_tol=1e-12)
 
 
 def test_every_format_renders_the_exam_with_its_maps_as_matrices():
@@ -380,11 +381,11 @@ def test_check_diagnoses_kernel_not_flipped_and_pool_gradient_not_routed():
     solution = solve(spec)
     found = {variant.code: variant for variant in variants(solution)}
     assert {"kernel_not_flipped", "pool_gradient_not_routed"} <= set(found)
-    for code, name in (("kernel_not_flipped", "dL/dx21"), ("pool_gradient_not_routed", "dL/dK[1]_11")):
-        wrong = found[code].values
-        ref = next(ref for ref in wrong if solution.notation.ascii(ref) == name)
-        assert wrong[ref] != solution.values[0][ref]
-        report = check(solution, parse_answers({name: float(wrong[ref])}))
+    for code, prefix in (("kernel_not_flipped", "dL/dx"), ("pool_gradient_not_routed", "dL/dK")):
+        wrong, truth = found[code].values, solution.values[0]
+        ref = next(ref for ref in truth if solution.notation.ascii(ref).startswith(prefix) and ref.kind == "grad"
+                   and abs(wrong[ref] - truth[ref]) > 1e-9)
+        report = check(solution, parse_answers({solution.notation.ascii(ref): float(wrong[ref])}))
         assert report.marks[0].mistake == code
 
 

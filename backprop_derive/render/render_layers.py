@@ -6,15 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+import sympy
+
 from ..core.graph import Backward, FanIn, Ref, at
 from ..core.layered_solution import LayeredSolution
 from ..core.layers import LayeredNetwork, LayerParameter, describe_shape, size_of
 from ..core.notation import Name
 from ..core.numbers import settle
+from .diagram import Label
 from .document import Block, Document, Math, Table
+from .map_figure import MapFigure, Panel, map_mermaid, map_svg, map_tikz
 from .present import Context, Line, _local_form, chain, present
-from .render import _short_exact, build_document, cost_plot, json_number, to_json
+from .render import _short_exact, build_document, cost_plot, figure_mermaid, figure_svg, figure_tikz, json_number, to_json
 from .typography import Latex, Unicode
+
+figure_svg.register(MapFigure, map_svg)
+figure_tikz.register(MapFigure, map_tikz)
+figure_mermaid.register(MapFigure, map_mermaid)
 
 # --- presentation per layer kind ------------------------------------------------------------
 
@@ -127,8 +135,10 @@ def matrices(shape: tuple[int, ...], texts: list[str]) -> list[tuple[int | None,
 class _Printer:
     """Prints one training step of a layered solution in one typography."""
 
-    def __init__(self, solution: LayeredSolution, context: Context, marks: dict | None = None) -> None:
+    def __init__(self, solution: LayeredSolution, context: Context, marks: dict | None = None,
+                 with_figures: bool = False) -> None:
         self.solution, self.context, self.marks = solution, context, marks or {}
+        self.with_figures = with_figures
         self.network: LayeredNetwork = solution.network
         self.typography = context.typography
 
@@ -159,21 +169,24 @@ class _Printer:
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
         typography, context = self.typography, self.context
-        label = self.network.labels[names[0]]
-        letter = _MAP_LETTERS.get(label.base[1])
-        # NOTE: a letter of its own (γ, β) keeps its LaTeX spelling (\gamma): only z, a, x, y become capitals.
-        base = (letter, letter, letter) if letter else label.base
         texts = [context.value(Ref(kind, name)) for name in names]
         pairs = []
         for channel, rows in matrices(shape, texts):
-            name = Name(base, label.layer, (str(channel + 1),) if channel is not None else (),
-                        label.example, new=kind == "new")
-            spelled = typography.spelled(name)
+            spelled = typography.spelled(self.map_name(names, channel, kind))
             if kind == "grad":
                 spelled = typography.partial(typography.spelled(self.network.labels[self.network.graph.output]),
                                              spelled)
             pairs.append((spelled, typography.matrix(rows)))
         return pairs
+
+    def map_name(self, names: tuple[str, ...], channel: int | None, kind: str = "value") -> Name:
+        """A whole map's Name, after its entries' (and its channel's number where it has several)."""
+        label = self.network.labels[names[0]]
+        letter = _MAP_LETTERS.get(label.base[1])
+        # NOTE: a letter of its own (γ, β) keeps its LaTeX spelling (\gamma): only z, a, x, y become capitals.
+        base = (letter, letter, letter) if letter else label.base
+        return Name(base, label.layer, (str(channel + 1),) if channel is not None else (), label.example,
+                    new=kind == "new")
 
     def forward(self, node_names) -> list[Line]:
         steps = {step.result.name: step for step in self.solution.derivation.forward}
@@ -221,7 +234,7 @@ def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figur
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(solution.notation, typography, values)
-        printer = _Printer(solution, context, (marks or {}) if index == 0 else {})
+        printer = _Printer(solution, context, (marks or {}) if index == 0 else {}, with_figures and index == 0)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
         steps.append((heading, tuple(_step_blocks(solution, printer))))
     closing = ()
@@ -323,7 +336,10 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer):
                 lines += printer.map_lines(pre.shape, pre.names)
             if nodes:
                 lines += printer.map_lines(outgoing.shape, outgoing.names)
-            yield Block(_layer_heading(layer, example), kind.forward, tuple(lines), level=4)
+            figure = None
+            if printer.with_figures and example in (None, 0) and layer.type in ("conv1d", "conv2d"):
+                figure = conv_figure(printer, layer, network.boundaries[example or 0][index], pre)
+            yield Block(_layer_heading(layer, example), kind.forward, tuple(lines), level=4, figure=figure)
     losses = [node.name for node in network.graph.nodes if node.group.get("loss")]
     yield Block("Loss", "", tuple(printer.forward(losses)))
     yield Block("Backward pass", "From the loss back, layer by layer: each gradient is the sum, over the places "
@@ -413,6 +429,60 @@ def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
         lines += [printer.gathered(name, kind.routes) for name in incoming.names]
         lines += printer.map_lines(incoming.shape, incoming.names, "grad")
     yield Block(f"Layer {layer.reading.number}: {layer.type}", kind.backward, tuple(lines), level=4)
+
+
+# --- the convolution's figure -----------------------------------------------------------------
+
+
+def conv_figure(printer: _Printer, layer, incoming, pre) -> MapFigure:
+    """The input map (zero-padded as the layer reads it), the kernel and the output map of the first example,
+    the first window and the entry it makes shaded (the first channel of each where there are several)."""
+    values, precision = printer.context.values, printer.typography.precision
+    forms = (Latex(precision), Unicode(precision))
+
+    def grid(rows_of_values) -> tuple[tuple[tuple[str, ...], ...], ...]:
+        return tuple(tuple(tuple(form.number(value) for value in row) for row in rows_of_values) for form in forms)
+
+    spatial = incoming.shape[1:]
+    per_channel = size_of(spatial)
+    entries = [values[Ref("value", name)] for name in incoming.names[:per_channel]]
+    rows = [entries] if len(spatial) == 1 else [entries[r * spatial[1]:(r + 1) * spatial[1]] for r in range(spatial[0])]
+    pads = layer.padding if len(spatial) == 2 else (0, *layer.padding)
+    zero = _ZERO
+    width = len(rows[0]) + 2 * pads[1]
+    padded = ([[zero] * width for _ in range(pads[0])] + [[zero] * pads[1] + row + [zero] * pads[1] for row in rows]
+              + [[zero] * width for _ in range(pads[0])])
+    window = layer.kernel[2:] if len(spatial) == 2 else (1, *layer.kernel[2:])
+    kernels = next(p for p in layer.parameters if p.key == "kernels")
+    kernel = [values[Ref("value", name)] for name in kernels.names[:size_of(layer.kernel[2:])]]
+    kernel_rows = [kernel[r * window[1]:(r + 1) * window[1]] for r in range(window[0])]
+    out = [values[Ref("value", name)] for name in pre.names[:size_of(pre.shape[1:])]]
+    out_width = pre.shape[-1]
+    out_rows = [out[r * out_width:(r + 1) * out_width] for r in range(len(out) // out_width)]
+
+    def title(names, channel) -> Label:
+        name = printer.map_name(names, channel)
+        return Label(name.tex(), name.text())
+
+    several = incoming.shape[0] > 1 or layer.kernel[0] > 1
+    inputs_tex, inputs_text = grid(padded)
+    kernel_tex, kernel_text = grid(kernel_rows)
+    out_tex, out_text = grid(out_rows)
+    shaded = frozenset((r, c) for r in range(window[0]) for c in range(window[1]))
+    panels = (Panel(title(incoming.names, 0 if several else None), inputs_tex, inputs_text, shaded),
+              Panel(title(kernels.names, None), kernel_tex, kernel_text),
+              Panel(title(pre.names, 0 if several else None), out_tex, out_text, frozenset({(0, 0)})))
+    biased = any(p.key == "biases" for p in layer.parameters)
+    operators = (Label(r"\star", "⋆"), Label(r"+\; b =", "+ b =") if biased else Label("=", "="))
+    padding = f", zero-padded by {describe_shape(layer.padding)}" if any(layer.padding) else ""
+    words = (f"Layer {layer.reading.number}: the input map{padding}, cross-correlated with the kernel at stride "
+             f"{describe_shape(layer.stride)}, gives the output map; the shaded window makes the shaded entry"
+             + (" (the first channel of each)" if several else "") + ".")
+    return MapFigure(f"conv{layer.reading.number}", panels, operators, Label(words, words))
+
+
+#: A padded entry's value.
+_ZERO = sympy.Integer(0)
 
 
 # --- JSON -----------------------------------------------------------------------------------
