@@ -193,11 +193,12 @@ class _Printer:
         return [self.marked(present(steps[name], self.context), Ref("value", name)) for name in node_names]
 
     def gathered(self, name: str, routes: bool = False) -> Line:
-        """``∂J/∂v = Σ upstream · local = numbers = value`` over every use of ``v`` (one term if used once)."""
+        """``∂J/∂v = Σ upstream · local = numbers = each term's value = value`` over every use of ``v`` (one term,
+        and no terms' line, if used once)."""
         context, typography = self.context, self.typography
         result = Ref("grad", name)
         uses = self.sends.get(name, [])
-        symbols, numbers = [], []
+        symbols, numbers, terms = [], [], []
         for step in uses:
             local = settle(at(step.local, step.arguments, context.values))
             if routes and step.node.operation.name == "max":
@@ -205,10 +206,12 @@ class _Printer:
                     continue
                 symbols.append(context.name(step.upstream))
                 numbers.append(context.value(step.upstream))
+                terms.append(context.factor(step.result))
                 continue
             _, factor = _local_form(step, context)
             symbols.append(context.product(context.name(step.upstream), factor))
             numbers.append(context.product(context.factor(step.upstream), typography.factor(local)))
+            terms.append(context.factor(step.result))
         note = ""
         fan_in = self.fan_ins.get(name)
         if fan_in is not None and fan_in.tied:
@@ -219,7 +222,9 @@ class _Printer:
             note = "used by no later computation"
         if not symbols:
             return self.marked(chain(context.name(result), context.value(result), note=note), result)
-        return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers),
+        # NOTE: several terms: each one's value too (what each use sends back), then their sum.
+        summed = (typography.sum(terms),) if len(terms) > 1 else ()
+        return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers), *summed,
                                  context.value(result), note=note), result)
 
 
