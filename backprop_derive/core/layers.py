@@ -731,9 +731,9 @@ def build_layered(data: Any) -> LayeredNetwork:
         path = f"layers[{index}]"
         layer = _mapping(raw, path, "a map with a type and the layer's fields")
         kind_name = layer.get("type", "dense")
-        if kind_name not in LAYER_KINDS:
-            raise SpecError(f"unknown layer type {describe(kind_name) if not isinstance(kind_name, str) else kind_name!r}"
-                            f"; expected one of {', '.join(LAYER_KINDS)}", f"{path}.type")
+        if not isinstance(kind_name, str) or kind_name not in LAYER_KINDS:
+            got = repr(kind_name) if isinstance(kind_name, str) else describe(kind_name)
+            raise SpecError(f"unknown layer type {got}; expected one of {', '.join(LAYER_KINDS)}", f"{path}.type")
         _known_keys(layer, set(LAYER_KINDS[kind_name].fields), path)
         layers_raw.append((LAYER_KINDS[kind_name], layer, path))
     first_kind, first_raw, first_path = layers_raw[0]
