@@ -14,6 +14,7 @@ import math
 
 import mpmath
 import pytest
+import sympy
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from backprop_derive import solve
 from backprop_derive.cli import main
+from backprop_derive.core.operations import ARGUMENTS, weighted_sum
 from backprop_derive.jobs.check import check, parse_answers
 from backprop_derive.jobs.mistakes import variants
 
@@ -416,3 +418,10 @@ def test_bad_layered_input_names_the_field_and_exits_2(tmp_path, change, path):
     assert result.exit_code == 2, result.output
     assert f"{path}:" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("pairs, bias_sign", [(1, 0), (3, 1), (4, -1), (7, 1)])
+def test_a_weighted_sums_written_local_derivatives_are_sympys(pairs, bias_sign):
+    operation = weighted_sum(pairs, bias_sign)
+    formula = operation.formula()
+    assert operation.locals() == tuple(sympy.diff(formula, argument) for argument in ARGUMENTS[:operation.arity])

@@ -285,11 +285,14 @@ def _too_big(number: sympy.Expr, formula: sympy.Expr) -> bool:
         return False
     if max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) > MAX_EXACT_BITS:
         return True
-    return abs(number) > MAX_EXACT_POWER and _powered(formula)
+    return _powered(formula) and abs(number) > MAX_EXACT_POWER
 
 
 @compute.register
 def _(step: Forward, values: Values) -> sympy.Expr:
+    numeric = step.node.operation.numeric
+    if numeric is not None:
+        return numeric(*(values[argument] for argument in step.arguments))
     return at(step.node.formula(), step.arguments, values)
 
 

@@ -22,7 +22,7 @@ from .circuit import Circuit, _fixed, _loss_shape
 from .errors import SpecError
 from .formula import X
 from .graph import Graph, Leaf, Node
-from .limits import MAX_EXAMPLES, MAX_PARAMETERS
+from .limits import MAX_EXAMPLES, MAX_PARAMETERS, MAX_WRITTEN
 from .network import Options
 from .notation import Name
 from .operations import ARGUMENTS, MAX_ARITY, Operation, _applied, as_sympy_prints, weighted_sum
@@ -895,6 +895,22 @@ class LayeredNetwork(Circuit):
     labels: dict[str, Name] = field(default_factory=dict)
     input_shape: tuple[int, ...] = ()
     boundaries: tuple[tuple[Tensor, ...], ...] = ()
+    edges: int = 0
+
+    def check_size(self, steps: int, written: bool) -> None:
+        """Refuse, before any work, more steps than can be computed, or a solution too long to write out.
+
+        Raises:
+            SpecError: naming the field and the limit passed.
+        """
+        if self.edges * steps > MAX_EDGES:
+            raise SpecError(f"{self.edges:,} connections × {steps:,} steps = {self.edges * steps:,}: more than a "
+                            f"worked solution can compute (at most {MAX_EDGES:,})", "--steps")
+        if written and self.edges * steps > MAX_WRITTEN:
+            times = f" × {steps:,} steps" if steps > 1 else ""
+            raise SpecError(f"{self.edges:,} connections{times}, each a term of the backward pass: more than a worked "
+                            f"solution can write out (at most {MAX_WRITTEN:,}); --format json gives the numbers alone",
+                            "--steps" if steps > 1 else "layers")
 
     def pre_activations(self, layer: int, example: int | None) -> Tensor | None:
         """A layer's pre-activations (its nodes of role ``pre``) in one example, or None if it has none."""
@@ -973,9 +989,9 @@ def build_layered(data: Any) -> LayeredNetwork:
         path = f"layers[{index}]"
         layer = _mapping(raw, path, "a map with a type and the layer's fields")
         kind_name = layer.get("type", "dense")
-        if kind_name not in LAYER_KINDS:
-            raise SpecError(f"unknown layer type {describe(kind_name) if not isinstance(kind_name, str) else kind_name!r}"
-                            f"; expected one of {', '.join(LAYER_KINDS)}", f"{path}.type")
+        if not isinstance(kind_name, str) or kind_name not in LAYER_KINDS:
+            got = repr(kind_name) if isinstance(kind_name, str) else describe(kind_name)
+            raise SpecError(f"unknown layer type {got}; expected one of {', '.join(LAYER_KINDS)}", f"{path}.type")
         _known_keys(layer, set(LAYER_KINDS[kind_name].fields), path)
         layers_raw.append((LAYER_KINDS[kind_name], layer, path))
     first_kind, first_raw, first_path = layers_raw[0]
@@ -999,7 +1015,7 @@ def build_layered(data: Any) -> LayeredNetwork:
                         f"(at most {MAX_EDGES:,})", "layers")
     loss, target_rows = _loss_and_targets(spec, len(examples), batched, shape)
     learning_rate = learning_rate_of(spec)
-    return _compile(title, layers, examples, batched, raw_shape, loss, target_rows, learning_rate, options)
+    return _compile(title, layers, examples, batched, raw_shape, loss, target_rows, learning_rate, options, edges)
 
 
 def _channels_first(raw_shape: tuple[int, ...], kind, raw: dict) -> tuple[int, ...]:
@@ -1088,7 +1104,7 @@ def compile_layer(layer, builder: Builder, incoming: tuple[Tensor, ...], example
 
 
 def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape: tuple[int, ...], loss: Loss,
-             target_rows: list, learning_rate, options: Options) -> LayeredNetwork:
+             target_rows: list, learning_rate, options: Options, edges: int) -> LayeredNetwork:
     builder = Builder()
     shape_in = layers[0].shape_in
     by_layer = [{p.key: p for p in layer.parameters} for layer in layers]
@@ -1134,7 +1150,7 @@ def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape:
     return LayeredNetwork(title, graph, tuple(name for tensor in inputs for name in tensor.names), parameters,
                           outputs[0].names[0], loss, (), learning_rate, options.precision, False,
                           tuple(layers), tuple(inputs), tuple(outputs), tuple(targets), tuple(losses), batched,
-                          options.reduction, dict(builder.labels), raw_shape, tuple(boundaries))
+                          options.reduction, dict(builder.labels), raw_shape, tuple(boundaries), edges)
 
 
 _LOSS_OPERATIONS: dict[tuple[str, int], Operation] = {}

@@ -101,7 +101,7 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
             network = build_layered(one_example(data))
         except SpecError as error:
             raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
-        return general_graph(network, LayeredNotation(network))
+        return general_graph(network, LayeredNotation(network), expand=False)
     try:
         network = read_network(data)
     except SpecError as error:

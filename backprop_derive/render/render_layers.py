@@ -3,6 +3,7 @@ entry's line with numbers; backward, each gradient as the sum over the places it
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -13,6 +14,7 @@ from ..core.layered_solution import LayeredSolution
 from ..core.layers import LayeredNetwork, LayerParameter, describe_shape, size_of
 from ..core.notation import Name
 from ..core.numbers import settle
+from ..core.operations import _Symbols
 from .diagram import Label
 from .document import Block, Document, Math, Table
 from .map_figure import MapFigure, Panel, map_mermaid, map_svg, map_tikz
@@ -163,8 +165,10 @@ class _Printer:
         """``Z^{[1]} = [matrix]`` (∂J/∂Z^{[1]} for ``grad``, new for ``new``), one line per channel."""
         return [Line(self.typography.equation([name, matrix])) for name, matrix in self.map_pairs(shape, names, kind)]
 
-    def map_pairs(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value") -> list[tuple[str, str]]:
-        """Each channel's (name, matrix), printed.
+    def map_pairs(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value",
+                  channels: list[tuple[int, ...]] | None = None) -> list[tuple[str, str]]:
+        """Each channel's (name, matrix), printed; ``channels`` indexes them otherwise than 1, 2, … (a kernel's
+        (out, in) pairs).
 
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
@@ -172,21 +176,23 @@ class _Printer:
         texts = [context.value(Ref(kind, name)) for name in names]
         pairs = []
         for channel, rows in matrices(shape, texts):
-            spelled = typography.spelled(self.map_name(names, channel, kind))
+            index = channels[channel] if channels and channel is not None else channel
+            spelled = typography.spelled(self.map_name(names, index, kind))
             if kind == "grad":
                 spelled = typography.partial(typography.spelled(self.network.labels[self.network.graph.output]),
                                              spelled)
             pairs.append((spelled, typography.matrix(rows)))
         return pairs
 
-    def map_name(self, names: tuple[str, ...], channel: int | None, kind: str = "value") -> Name:
-        """A whole map's Name, after its entries' (and its channel's number where it has several)."""
+    def map_name(self, names: tuple[str, ...], channel: int | tuple[int, ...] | None, kind: str = "value") -> Name:
+        """A whole map's Name, after its entries' (and its channel's number, or numbers, where it has several)."""
         label = self.network.labels[names[0]]
         letter = _MAP_LETTERS.get(label.base[1])
         # NOTE: a letter of its own (γ, β) keeps its LaTeX spelling (\gamma): only z, a, x, y become capitals.
         base = (letter, letter, letter) if letter else label.base
-        return Name(base, label.layer, (str(channel + 1),) if channel is not None else (), label.example,
-                    new=kind == "new")
+        indices = () if channel is None else tuple(str(i + 1) for i in (channel if isinstance(channel, tuple)
+                                                                         else (channel,)))
+        return Name(base, label.layer, indices, label.example, new=kind == "new")
 
     def forward(self, node_names) -> list[Line]:
         steps = {step.result.name: step for step in self.solution.derivation.forward}
@@ -208,7 +214,12 @@ class _Printer:
                 numbers.append(context.value(step.upstream))
                 terms.append(context.factor(step.result))
                 continue
-            _, factor = _local_form(step, context)
+            if step.node.operation.arity == 1 and step.local.has(sympy.Heaviside, sympy.Piecewise):
+                # NOTE: a derivative by cases (relu', leaky relu') reads as f'(z); its value is the case taken.
+                function = typography.function(_Symbols, step.node.operation) + typography.prime
+                factor = typography.apply(function, context.name(Ref("value", step.node.inputs[0])))
+            else:
+                _, factor = _local_form(step, context)
             symbols.append(context.product(context.name(step.upstream), factor))
             numbers.append(context.product(context.factor(step.upstream), typography.factor(local)))
             terms.append(context.factor(step.result))
@@ -287,10 +298,9 @@ def _parameter_pairs(printer: _Printer, parameter: LayerParameter, kind: str = "
         ref = Ref(kind, parameter.names[0])
         return [(printer.context.name(ref), printer.context.value(ref))]
     if len(shape) == 1:
-        shown = (1, *shape) if parameter.key == "kernels" else shape
-    else:
-        shown = (size_of(shape[:-2]), *shape[-2:])
-    return printer.map_pairs(shown, parameter.names, kind)
+        return printer.map_pairs((1, *shape) if parameter.key == "kernels" else shape, parameter.names, kind)
+    channels = list(itertools.product(*(range(size) for size in shape[:-2])))
+    return printer.map_pairs((len(channels), *shape[-2:]), parameter.names, kind, channels if len(channels) > 1 else None)
 
 
 def _given_pairs(solution: LayeredSolution, printer: _Printer) -> list[tuple[str, str]]:
