@@ -483,3 +483,11 @@ def test_generate_from_the_batch_norm_example_writes_the_same_files_twice(tmp_pa
         assert (tmp_path / "one" / path).read_bytes() == (tmp_path / "two" / path).read_bytes()
     problem = (tmp_path / "one" / "variant-1" / "problem.md").read_text(encoding="utf-8")
     assert r"$\gamma^{[2]}$" in problem and r"\frac{\partial J}{\partial \gamma_{1}^{[2]}}" in problem
+
+
+def test_derive_writes_batch_norm_s_general_formulas_over_the_whole_batch():
+    """derive keeps the batch (μ and σ² read every example) and writes each step's own formula."""
+    result = CliRunner().invoke(main, ["derive", str(EXAMPLES / "batchnorm_batch3.yaml"), "--format", "txt"])
+    assert result.exit_code == 0, result.output
+    assert "(z[1]₁⁽¹⁾ + z[1]₁⁽²⁾ + z[1]₁⁽³⁾)/3" in result.output
+    assert "∂J/∂σ²[2]₁ = ∂J/∂σ²[2]₁|x̂[2]₁⁽¹⁾ + ∂J/∂σ²[2]₁|x̂[2]₁⁽²⁾" in result.output
