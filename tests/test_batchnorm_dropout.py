@@ -362,7 +362,8 @@ def test_batch_norm_is_worked_in_the_staged_form_with_numbers():
              "∂J/∂μ[2]₁ = ",
              "∂J/∂γ[2]₁ = ∂J/∂a[2]₁⁽¹⁾ · x̂[2]₁⁽¹⁾ + ∂J/∂a[2]₁⁽²⁾ · x̂[2]₁⁽²⁾",
              "∂J/∂β[2]₁ = ∂J/∂a[2]₁⁽¹⁾ · 1 + ∂J/∂a[2]₁⁽²⁾ · 1 + ∂J/∂a[2]₁⁽³⁾ · 1",
-             "∂J/∂z[1]₁⁽¹⁾ = ∂J/∂μ[2]₁ · 1/3 + ∂J/∂σ²[2]₁ · (−2·μ[2]₁/3 + 2·z[1]₁⁽¹⁾/3)"]
+             # NOTE: ∂J/∂x as Ioffe & Szegedy write it: through x̂, then σ², then μ.
+             "∂J/∂z[1]₁⁽¹⁾ = ∂J/∂x̂[2]₁⁽¹⁾ · 1/√(σ²[2]₁ + ε[2]) + ∂J/∂σ²[2]₁ · (−2·μ[2]₁/3"]
     positions = [text.index(line) for line in order]
     assert positions == sorted(positions)
 

@@ -43,6 +43,8 @@ class KindPresentation:
             is shown in one block for the batch, unit by unit, instead of one block per example.
         stages: The backward pass's stages before the parameters: (role of the layer's nodes, heading words),
             each a block of those nodes' gradients (batch norm: x̂, then σ², then μ).
+        sum_order: The roles of the layer's nodes in the order a gradient summed over their uses is written
+            (batch norm's ∂J/∂x as Ioffe and Szegedy write it: through x̂, then σ², then μ).
     """
 
     forward: str
@@ -51,6 +53,7 @@ class KindPresentation:
     routes: bool = False
     batch: bool = False
     stages: tuple[tuple[str, str], ...] = ()
+    sum_order: tuple[str, ...] = ()
 
 
 def _conv_details(layer) -> str:
@@ -98,7 +101,8 @@ PRESENTATIONS: dict[str, KindPresentation] = {
         lambda layer: f"ε = {Unicode(6).number(layer.epsilon)}", batch=True,
         stages=(("normalized", "the gradient of each x̂ (upstream times γ)"),
                 ("variance", "the gradient of σ² (summed over the batch's x̂)"),
-                ("mean", "the gradient of μ (through every x̂, and through σ², where it is 0)"))),
+                ("mean", "the gradient of μ (through every x̂, and through σ², where it is 0)")),
+        sum_order=("normalized", "variance", "mean")),
     "dropout": KindPresentation(
         "Inverted dropout: each unit times its mask entry m (1 kept, 0 dropped), scaled by 1/(1 − p).",
         "Each kept unit sends back the upstream gradient times m/(1 − p) = 1/(1 − p); a dropped unit sends 0.",
@@ -203,7 +207,7 @@ class _Printer:
         and no terms' line, if used once)."""
         context, typography = self.context, self.typography
         result = Ref("grad", name)
-        uses = self.sends.get(name, [])
+        uses = sorted(self.sends.get(name, []), key=_written_rank)
         symbols, numbers, terms = [], [], []
         for step in uses:
             local = settle(at(step.local, step.arguments, context.values))
@@ -237,6 +241,14 @@ class _Printer:
         summed = (typography.sum(terms),) if len(terms) > 1 else ()
         return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers), *summed,
                                  context.value(result), note=note), result)
+
+
+def _written_rank(step: Backward) -> int:
+    """Where a use's term goes in a written sum: by its node's role in its kind's ``sum_order`` (else last,
+    in the derivation's order)."""
+    order = presentation(str(step.node.group.get("type", ""))).sum_order
+    role = step.node.group.get("role")
+    return order.index(role) if role in order else len(order)
 
 
 # --- the document ---------------------------------------------------------------------------
