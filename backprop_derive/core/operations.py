@@ -10,8 +10,37 @@ import sympy
 
 from .notation import FunctionName
 
-#: The argument symbols of every operation's forward formula, in order (a0, a1, …).
-ARGUMENTS = tuple(sympy.Symbol(f"a{index:02d}", real=True) for index in range(100))
+
+class _Arguments:
+    """The argument symbols of every operation's forward formula, in order (a00, a01, …), as many as asked for.
+
+    Indexed and sliced like a tuple; iterating gives them without end (``zip`` stops at the shorter side).
+    A weighted sum takes two per input, so a wide layer's neuron needs hundreds.
+    """
+
+    def __init__(self) -> None:
+        self._symbols: list[sympy.Symbol] = []
+
+    def _grow(self, count: int) -> None:
+        while len(self._symbols) < count:
+            self._symbols.append(sympy.Symbol(f"a{len(self._symbols):02d}", real=True))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            self._grow(index.stop or 0)
+            return tuple(self._symbols[index])
+        self._grow(index + 1)
+        return self._symbols[index]
+
+    def __iter__(self):
+        index = 0
+        while True:
+            yield self[index]
+            index += 1
+
+
+#: The argument symbols of every operation's forward formula, in order (a00, a01, …).
+ARGUMENTS = _Arguments()
 
 #: How an operation's application is written: (typography, the operation, printed arguments, printed constant).
 Shape = Callable[[object, "Operation", list[str], str], str]
@@ -205,3 +234,22 @@ class _WeightedSum(Operation):
 
     pairs: int = 0
     bias_sign: int = 0
+
+    def locals(self, constant: sympy.Expr | None = None) -> tuple[sympy.Expr, ...]:
+        """∂/∂a_i for each input, as SymPy differentiates the one term a_i is in (the others give 0).
+
+        The same derivatives as the whole sum's, without differentiating hundreds of terms by each input.
+        """
+        return _weighted_sum_locals(self.pairs, self.bias_sign)
+
+
+@cache
+def _weighted_sum_locals(pairs: int, bias_sign: int) -> tuple[sympy.Expr, ...]:
+    arguments = ARGUMENTS[:2 * pairs + (1 if bias_sign else 0)]
+    derivatives = []
+    for index in range(pairs):
+        term = arguments[2 * index] * arguments[2 * index + 1]
+        derivatives.extend((sympy.diff(term, arguments[2 * index]), sympy.diff(term, arguments[2 * index + 1])))
+    if bias_sign:
+        derivatives.append(sympy.diff(bias_sign * arguments[-1], arguments[-1]))
+    return tuple(derivatives)
