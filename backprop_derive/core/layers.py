@@ -25,7 +25,7 @@ from .graph import Graph, Leaf, Node
 from .limits import MAX_EXAMPLES, MAX_PARAMETERS, MAX_WRITTEN
 from .network import Options
 from .notation import Name
-from .operations import ARGUMENTS, MAX_ARITY, Operation, _applied, as_sympy_prints, weighted_sum
+from .operations import ARGUMENTS, Operation, _applied, as_sympy_prints, weighted_sum
 from .rules import LOSSES, Activation, Loss
 from .spec import _activation, _known_keys, _list, _mapping, _number, _options, describe, learning_rate_of
 
@@ -37,6 +37,8 @@ OPTIONS = {"relu_derivative_at_zero", "reduction", "precision", "input_gradients
 MAX_EDGES = 60_000
 #: The most a kernel, a stride, a padding or a pooling window may measure along one axis.
 MAX_WINDOW = 32
+#: The most inputs one node may have: a weighted sum of 1,024 (value, weight) pairs and a bias.
+MAX_ARITY = 2 * 1024 + 1
 
 
 # --- shapes and tensors -------------------------------------------------------------------

@@ -10,10 +10,37 @@ import sympy
 
 from .notation import FunctionName
 
-#: The most inputs one node may have: a weighted sum of 1,024 (value, weight) pairs and a bias.
-MAX_ARITY = 2 * 1024 + 1
-#: The argument symbols of every operation's forward formula, in order (a0, a1, …).
-ARGUMENTS = tuple(sympy.Symbol(f"a{index:02d}", real=True) for index in range(MAX_ARITY))
+
+class _Arguments:
+    """The argument symbols of every operation's forward formula, in order (a00, a01, …), as many as asked for.
+
+    Indexed and sliced like a tuple; iterating gives them without end (``zip`` stops at the shorter side).
+    A weighted sum takes two per input, so a wide layer's neuron needs hundreds.
+    """
+
+    def __init__(self) -> None:
+        self._symbols: list[sympy.Symbol] = []
+
+    def _grow(self, count: int) -> None:
+        while len(self._symbols) < count:
+            self._symbols.append(sympy.Symbol(f"a{len(self._symbols):02d}", real=True))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            self._grow(index.stop or 0)
+            return tuple(self._symbols[index])
+        self._grow(index + 1)
+        return self._symbols[index]
+
+    def __iter__(self):
+        index = 0
+        while True:
+            yield self[index]
+            index += 1
+
+
+#: The argument symbols of every operation's forward formula, in order (a00, a01, …).
+ARGUMENTS = _Arguments()
 
 #: How an operation's application is written: (typography, the operation, printed arguments, printed constant).
 Shape = Callable[[object, "Operation", list[str], str], str]
@@ -223,16 +250,20 @@ class _WeightedSum(Operation):
     bias_sign: int = 0
 
     def locals(self, constant: sympy.Expr | None = None) -> tuple[sympy.Expr, ...]:
+        """∂/∂a_i for each input, as SymPy differentiates the one term a_i is in (the others give 0).
+
+        The same derivatives as the whole sum's, without differentiating hundreds of terms by each input.
+        """
         return _weighted_sum_locals(self.pairs, self.bias_sign)
 
 
-# NOTE: ∂(v·w)/∂v = w, ∂(v·w)/∂w = v, ∂(±b)/∂b = ±1, written out: differentiating a sum of 1,000 terms 2,000
-# times takes SymPy seconds (tests/test_layers.py checks these against sympy.diff of the whole sum).
 @cache
 def _weighted_sum_locals(pairs: int, bias_sign: int) -> tuple[sympy.Expr, ...]:
+    arguments = ARGUMENTS[:2 * pairs + (1 if bias_sign else 0)]
     derivatives = []
     for index in range(pairs):
-        derivatives += [ARGUMENTS[2 * index + 1], ARGUMENTS[2 * index]]
+        term = arguments[2 * index] * arguments[2 * index + 1]
+        derivatives.extend((sympy.diff(term, arguments[2 * index]), sympy.diff(term, arguments[2 * index + 1])))
     if bias_sign:
-        derivatives.append(sympy.Integer(bias_sign))
+        derivatives.append(sympy.diff(bias_sign * arguments[-1], arguments[-1]))
     return tuple(derivatives)

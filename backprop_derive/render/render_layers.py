@@ -19,7 +19,17 @@ from .diagram import Label
 from .document import Block, Document, Math, Table
 from .map_figure import MapFigure, Panel, map_mermaid, map_svg, map_tikz
 from .present import Context, Line, _local_form, chain, present
-from .render import _short_exact, build_document, cost_plot, figure_mermaid, figure_svg, figure_tikz, json_number, to_json
+from .render import (
+    _short_exact,
+    _tex_escape,
+    build_document,
+    cost_plot,
+    figure_mermaid,
+    figure_svg,
+    figure_tikz,
+    json_number,
+    to_json,
+)
 from .typography import Latex, Unicode
 
 figure_svg.register(MapFigure, map_svg)
@@ -505,7 +515,7 @@ def conv_figure(printer: _Printer, layer, incoming, pre) -> MapFigure:
     words = (f"Layer {layer.reading.number}: the input map{padding}, cross-correlated with the kernel at stride "
              f"{describe_shape(layer.stride)}, gives the output map; the shaded window makes the shaded entry"
              + (" (the first channel of each)" if several else "") + ".")
-    return MapFigure(f"conv{layer.reading.number}", panels, operators, Label(words, words))
+    return MapFigure(f"conv{layer.reading.number}", panels, operators, Label(_tex_escape(words), words))
 
 
 #: A padded entry's value.
