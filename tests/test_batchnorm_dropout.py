@@ -492,3 +492,14 @@ def test_derive_writes_batch_norm_s_general_formulas_over_the_whole_batch():
     assert result.exit_code == 0, result.output
     assert "(z[1]₁⁽¹⁾ + z[1]₁⁽²⁾ + z[1]₁⁽³⁾)/3" in result.output
     assert "∂J/∂σ²[2]₁ = ∂J/∂σ²[2]₁|x̂[2]₁⁽¹⁾ + ∂J/∂σ²[2]₁|x̂[2]₁⁽²⁾" in result.output
+
+
+def test_a_batch_of_120_is_normalised_whatever_the_formulas_arity():
+    """μ and σ² read all 120 examples; the mean of x̂² is σ²/(σ² + ε), as the definition gives."""
+    values = [(3 * k) % 11 - 5 for k in range(120)]
+    spec = {"inputs": [[value] for value in values], "targets": [[0]] * 120, "loss": "mse",
+            "layers": [{"type": "batchnorm"}, {"activation": "identity", "weights": [[1]]}]}
+    mean = sympy.Rational(sum(values), 120)
+    variance = sum((value - mean) ** 2 for value in values) / 120
+    expected = variance / (variance + sympy.Rational(1, 10**5))
+    assert abs(solve(spec).exact_loss - expected) < sympy.Float("1e-40")

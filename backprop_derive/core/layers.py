@@ -740,8 +740,6 @@ class BatchNorm:
         if reading.examples < 2:
             raise SpecError("batchnorm normalises over the batch: it needs a batch of at least 2 examples "
                             f"(inputs has {reading.examples}; with one, every x̂ would be 0)", path)
-        if reading.examples >= len(ARGUMENTS):
-            raise SpecError(f"batchnorm over at most {len(ARGUMENTS) - 1} examples, got {reading.examples}", path)
         units = shape_in[0]
         epsilon = _number(raw["epsilon"], f"{path}.epsilon") if "epsilon" in raw else EPSILON
         if epsilon < 0:
