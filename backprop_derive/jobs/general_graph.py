@@ -13,6 +13,7 @@ from ..core.circuit import Circuit
 from ..core.evaluation import compute
 from ..core.graph import CONSTANT_MARK, Backward, Derivation, FanIn, Forward, Ref, derive
 from ..core.graph_solution import updates_of
+from ..core.layers import LayeredNetwork
 from ..core.notation import GraphNotation
 from ..core.steps import Update
 from ..render.document import Block, Document
@@ -20,6 +21,7 @@ from ..render.formats import FORMATS
 from ..render.present import Context, Line, _local_form, chain
 from ..render.render import environment
 from ..render.render_graph import _circuit_block
+from ..render.render_layers import layered_network_block
 from ..render.typography import Latex, Unicode
 
 TEXT_FORMATS = ("md", "tex", "txt", "html")
@@ -98,15 +100,18 @@ class GeneralGraph:
         context = self._context(typography)
         text = ("These formulas hold for any values of the inputs and parameters: each line is a step's own "
                 "formula" + (", then the same written out in the leaves." if self.expanded else "."))
-        overview = (_circuit_block(self, context), Block("What these formulas are", text, level=2))
-        steps = (Block("Forward pass", "Gate by gate.",
+        layered = isinstance(self.circuit, LayeredNetwork)
+        first = layered_network_block(self.circuit, typography) if layered else _circuit_block(self, context)
+        overview = (first, Block("What these formulas are", text, level=2))
+        steps = (Block("Forward pass", "Node by node." if layered else "Gate by gate.",
                        tuple(self.line(step, typography) for step in self.derivation.forward)),
-                 Block("Backward pass", "Upstream gradient times local gradient, gate by gate.",
+                 Block("Backward pass", "Upstream gradient times local gradient, "
+                       + ("node by node." if layered else "gate by gate."),
                        tuple(self.line(step, typography) for step in self.derivation.backward)))
         if self.updates:
             steps += (Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
                             tuple(self.line(update, typography) for update in self.updates)),)
-        title = self.circuit.title or "A computational graph"
+        title = self.circuit.title or ("A network with layer types" if layered else "A computational graph")
         return Document(f"{title}: the general formulas", overview, (("", steps),))
 
     def json(self) -> dict:

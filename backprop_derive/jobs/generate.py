@@ -1087,7 +1087,7 @@ def layered_problem_sheet(solution: LayeredSolution, typography: Latex) -> Sheet
     """The problem of a network with layer types: its layers and given numbers, and what to compute."""
     context = Context(solution.notation, typography, solution.values[0])
     network = solution.network
-    givens = (layered_network_block(solution, context), layered_given_block(solution, context, as_table=True))
+    givens = (layered_network_block(network, typography), layered_given_block(solution, context, as_table=True))
     maps = [Ref("value", node.name) for node in network.graph.nodes if not node.group.get("loss")]
     gradients = [Ref("grad", name) for name in network.parameters]
     questions = [Question("Every entry of every map (the forward pass)", _names(context, maps)),

@@ -157,6 +157,9 @@ class _Printer:
         self.with_figures = with_figures
         self.network: LayeredNetwork = solution.network
         self.typography = context.typography
+        self.notation = solution.notation
+        # NOTE: a remark is words (each template escapes it), so a name in it is written in Unicode.
+        self.typography_words = Unicode(context.typography.precision)
 
     @cached_property
     def sends(self) -> dict[str, list[Backward]]:
@@ -209,8 +212,17 @@ class _Printer:
         return Name(base, label.layer, indices, label.example, new=kind == "new")
 
     def forward(self, node_names) -> list[Line]:
+        """Each node's line: formula → numbers → value (a max-pooling window's with the entry that won it)."""
         steps = {step.result.name: step for step in self.solution.derivation.forward}
-        return [self.marked(present(steps[name], self.context), Ref("value", name)) for name in node_names]
+        lines = []
+        for name in node_names:
+            step, line = steps[name], present(steps[name], self.context)
+            if step.node.operation.name == "max":
+                entries = [self.context.values[argument] for argument in step.arguments]
+                winner = step.arguments[entries.index(max(entries))]
+                line = replace(line, note=f"the first maximum: {self.typography_words.name(self.notation, winner)}")
+            lines.append(self.marked(line, Ref("value", name)))
+        return lines
 
     def gathered(self, name: str, routes: bool = False) -> Line:
         """``∂J/∂v = Σ upstream · local = numbers = each term's value = value`` over every use of ``v`` (one term,
@@ -268,7 +280,7 @@ def _written_rank(step: Backward) -> int:
 def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figures: bool = True,
       marks: dict | None = None, with_plots: bool = True) -> Document:
     first = Context(solution.notation, typography, solution.values[0])
-    overview = (layered_network_block(solution, first), layered_given_block(solution, first))
+    overview = (layered_network_block(solution.network, typography), layered_given_block(solution, first))
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(solution.notation, typography, values)
@@ -286,15 +298,15 @@ def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figur
     return Document(solution.title or "A layered network, worked", overview, tuple(steps), closing)
 
 
-def layered_network_block(solution: LayeredSolution, context: Context) -> Block:
-    network = solution.network
+def layered_network_block(network: LayeredNetwork, typography: Latex) -> Block:
+    """The layers as a table (type, shapes, settings), and the loss, the batch and the learning rate in words."""
     rows = []
     shape = network.layers[0].shape_in
     for layer in network.layers:
         details = presentation(layer.type).details
         rows.append((str(layer.reading.number), layer.type, f"{describe_shape(layer.shape_in)} → "
                      f"{describe_shape(layer.shape_out)}", details(layer) if details else ""))
-    words = Unicode(context.typography.precision)
+    words = Unicode(typography.precision)
     text = f"One example is {describe_shape(shape)} (channels first)." if len(shape) > 1 else ""
     text = (text + f" Loss: {network.loss.description} ({network.loss.name})").strip()
     if network.batched:
