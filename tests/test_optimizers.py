@@ -353,3 +353,32 @@ def test_generate_asks_for_the_state_and_parameters_after_two_steps(source: str,
     solution = solve(spec, steps=2)
     answers = (tmp_path / "hw" / "answers.md").read_text(encoding="utf-8")
     assert "after step 2" in answers and len(solution.values) == 2
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam", "adamw", "rmsprop"])
+def test_layered_networks_take_an_optimizer_by_parameter_names(name: str) -> None:
+    """A convolution compiled to the operation graph: each named leaf updated as torch.optim does, from the
+    gradients the solution shows."""
+    from backprop_derive.core.graph import Ref
+
+    spec = {"inputs": [[1, 2, 0], [0, 1, 3], [2, 0, 1]], "targets": [1],
+            "layers": [{"type": "conv2d", "kernels": [[1, 0], [0, -1]], "biases": [0]}, {"type": "flatten"},
+                       {"type": "dense", "activation": "identity", "weights": [["0.1", "0.2", "0.3", "0.4"]],
+                        "biases": [0]}],
+            "optimizer": {"name": name, "learning_rate": "0.1"}}
+    solution = solve(spec, steps=3)
+    names = solution.network.parameters
+    with mpmath.workdps(oracle.DIGITS):
+        torch = TorchOptimizer(name, "0.1", {})
+        theta = {n: mp(Fraction(str(solution.values[0][Ref("value", n)]))) for n in names}
+        for values in solution.values:
+            grads = {n: mpmath.mpf(values[Ref("grad", n)]._mpf_) if values[Ref("grad", n)].is_Float else
+                     mp(Fraction(int(values[Ref("grad", n)].p), int(values[Ref("grad", n)].q))) for n in names}
+            theta = torch.step(theta, grads, set(names))
+            for n in names:
+                got = values[Ref("new", n)]
+                got = mpmath.mpf(got.p) / got.q if got.is_Rational else mpmath.mpf(got._mpf_)
+                assert abs(got - theta[n]) <= RELATIVE * abs(theta[n]) + ABSOLUTE, (name, n)
+            theta = {n: mpmath.mpf(values[Ref("new", n)]._mpf_) if values[Ref("new", n)].is_Float else
+                     mp(Fraction(int(values[Ref("new", n)].p), int(values[Ref("new", n)].q))) for n in names}
+    assert "state" in __import__("json").loads(solution.render("json"))["steps"][2]

@@ -7,14 +7,16 @@ carried by the node.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
+from typing import NamedTuple
 
 import sympy
 
-from .evaluation import compute
+from .compute import compute
 from .numbers import DIGITS, NoFiniteValue, settle
 from .operations import ARGUMENTS, Operation
 
@@ -25,9 +27,10 @@ LEAF_KINDS = ("input", "parameter", "target", "constant")
 DIFFERENTIABLE = ("input", "parameter")
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """A quantity of the graph's solution, identified by what it is.
+
+    A named tuple, not a dataclass: a network's walk makes one per edge, and tuples are made and hashed in C.
 
     Attributes:
         kind: ``value`` (a leaf's or node's value), ``grad`` (the derivative of the differentiated node
@@ -156,17 +159,24 @@ class Derivation:
         yield from self.backward
 
 
-def derive(graph: Graph) -> Derivation:
+def derive(graph: Graph, seeds: tuple[str, ...] = ()) -> Derivation:
     """Reverse mode over ``graph``: one walk from the differentiated node back to the leaves.
 
     Each node's local derivatives are taken once, each upstream gradient is computed once and named,
     and a value used by several operations gets its own sum step.
+
+    Args:
+        graph: The graph; its ``output`` is differentiated.
+        seeds: Instead, several nodes none of which depends on another (a network's per-example losses),
+            each seeded with 1: a leaf's gradient is then that of their sum.
     """
+    seeds = seeds or (graph.output,)
+    seeded = set(seeds)
     forward = tuple(Forward(Ref("value", node.name), node, tuple(Ref("value", name) for name in node.inputs))
                     for node in graph.nodes)
     # Which nodes the differentiated node depends on (a walk down from it, without recursion).
     by_name = {node.name: node for node in graph.nodes}
-    needed, frontier = set(), [graph.output]
+    needed, frontier = set(), list(seeds)
     while frontier:
         name = frontier.pop()
         if name in needed or name not in by_name:
@@ -179,14 +189,20 @@ def derive(graph: Graph) -> Derivation:
         for slot, name in enumerate(node.inputs):
             uses.setdefault(name, []).append((node, slot))
 
+    receiving = {*DIFFERENTIABLE, "node"}
+    # NOTE: the inputs a node takes more than once (x·x), found once per node: counting them per edge would
+    # make a wide weighted sum quadratic in its inputs.
+    repeated = {node.name: {name for name in node.inputs if node.inputs.count(name) > 1}
+                for node in relevant if len(set(node.inputs)) < len(node.inputs)}
+
     def receives(name: str) -> bool:
-        return graph.kind(name) in DIFFERENTIABLE + ("node",)
+        return graph.kind(name) in receiving
 
     def sent(node: Node, slot: int) -> Ref:
         source = node.inputs[slot]
         if len(uses[source]) == 1:
             return Ref("grad", source)
-        twice = node.inputs.count(source) > 1
+        twice = source in repeated.get(node.name, ())
         return Ref("sent", source, node.name, slot if twice else None)
 
     def fan_in(name: str) -> FanIn | None:
@@ -195,9 +211,9 @@ def derive(graph: Graph) -> Derivation:
         return FanIn(Ref("grad", name), tuple(sent(node, slot) for node, slot in uses[name]),
                      graph.kind(name) == "parameter")
 
-    backward: list = [Seed(Ref("grad", graph.output))]
+    backward: list = [Seed(Ref("grad", seed)) for seed in seeds]
     for node in reversed(relevant):
-        if node.name != graph.output and (summed := fan_in(node.name)):
+        if node.name not in seeded and (summed := fan_in(node.name)):
             backward.append(summed)
         upstream = Ref("grad", node.name)
         arguments = tuple(Ref("value", name) for name in node.inputs)
@@ -231,11 +247,13 @@ def evaluate(derivation: Derivation, leaves: Mapping[str, sympy.Expr]) -> Values
 
 
 def _where(step) -> tuple[str, str]:
-    """The spec field a step comes from (``graph.f``, ``loss``) and the step in words, for an error message."""
+    """The spec field a step comes from (the node's ``field``, else ``graph.f`` or ``loss``) and the step in
+    words, for an error message."""
     node = getattr(step, "node", None)
     if node is None:
         return "", "the value"
-    field_path = "loss" if node.group.get("loss") else f"graph.{node.group.get('formula', node.name)}"
+    field_path = node.group.get("field") or (
+        "loss" if node.group.get("loss") else f"graph.{node.group.get('formula', node.name)}")
     if isinstance(step, Forward):
         return field_path, f"the value of {node.name}"
     return field_path, f"the gradient {node.name} sends back"
@@ -254,10 +272,29 @@ def at(formula: sympy.Expr, arguments: tuple[Ref, ...], values: Values) -> sympy
     number whose size explodes before any check could look at it. Such arguments are carried as DIGITS-digit
     numbers instead, and the result then meets settle's bounds like any other.
     """
-    numbers = [values[argument] for argument in arguments]
-    if any(_too_big(number, formula) for number in numbers):
-        numbers = [sympy.Float(number, DIGITS) if number.is_Rational else number for number in numbers]
-    return formula.xreplace(dict(zip(ARGUMENTS, numbers)))
+    # NOTE: only the arguments the formula uses: a local derivative of a 339-input sum is one of them.
+    numbers = {symbol: values[arguments[index]] for symbol, index in _used(formula)}
+    if any(_too_big(number, formula) for number in numbers.values()):
+        numbers = {symbol: sympy.Float(number, DIGITS) if number.is_Rational else number
+                   for symbol, number in numbers.items()}
+    return formula.xreplace(numbers)
+
+
+@functools.lru_cache(maxsize=4096)
+def _used(formula: sympy.Expr) -> tuple[tuple[sympy.Symbol, int], ...]:
+    """The argument symbols ``formula`` contains, each with its position (a07 is the eighth)."""
+    found = []
+    for symbol in formula.free_symbols:
+        digits = symbol.name[1:]
+        if symbol.name[:1] == "a" and digits.isdigit() and ARGUMENTS[int(digits)] == symbol:
+            found.append((symbol, int(digits)))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _powered(formula: sympy.Expr) -> bool:
+    """True when ``formula`` raises something to a computed power."""
+    return any(not power.exp.is_number for power in formula.atoms(sympy.Pow))
 
 
 def _too_big(number: sympy.Expr, formula: sympy.Expr) -> bool:
@@ -265,12 +302,14 @@ def _too_big(number: sympy.Expr, formula: sympy.Expr) -> bool:
         return False
     if max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) > MAX_EXACT_BITS:
         return True
-    powered = any(not power.exp.is_number for power in formula.atoms(sympy.Pow))
-    return powered and abs(number) > MAX_EXACT_POWER
+    return _powered(formula) and abs(number) > MAX_EXACT_POWER
 
 
 @compute.register
 def _(step: Forward, values: Values) -> sympy.Expr:
+    numeric = step.node.operation.numeric
+    if numeric is not None:
+        return numeric(*(values[argument] for argument in step.arguments))
     return at(step.node.formula(), step.arguments, values)
 
 

@@ -10,8 +10,37 @@ import sympy
 
 from .notation import FunctionName
 
-#: The argument symbols of every operation's forward formula, in order (a0, a1, …).
-ARGUMENTS = tuple(sympy.Symbol(f"a{index:02d}", real=True) for index in range(100))
+
+class _Arguments:
+    """The argument symbols of every operation's forward formula, in order (a00, a01, …), as many as asked for.
+
+    Indexed and sliced like a tuple; iterating gives them without end (``zip`` stops at the shorter side).
+    A weighted sum takes two per input, so a wide layer's neuron needs hundreds.
+    """
+
+    def __init__(self) -> None:
+        self._symbols: list[sympy.Symbol] = []
+
+    def _grow(self, count: int) -> None:
+        while len(self._symbols) < count:
+            self._symbols.append(sympy.Symbol(f"a{len(self._symbols):02d}", real=True))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            self._grow(index.stop or 0)
+            return tuple(self._symbols[index])
+        self._grow(index + 1)
+        return self._symbols[index]
+
+    def __iter__(self):
+        index = 0
+        while True:
+            yield self[index]
+            index += 1
+
+
+#: The argument symbols of every operation's forward formula, in order (a00, a01, …).
+ARGUMENTS = _Arguments()
 
 #: How an operation's application is written: (typography, the operation, printed arguments, printed constant).
 Shape = Callable[[object, "Operation", list[str], str], str]
@@ -36,6 +65,8 @@ class Operation:
             negative number needs no parentheses of its own.
         glyph: The gate's mark in a circuit diagram, (LaTeX, Unicode); ``{c}`` stands for its constant.
             Empty: the function's symbol, or the operation's name.
+        numeric: f computed from its inputs' numbers directly, where putting them into the formula is slow
+            (a weighted sum of hundreds of terms); None: the formula is evaluated.
     """
 
     name: str
@@ -50,11 +81,11 @@ class Operation:
     defined: bool = False
     delimits: bool = False
     glyph: tuple[str, str] = ("", "")
+    numeric: Callable[..., sympy.Expr] | None = None
 
     def formula(self, constant: sympy.Expr | None = None) -> sympy.Expr:
         """f over ``ARGUMENTS`` (with the node's constant put in)."""
-        arguments = ARGUMENTS[:self.arity]
-        return self.forward(*arguments, constant) if self.constant else self.forward(*arguments)
+        return _formula(self, constant)
 
     def locals(self, constant: sympy.Expr | None = None) -> tuple[sympy.Expr, ...]:
         """∂f/∂a_i for each input, as SymPy differentiates ``formula`` (a kink takes ``kink``)."""
@@ -68,6 +99,13 @@ class Operation:
         """The gate's mark in a diagram, (LaTeX, Unicode), with its constant written in."""
         tex, text = self.glyph if self.glyph[1] else (self.tex or r"\mathrm{" + self.name + "}", self.text or self.name)
         return tex.replace("{c}", constant), text.replace("{c}", constant)
+
+
+# NOTE: cached by (operation, constant): a layer of 676 windows builds each node's formula from one kind.
+@cache
+def _formula(operation: Operation, constant: sympy.Expr | None) -> sympy.Expr:
+    arguments = ARGUMENTS[:operation.arity]
+    return operation.forward(*arguments, constant) if operation.constant else operation.forward(*arguments)
 
 
 # NOTE: cached by (operation, constant): a graph of 200 gates uses a handful of kinds, each differentiated once.
@@ -193,9 +231,14 @@ def weighted_sum(pairs: int, bias_sign: int = 0) -> Operation:
         total = sympy.Add(*(arguments[2 * index] * arguments[2 * index + 1] for index in range(pairs)))
         return total + bias_sign * arguments[-1] if bias_sign else total
 
+    def numeric(*numbers):
+        total = sympy.Add(*(numbers[2 * index] * numbers[2 * index + 1] for index in range(pairs)))
+        return total + bias_sign * numbers[-1] if bias_sign else total
+
     operation = _WeightedSum("weighted_sum", 2 * pairs + (1 if bias_sign else 0), forward, _weighted_sum_shape,
                              "the weighted sum gives each input its weight times the gradient, each weight its input "
-                             "times the gradient", glyph=(r"\Sigma", "Σ"), pairs=pairs, bias_sign=bias_sign)
+                             "times the gradient", glyph=(r"\Sigma", "Σ"), numeric=numeric, pairs=pairs,
+                             bias_sign=bias_sign)
     return operation
 
 
@@ -205,3 +248,22 @@ class _WeightedSum(Operation):
 
     pairs: int = 0
     bias_sign: int = 0
+
+    def locals(self, constant: sympy.Expr | None = None) -> tuple[sympy.Expr, ...]:
+        """∂/∂a_i for each input, as SymPy differentiates the one term a_i is in (the others give 0).
+
+        The same derivatives as the whole sum's, without differentiating hundreds of terms by each input.
+        """
+        return _weighted_sum_locals(self.pairs, self.bias_sign)
+
+
+@cache
+def _weighted_sum_locals(pairs: int, bias_sign: int) -> tuple[sympy.Expr, ...]:
+    arguments = ARGUMENTS[:2 * pairs + (1 if bias_sign else 0)]
+    derivatives = []
+    for index in range(pairs):
+        term = arguments[2 * index] * arguments[2 * index + 1]
+        derivatives.extend((sympy.diff(term, arguments[2 * index]), sympy.diff(term, arguments[2 * index + 1])))
+    if bias_sign:
+        derivatives.append(sympy.diff(bias_sign * arguments[-1], arguments[-1]))
+    return tuple(derivatives)

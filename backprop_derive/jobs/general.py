@@ -12,16 +12,18 @@ from typing import Any
 import sympy
 
 from ..core.circuit import build_circuit, is_graph_spec
-from ..core.derivation import SLOPE_VARIABLES, Derivation, derive, route_counts
+from ..core.derivation import Derivation, derive, route_counts
 from ..core.errors import SpecError
 from ..core.formula import X
+from ..core.layered_solution import LayeredNotation
+from ..core.layers import build_layered, is_layered_spec, one_example
 from ..core.limits import MAX_EXPANDED
 from ..core.network import Network
 from ..core.notation import Notation
 from ..core.rules import OUTPUT
 from ..core.solution import check_written_size
 from ..core.spec import read_document, read_network
-from ..core.steps import Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from ..core.steps import SLOPE_VARIABLES, Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from ..render.formats import FORMATS
 from ..render.present import Line, chain
@@ -88,6 +90,18 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
             return general_graph(build_circuit(data))
         except SpecError as error:
             raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
+    if is_layered_spec(data):
+        from .general_graph import general_graph  # NOTE: a layered network's formulas, over its own graph
+
+        if notation is not None:
+            raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
+                            "--notation",
+                            "--notation")
+        try:
+            network = build_layered(one_example(data))
+        except SpecError as error:
+            raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
+        return general_graph(network, LayeredNotation(network), expand=False)
     try:
         network = read_network(data)
     except SpecError as error:

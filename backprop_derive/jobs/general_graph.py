@@ -13,6 +13,7 @@ from ..core.circuit import Circuit
 from ..core.evaluation import compute
 from ..core.graph import CONSTANT_MARK, Backward, Derivation, FanIn, Forward, Ref, derive
 from ..core.graph_solution import updates_of
+from ..core.layers import LayeredNetwork
 from ..core.notation import GraphNotation
 from ..core.steps import Update
 from ..render.document import Block, Document
@@ -20,6 +21,7 @@ from ..render.formats import FORMATS
 from ..render.present import Context, Line, _local_form, chain
 from ..render.render import environment
 from ..render.render_graph import _circuit_block
+from ..render.render_layers import layered_network_block
 from ..render.typography import Latex, Unicode
 
 TEXT_FORMATS = ("md", "tex", "txt", "html")
@@ -61,6 +63,8 @@ class GeneralGraph:
                                                    for leaf in self.circuit.graph.leaves})
 
     def _expanded(self, ref: Ref, typography: Latex) -> str:
+        if not self.expanded:
+            return ""  # NOTE: a network with layer types: each step's own formula only (see general_graph)
         names = {symbol: typography.name(self.notation, leaf) for leaf, symbol in self.symbols.items()}
         return typography.formula(self.expanded[ref], names)
 
@@ -95,16 +99,19 @@ class GeneralGraph:
         """The circuit, then the forward and backward passes as formulas."""
         context = self._context(typography)
         text = ("These formulas hold for any values of the inputs and parameters: each line is a step's own "
-                "formula, then the same written out in the leaves.")
-        overview = (_circuit_block(self, context), Block("What these formulas are", text, level=2))
-        steps = (Block("Forward pass", "Gate by gate.",
+                "formula" + (", then the same written out in the leaves." if self.expanded else "."))
+        layered = isinstance(self.circuit, LayeredNetwork)
+        first = layered_network_block(self.circuit, typography) if layered else _circuit_block(self, context)
+        overview = (first, Block("What these formulas are", text, level=2))
+        steps = (Block("Forward pass", "Node by node." if layered else "Gate by gate.",
                        tuple(self.line(step, typography) for step in self.derivation.forward)),
-                 Block("Backward pass", "Upstream gradient times local gradient, gate by gate.",
+                 Block("Backward pass", "Upstream gradient times local gradient, "
+                       + ("node by node." if layered else "gate by gate."),
                        tuple(self.line(step, typography) for step in self.derivation.backward)))
         if self.updates:
             steps += (Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
                             tuple(self.line(update, typography) for update in self.updates)),)
-        title = self.circuit.title or "A computational graph"
+        title = self.circuit.title or ("A network with layer types" if layered else "A computational graph")
         return Document(f"{title}: the general formulas", overview, (("", steps),))
 
     def json(self) -> dict:
@@ -114,14 +121,24 @@ class GeneralGraph:
             entry = {}
             for key, typography in (("tex", Latex(6)), ("text", Unicode(6))):
                 parts = self.line(step, typography).parts
+                if not self.expanded:
+                    entry[f"local_{key}"] = parts[-1]
+                    continue
                 entry[f"local_{key}"] = parts[1] if len(parts) > 2 else parts[-1]
                 entry[f"expanded_{key}"] = parts[-1]
             formulas[self.notation.ascii(step.result)] = entry
         return {"title": self.circuit.title, "notation": self.notation.style, "formulas": formulas}
 
 
-def general_graph(circuit: Circuit) -> GeneralGraph:
-    """Every formula of ``circuit``: the engine's own steps, computed over symbols instead of numbers."""
+def general_graph(circuit: Circuit, notation: GraphNotation | None = None, expand: bool = True) -> GeneralGraph:
+    """Every formula of ``circuit``: the engine's own steps, computed over symbols instead of numbers.
+
+    Args:
+        circuit: A `graph:` exercise, or a layered network (one example of it).
+        notation: Names the quantities (default: by the graph's own names).
+        expand: Also write each quantity out in the leaves (False for a network with layer types: a kernel
+            entry's gradient written out over every path through a map is thousands of terms, and slow).
+    """
     derivation = derive(circuit.graph)
     updates = updates_of(circuit)
     symbols = {Ref("value", leaf.name): sympy.Symbol(f"v:{leaf.name}", real=True) for leaf in circuit.graph.leaves
@@ -131,9 +148,11 @@ def general_graph(circuit: Circuit) -> GeneralGraph:
     values = {Ref("value", leaf.name): symbols.get(Ref("value", leaf.name), leaf.value)
               for leaf in circuit.graph.leaves}
     values.update(symbols)
+    if not expand:
+        return GeneralGraph(circuit, derivation, updates, {}, symbols, notation or GraphNotation(circuit.graph))
     for step in derivation.steps():
         values[step.result] = compute(step, values)
     for update in updates:  # NOTE: over symbols (compute's update sums numbers)
         values[update.result] = values[update.old] - values[update.rate] * values[update.gradient]
-    return GeneralGraph(circuit, derivation, updates, values, symbols, GraphNotation(circuit.graph))
+    return GeneralGraph(circuit, derivation, updates, values, symbols, notation or GraphNotation(circuit.graph))
 

@@ -23,6 +23,8 @@ from ..core.errors import BackpropDeriveError, OutputError, SpecError
 from ..core.evaluation import Values, compute, evaluate
 from ..core.graph import Backward, Ref
 from ..core.graph_solution import GraphSolution, solve_circuit
+from ..core.layered_solution import LayeredSolution, solve_layered
+from ..core.layers import build_layered, is_layered_spec
 from ..core.limits import MAX_DRAWS, MAX_GENERATED, MAX_REDRAWS, MAX_UNITS, MAX_UNSOLVED_DRAWS, MAX_VARIANTS, MAX_WEIGHT_RANGE
 from ..core.network import Example, Parameter
 from ..core.numbers import settle
@@ -39,6 +41,7 @@ from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
 from ..render.present import Context
 from ..render.render import Block, Math, Table, environment, overview_blocks, render
 from ..render.render_graph import _circuit_block, _given_block
+from ..render.render_layers import layered_given_block, layered_network_block
 from ..render.typography import Latex
 from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, asked_value, quiz_item, too_small
 from .output import write_files, writing_into
@@ -182,20 +185,23 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         spec = load_structure(structure)
     else:
         spec = architecture_spec(arch, activation, output_activation, loss, bias, batch)
-    graph = is_graph_spec(spec)
+    graph, layered = is_graph_spec(spec), is_layered_spec(spec)
     if notation and graph:
         raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+    if notation and layered:
+        raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
+                        "--notation", "--notation")
     if notation:
         spec = {**spec, "options": {**spec.get("options", {}), "notation": notation}}
     if optimizer is not None:
         spec = with_optimizer(spec, optimizer)
-    grid = default_graph_grid(spec) if graph else default_grid(spec)
+    grid = default_graph_grid(spec) if graph else LAYERED_GRID if layered else default_grid(spec)
     if weights is not None:
         low, high = parse_range(weights)
         grid = Grid(low, high, grid.decimals)
     if decimals is not None:
         grid = Grid(grid.low, grid.high, decimals)
-    if not graph:
+    if not graph and not layered:
         _check_size(build_network(spec), structure)
     return Plan(spec, grid, count, seed, allow_dead)
 
@@ -241,7 +247,7 @@ def _check_count(plan: Plan) -> None:
     count = plan.count
     if count > MAX_VARIANTS:
         raise SpecError(f"{count:,} variants: more than one run makes (at most {MAX_VARIANTS:,})", "--count")
-    if is_graph_spec(plan.spec):
+    if is_graph_spec(plan.spec) or is_layered_spec(plan.spec):
         return  # NOTE: a circuit (SPEC §2.4) has no layers to size by; only the count of variants is bounded
     network = build_network(plan.spec)
     factors = written_size(network) * len(network.examples)
@@ -491,6 +497,8 @@ def _short_decimal(value: sympy.Expr, places: int) -> bool:
 
 def make_drawer(plan: Plan):
     """The drawer of ``plan``'s variants: of a network, or of a computational graph."""
+    if is_layered_spec(plan.spec):
+        return LayeredDrawer(plan)
     if not is_graph_spec(plan.spec):
         return Drawer(plan)
     numbers = plan.grid.values()
@@ -686,6 +694,8 @@ def answer_key(solution: Solution, typography: Latex) -> Key:
 
 def key_values(solution: Solution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names (as ``solve --format json`` and ``check`` name them)."""
+    if isinstance(solution, LayeredSolution):
+        return layered_key_values(solution)
     if isinstance(solution, GraphSolution):
         return graph_key_values(solution)
     return {solution.notation.ascii(quantity): asked_value(solution, quantity) for quantity in asked(solution)}
@@ -749,7 +759,8 @@ class VariantMaker:
         solution = draw.solution
         typography = Latex(solution.precision)
         graph = isinstance(solution, GraphSolution)
-        sheet = (graph_problem_sheet if graph else problem_sheet)(solution, typography)
+        exercise = "layered" if isinstance(solution, LayeredSolution) else "graph" if graph else "network"
+        sheet = SHEETS[exercise][0](solution, typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
         worked = _finished(render(solution, kind), self.fmt)
@@ -757,7 +768,7 @@ class VariantMaker:
                          tuple(question.text for question in sheet.questions for _ in question.names),
                          self.tolerance) if self.lms else None
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
-                       (graph_answer_key if graph else answer_key)(solution, typography), quiz)
+                       SHEETS[exercise][1](solution, typography), quiz)
 
 
 _WORKER: VariantMaker | None = None
@@ -886,6 +897,12 @@ def read_title(spec: dict) -> str:
 def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
     document = read_document(path)
+    if is_layered_spec(document):
+        try:
+            build_layered(document)
+        except SpecError as error:
+            raise error.with_file(input_name(path)) from None
+        return document
     if is_graph_spec(document):
         try:
             build_circuit(document)
@@ -1018,3 +1035,151 @@ def default_graph_grid(spec: dict):
     """Whole numbers from -5 to 5 for a circuit that stays exact (as CS231n's), else -3 to 3."""
     high = 5 if stays_exact(spec) else 3
     return Grid(decimal.Decimal(-high), decimal.Decimal(high), 0)
+
+
+# --- networks with layer types (SPEC §2.5) --------------------------------------------------------
+
+#: Small whole numbers: a convolution and a pooling a student works with pencil and paper.
+LAYERED_GRID = Grid(decimal.Decimal(-3), decimal.Decimal(3), 0)
+#: Outputs a target is drawn for from 0 and 1 (a probability), by the output layer's activation or the loss.
+_PROBABILITIES = {"sigmoid", "softmax"}
+#: Activations that saturate: their layer's parameters are drawn in tenths from -1 to 1, so that the unit is
+#: not pinned at 0 or 1 (where its gradient vanishes).
+_SATURATING = {"sigmoid", "tanh", "softmax"}
+_SMALL = Grid(decimal.Decimal(-1), decimal.Decimal(1), 1)
+
+
+class LayeredDrawer:
+    """Draws variants of a network with layer types: every parameter, input and target from the grid (targets
+    0 or 1 for a probability), checked on the solution of the spec it writes: no ReLU at its kink, no tied
+    maximum in a pooling window, and a gradient that reaches the first layer.
+
+    Args:
+        plan: What to generate (``generate.Plan``).
+    """
+
+    def __init__(self, plan) -> None:
+        self.plan = plan
+        self.network = build_layered(plan.spec)
+        self.numbers = plan.grid.values()
+        if len(self.numbers) < 2:
+            raise SpecError(f"the range {plan.grid.low}..{plan.grid.high} holds fewer than two nonzero numbers "
+                            f"with {plan.grid.decimals} decimals; widen it", "--weights")
+        last = self.network.layers[-1]
+        probability = (getattr(last, "activation", None) is not None and last.activation.name in _PROBABILITIES
+                       ) or self.network.loss.name in ("binary_cross_entropy", "cross_entropy")
+        self.targets = (0, 1) if probability else plan.grid.values(zero=True)
+        self.small = _SMALL.values() if plan.grid.decimals == 0 and plan.grid.high >= 1 else self.numbers
+
+    def _array(self, generator: random.Random, shape: tuple, numbers: tuple) -> object:
+        if not shape:
+            return generator.choice(numbers)
+        return [self._array(generator, shape[1:], numbers) for _ in range(shape[0])]
+
+    def draw(self, index: int, redraw: int = 0) -> Draw:
+        """Variant ``index`` (its ``redraw``-th fresh draw): nice numbers, worth solving, solved."""
+        generator = random.Random(f"{self.plan.seed}:{index}:{redraw}")
+        spec, network = self.plan.spec, self.network
+        unsolved = 0
+        for _ in range(MAX_DRAWS // 100):
+            variant = copy.deepcopy(spec)
+            for layer, raw in zip(network.layers, variant["layers"]):
+                activation = getattr(layer, "activation", None)
+                numbers = self.small if activation is not None and activation.name in _SATURATING else self.numbers
+                for parameter in layer.parameters:
+                    raw[parameter.key] = self._array(generator, parameter.shape, numbers)
+            examples = len(network.losses)
+            inputs = [self._array(generator, network.input_shape, self.numbers) for _ in range(examples)]
+            variant["inputs"] = inputs if network.batched else inputs[0]
+            if "targets" in spec:
+                outputs = len(network.example_outputs[0].names)
+                targets = [[generator.choice(self.targets) for _ in range(outputs)] for _ in range(examples)]
+                variant["targets"] = targets if network.batched else targets[0]
+            if spec.get("learning_rate") is not None:
+                variant["learning_rate"] = generator.choice(SMOOTH_RATES)
+            variant["title"] = f"Variant {index}: {spec.get('title') or 'A network with layer types'}"
+            try:
+                solution = solve_layered(build_layered(variant))
+            except BackpropDeriveError as error:
+                unsolved += 1
+                if unsolved == MAX_UNSOLVED_DRAWS:
+                    raise BackpropDeriveError(f"{MAX_UNSOLVED_DRAWS} draws for variant {index} had no solution; the "
+                                              f"last: {error}") from None
+                continue
+            if self.plan.for_lms and too_small(solution):
+                continue
+            if self._worth_solving(solution):
+                numbers = (spec_yaml(variant["layers"]), spec_yaml(variant["inputs"]),
+                           spec_yaml(variant.get("targets")))
+                return Draw(index, numbers, variant, solution)
+        raise BackpropDeriveError(f"no draw in {MAX_DRAWS // 100} made variant {index} of the network worth solving "
+                                  "with nice numbers: widen --weights")
+
+    @staticmethod
+    def _worth_solving(solution: LayeredSolution) -> bool:
+        values, network = solution.values[0], solution.network
+        for node in network.graph.nodes:
+            inputs = [values[Ref("value", name)] for name in node.inputs]
+            if node.operation.name == "relu" and inputs[0] == 0:
+                return False
+            if node.operation.name == "max" and inputs.count(max(inputs)) > 1 and max(inputs) != 0:
+                return False
+            # NOTE: a batch-norm unit equal over the whole batch has σ² = 0: every x̂ is 0, nothing to normalise.
+            if node.group.get("role") == "variance" and values[Ref("value", node.name)] == 0:
+                return False
+        # NOTE: an output pinned near a saturated 0 or 1 leaves gradients of 10^-40: nothing to work by hand.
+        last = len(network.layers) - 1
+        for example, tensor in zip(range(len(network.losses)), network.example_outputs):
+            pre = network.pre_activations(last, example if network.batched else None) or tensor
+            if any(abs(values[Ref("grad", name)]) < sympy.Rational(1, 1000) for name in pre.names):
+                return False
+        first = network.layers[0].parameters
+        return not first or any(values[Ref("grad", name)] != 0 for parameter in first for name in parameter.names)
+
+
+def layered_problem_sheet(solution: LayeredSolution, typography: Latex) -> Sheet:
+    """The problem of a network with layer types: its layers and given numbers, and what to compute."""
+    context = Context(solution.notation, typography, solution.values[0])
+    network = solution.network
+    givens = (layered_network_block(network, typography), layered_given_block(solution, context, as_table=True))
+    maps = [Ref("value", node.name) for node in network.graph.nodes if not node.group.get("loss")]
+    gradients = [Ref("grad", name) for name in network.parameters]
+    questions = [Question("Every entry of every map (the forward pass)", _names(context, maps)),
+                 Question("The loss" if not network.batched else "The cost", _names(context, [solution.top])),
+                 Question("The gradient of every parameter (the backward pass)", _names(context, gradients))]
+    if solution.updates:
+        rate = typography.number(network.learning_rate)
+        questions.append(Question(f"Each parameter after one step of gradient descent with learning rate {rate}",
+                                  _names(context, [update.result for update in solution.updates])))
+    return Sheet(solution.title, "Work the forward and the backward pass through the layers by hand.", givens,
+                 tuple(questions))
+
+
+def layered_answer_key(solution: LayeredSolution, typography: Latex) -> Key:
+    """The answers: the outputs and the loss, then each parameter's gradient and new value."""
+    context = Context(solution.notation, typography, solution.values[0])
+    network = solution.network
+    outputs = [Ref("value", name) for tensor in network.example_outputs for name in tensor.names]
+    results = tuple(("output", Math(context.name(ref)), Math(context.value(ref))) for ref in outputs)
+    results += (("cost" if network.batched else "loss", Math(context.name(solution.top)),
+                 Math(context.value(solution.top))),)
+    header: tuple[str, ...] = ("parameter", "gradient")
+    rows = [(Math(context.name(Ref("value", name))), Math(context.value(Ref("grad", name))))
+            for name in network.parameters]
+    if solution.updates:
+        header += ("after one step",)
+        rows = [row + (Math(context.value(update.result)),) for row, update in zip(rows, solution.updates)]
+    return Key(solution.title, results, Table(header, tuple(rows)))
+
+
+def layered_key_values(solution: LayeredSolution) -> dict[str, sympy.Expr]:
+    """The key's answers by their ASCII names."""
+    network = solution.network
+    refs = [*(Ref("value", name) for tensor in network.example_outputs for name in tensor.names), solution.top,
+            *(Ref("grad", name) for name in network.parameters), *(update.result for update in solution.updates)]
+    return {solution.notation.ascii(ref): solution.values[0][ref] for ref in dict.fromkeys(refs)}
+
+
+#: Each kind of exercise's problem sheet and answer key.
+SHEETS = {"network": (problem_sheet, answer_key), "graph": (graph_problem_sheet, graph_answer_key),
+          "layered": (layered_problem_sheet, layered_answer_key)}

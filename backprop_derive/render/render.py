@@ -250,7 +250,7 @@ def _template_folder() -> Path:
 TEX_REPLACEMENTS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
     "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "−": "-", "½": r"$\frac{1}{2}$", "²": r"$^2$",
-    "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$",
+    "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$", "×": r"$\times$", "⋆": r"$\star$",
     **{char: f"${command}$" for char, command in {
         "∂": r"\partial", "∑": r"\sum", "∏": r"\prod", "∫": r"\int", "∇": r"\nabla", "∞": r"\infty",
         "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "·": r"\cdot", "⋅": r"\cdot",
@@ -267,8 +267,13 @@ TEX_REPLACEMENTS = {
 }
 
 
+#: A letter under a combining circumflex (x̂, as prose writes batch norm's normalised value).
+_HATTED = re.compile("([A-Za-z])\u0302")
+
+
 def _tex_escape(text: str) -> str:
-    return "".join(TEX_REPLACEMENTS.get(char, char) for char in text)
+    escaped = "".join(TEX_REPLACEMENTS.get(char, char) for char in text)
+    return _HATTED.sub(lambda match: "$\\hat{" + match.group(1) + "}$", escaped)
 
 
 # NOTE: cached so that each template is compiled once per process, not once per render
