@@ -166,7 +166,7 @@ class _Printer:
 
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
-        typography, context = self.typography, self.context
+        typography = self.typography
         texts = [self.number(Ref(kind, name)) for name in names]
         pairs = []
         for channel, rows in matrices(shape, texts):
