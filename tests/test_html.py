@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from backprop_derive import solve
 from backprop_derive.cli import main
+from backprop_derive.core.layered_solution import LayeredSolution
 from backprop_derive.render.typography import MathML
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
@@ -70,7 +71,10 @@ def test_the_pages_numbers_are_the_solutions_values(page):
 def test_every_figure_is_inline_svg_with_a_caption(page):
     solution, html = page
     figures = re.findall(r"<figure>(.*?)</figure>", html, flags=re.S)
-    if hasattr(solution, "circuit"):
+    if isinstance(solution, LayeredSolution):
+        convolutions = [layer for layer in solution.network.layers if layer.type in ("conv1d", "conv2d")]
+        assert len(figures) == len(convolutions), "a layered network: each convolution's maps drawn once"
+    elif hasattr(solution, "circuit"):
         assert len(figures) == 1, "a circuit: drawn once, with its values and gradients"
     else:
         assert len(figures) == 2, "the network, and the chain rule's paths in the backward pass"

@@ -247,11 +247,13 @@ def evaluate(derivation: Derivation, leaves: Mapping[str, sympy.Expr]) -> Values
 
 
 def _where(step) -> tuple[str, str]:
-    """The spec field a step comes from (``graph.f``, ``loss``) and the step in words, for an error message."""
+    """The spec field a step comes from (the node's ``field``, else ``graph.f`` or ``loss``) and the step in
+    words, for an error message."""
     node = getattr(step, "node", None)
     if node is None:
         return "", "the value"
-    field_path = "loss" if node.group.get("loss") else f"graph.{node.group.get('formula', node.name)}"
+    field_path = node.group.get("field") or (
+        "loss" if node.group.get("loss") else f"graph.{node.group.get('formula', node.name)}")
     if isinstance(step, Forward):
         return field_path, f"the value of {node.name}"
     return field_path, f"the gradient {node.name} sends back"

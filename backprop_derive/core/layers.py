@@ -116,6 +116,8 @@ class Builder:
     def node(self, label: Name, operation: Operation, inputs: tuple[str, ...], **group: object) -> str:
         """Add a node computed by ``operation`` from ``inputs``; ``group`` is its presentation data."""
         name = self._named(label)
+        if "layer" in group:
+            group.setdefault("field", f"layers[{group['layer']}]")  # NOTE: where an error in its value points
         self.nodes.append(Node(name, operation, inputs, group=MappingProxyType(group)))
         return name
 
@@ -205,6 +207,8 @@ class Reading:
     index: int  # 0-based position in ``layers``
     path: str  # ``layers[1]``
     options: Options
+    examples: int = 1  # how many examples the batch has
+    batched: bool = False  # the inputs were given as a batch
 
     @property
     def number(self) -> int:
@@ -595,6 +599,252 @@ class Flatten:
         return FlattenLayer(reading, shape_in, (size_of(shape_in),))
 
 
+# --- batch norm and dropout -------------------------------------------------------------
+
+#: PyTorch's defaults: BatchNorm1d's ε and Dropout's p.
+EPSILON = sympy.Rational(1, 10**5)
+DROP_PROBABILITY = sympy.Rational(1, 2)
+
+#: The symbols of batch norm's quantities, (tex, text, ascii); σ² is braced so that a layer's superscript can follow.
+MEAN, VARIANCE, NORMALIZED = (r"\mu", "μ", "mu"), (r"{\sigma^{2}}", "σ²", "var"), (r"\hat{x}", "x̂", "xhat")
+GAMMA, BETA, EPSILON_SYMBOL = (r"\gamma", "γ", "gamma"), (r"\beta", "β", "beta"), (r"\varepsilon", "ε", "epsilon")
+MASK, DROP = ("m", "m", "m"), ("p", "p", "p")
+
+
+def _mean_shape(typography, operation: Operation, arguments: list[str], constant: str) -> str:
+    return typography.fraction(typography.sum(arguments), str(operation.arity))
+
+
+_VALUE, _MEAN = sympy.symbols("u v")
+
+
+def _variance_shape(typography, operation: Operation, arguments: list[str], constant: str) -> str:
+    squares = [typography.formula((_VALUE - _MEAN) ** 2, {_VALUE: value, _MEAN: arguments[-1]})
+               for value in arguments[:-1]]
+    return typography.fraction(typography.sum(squares), str(len(squares)))
+
+
+@cache
+def batch_mean_operation(examples: int) -> Operation:
+    """A unit's mean over the batch: μ = (x₁ + … + x_m)/m."""
+    return Operation("batch_mean", examples, lambda *arguments: sympy.Add(*arguments) / examples, _mean_shape,
+                     f"the mean gives every example's value 1/{examples} of its gradient")
+
+
+@cache
+def batch_variance_operation(examples: int) -> Operation:
+    """A unit's biased variance over the batch, given its mean: σ² = ((x₁ − μ)² + … + (x_m − μ)²)/m."""
+    def forward(*arguments):
+        mean = arguments[-1]
+        return sympy.Add(*((value - mean) ** 2 for value in arguments[:-1])) / examples
+
+    return Operation("batch_variance", examples + 1, forward, _variance_shape,
+                     f"the variance gives each value 2(x − μ)/{examples} of its gradient, and μ the sum of −2(x − μ)/"
+                     f"{examples} (which is 0)")
+
+
+#: x̂ = (x − μ)/√(σ² + ε), of inputs (x, μ, σ², ε).
+NORMALIZE = Operation("normalize", 4, lambda x, mean, variance, epsilon: (x - mean) / sympy.sqrt(variance + epsilon),
+                      as_sympy_prints, "x̂ sends 1/√(σ² + ε) to x, −1/√(σ² + ε) to μ and −(x − μ)/(2(σ² + ε)^(3/2)) "
+                      "to σ²")
+#: Inverted dropout of inputs (mask, x, p): m·x/(1 − p).
+DROPOUT = Operation("dropout", 3, lambda mask, value, p: mask * value / (1 - p), as_sympy_prints,
+                    "dropout sends back the gradient times m/(1 − p): scaled where the unit was kept, 0 where dropped")
+
+
+def _own_parameter(key: str, symbol: tuple[str, str, str], layer: int, values: list) -> LayerParameter:
+    """A vector parameter with one entry per unit, named by its own symbol (γ^{[2]}_1, ASCII gamma[2]_1)."""
+    labels = tuple(Name(symbol, f"[{layer}]", (str(unit + 1),)) for unit in range(len(values)))
+    return LayerParameter(key, (len(values),), tuple(label.ascii() for label in labels), tuple(values), labels)
+
+
+def _per_unit(raw: Any, path: str, units: int, default: int) -> list[sympy.Rational]:
+    """γ or β: a list of one number per unit (left out: ``default`` for every unit)."""
+    if raw is None:
+        return [sympy.Integer(default)] * units
+    what = f"a list of {_count(units, 'number')}, one per unit"
+    if not isinstance(raw, list):
+        raise SpecError(f"expected {what}, got {describe(raw)}", path)
+    shape, values = read_array(raw, path, 1, what)
+    if shape[0] != units:
+        raise SpecError(f"expected {what} (the layer below gives {units}), got {shape[0]}", path)
+    return values
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class BatchNormLayer:
+    """Batch norm in training mode: each unit normalised over the batch, then scaled by γ and shifted by β.
+
+    Per unit j, shared by the batch: μ_j, σ²_j; per example n: x̂_nj = (x_nj − μ_j)/√(σ²_j + ε) and
+    a_nj = γ_j x̂_nj + β_j. γ_j and β_j are one leaf each, used by every example (tied).
+    """
+
+    type: ClassVar[str] = "batchnorm"
+    reading: Reading
+    shape_in: tuple[int, ...]
+    shape_out: tuple[int, ...]
+    parameters: tuple[LayerParameter, ...]
+    epsilon: sympy.Rational
+
+    def edges(self) -> int:
+        # NOTE: per example and unit: x̂ reads 4 values, a reads 3; μ and σ² read about one value per example each.
+        return self.shape_out[0] * 9
+
+    def compile_batch(self, builder: Builder, incoming: tuple[Tensor, ...], examples: tuple[int | None, ...],
+                      parameters: dict[str, LayerParameter]) -> tuple[Tensor, ...]:
+        number, index = self.reading.number, self.reading.index
+        gamma, beta = parameters["gamma"].names, parameters["beta"].names
+        layer = f"[{number}]"
+        epsilon = builder.leaf(Name(EPSILON_SYMBOL, layer), "constant", self.epsilon)
+        common = dict(layer=index, type=self.type)
+        outgoing: list[list[str]] = [[] for _ in incoming]
+        for unit in range(self.shape_out[0]):
+            values = tuple(tensor.names[unit] for tensor in incoming)
+            at = (str(unit + 1),)
+            mean = builder.node(Name(MEAN, layer, at), batch_mean_operation(len(values)), values, role="mean",
+                                position=(unit,), example=None, **common)
+            variance = builder.node(Name(VARIANCE, layer, at), batch_variance_operation(len(values)),
+                                    values + (mean,), role="variance", position=(unit,), example=None, **common)
+            # NOTE: x̂ has no value only where σ² + ε = 0: a unit equal over the batch, with ε = 0.
+            normalized = [builder.node(Name(NORMALIZED, layer, at, example), NORMALIZE,
+                                       (value, mean, variance, epsilon), role="normalized", position=(unit,),
+                                       example=example, field=f"{self.reading.path}.epsilon", **common)
+                          for value, example in zip(values, examples)]
+            for row, hat, example in zip(outgoing, normalized, examples):
+                row.append(builder.node(entry_name("a", number, (unit,), example), weighted_sum(1, 1),
+                                        (gamma[unit], hat, beta[unit]), role="output", position=(unit,),
+                                        example=example, **common))
+        return tuple(Tensor(self.shape_out, tuple(row)) for row in outgoing)
+
+
+class BatchNorm:
+    """``type: batchnorm``: gamma, beta (one per unit; 1 and 0 when left out), epsilon (1e-5)."""
+
+    fields = frozenset({"type", "gamma", "beta", "epsilon"})
+    batchwise = True  # its μ and σ² read every example of the batch
+    axes = 0  # NOTE: no spatial axes: first, it reads each example as a plain vector (no channel added)
+
+    def example_shape(self, raw: dict, path: str) -> int | None:
+        return 1
+
+    def read(self, raw: dict, reading: Reading, shape_in: tuple[int, ...]) -> BatchNormLayer:
+        path = reading.path
+        if len(shape_in) != 1:
+            raise SpecError(f"batchnorm normalises each unit of a vector over the batch, but the layer below gives "
+                            f"{describe_shape(shape_in)} values (put a flatten before it)", f"{path}.type")
+        # NOTE: with one example every x̂ is 0 (PyTorch refuses a batch of 1 in training mode).
+        if reading.examples < 2:
+            raise SpecError("batchnorm normalises over the batch: it needs a batch of at least 2 examples "
+                            f"(inputs has {reading.examples}; with one, every x̂ would be 0)", path)
+        units = shape_in[0]
+        epsilon = _number(raw["epsilon"], f"{path}.epsilon") if "epsilon" in raw else EPSILON
+        if epsilon < 0:
+            raise SpecError(f"expected ε ≥ 0 (added to σ² under the root), got {describe(raw['epsilon'])}",
+                            f"{path}.epsilon")
+        gamma = _per_unit(raw.get("gamma"), f"{path}.gamma", units, 1)
+        beta = _per_unit(raw.get("beta"), f"{path}.beta", units, 0)
+        parameters = (_own_parameter("gamma", GAMMA, reading.number, gamma),
+                      _own_parameter("beta", BETA, reading.number, beta))
+        return BatchNormLayer(reading, shape_in, shape_in, parameters, epsilon)
+
+
+@dataclass(frozen=True)
+class DropoutLayer:
+    """Inverted dropout with a given mask: a = m·x/(1 − p) entry by entry (the mask one per unit, or per example)."""
+
+    type: ClassVar[str] = "dropout"
+    reading: Reading
+    shape_in: tuple[int, ...]
+    shape_out: tuple[int, ...]
+    parameters: tuple[LayerParameter, ...]
+    mask: tuple[tuple[sympy.Rational, ...], ...]  # one row (entries row-major), or one per example
+    p: sympy.Rational
+
+    def edges(self) -> int:
+        return size_of(self.shape_out) * 3
+
+    def compile_batch(self, builder: Builder, incoming: tuple[Tensor, ...], examples: tuple[int | None, ...],
+                      parameters: dict[str, LayerParameter]) -> tuple[Tensor, ...]:
+        number, shape = self.reading.number, self.shape_out
+        p = builder.leaf(Name(DROP, f"[{number}]"), "constant", self.p)
+        masks = []
+        for row, example in zip(self.mask, examples if len(self.mask) > 1 else (None,)):
+            masks.append(tuple(builder.leaf(entry_name(MASK[2], number, _shown(shape, index), example), "constant",
+                                            value)
+                               for index, value in zip(itertools.product(*(range(size) for size in shape)), row)))
+        outgoing = []
+        for position, (tensor, example) in enumerate(zip(incoming, examples)):
+            mask = masks[position if len(masks) > 1 else 0]
+            outgoing.append(Tensor(shape, tuple(
+                builder.node(entry_name("a", number, _shown(shape, index), example), DROPOUT, (kept, value, p),
+                             layer=self.reading.index, type=self.type, role="dropout", position=index, example=example)
+                for index, kept, value in zip(tensor.indices(), mask, tensor.names))))
+        return tuple(outgoing)
+
+
+class Dropout:
+    """``type: dropout``: mask (0/1 as one example is written, or one such per example), p (0.5)."""
+
+    fields = frozenset({"type", "mask", "p"})
+    axes = 0  # NOTE: first, it reads each example as a plain vector (no channel added)
+
+    def example_shape(self, raw: dict, path: str) -> int | None:
+        return 1
+
+    def read(self, raw: dict, reading: Reading, shape_in: tuple[int, ...]) -> DropoutLayer:
+        path = reading.path
+        if "mask" not in raw:
+            raise SpecError("missing; one 0 (dropped) or 1 (kept) per unit, like [1, 0, 1]", f"{path}.mask")
+        p = _number(raw["p"], f"{path}.p") if "p" in raw else DROP_PROBABILITY
+        if not 0 <= p < 1:
+            raise SpecError(f"expected the probability of dropping a unit, 0 ≤ p < 1, got {describe(raw['p'])}",
+                            f"{path}.p")
+        written = shape_in[1:] if len(shape_in) > 1 and shape_in[0] == 1 else shape_in
+        rows = _mask_rows(raw["mask"], f"{path}.mask", written, reading)
+        return DropoutLayer(reading, shape_in, shape_in, (), rows, p)
+
+
+def _mask_rows(raw: Any, path: str, written: tuple[int, ...], reading: Reading) -> tuple[tuple, ...]:
+    """The mask's rows: one for every example, or one per example of a batch; every entry 0 or 1."""
+    one = ("a list of " + _count(written[0], "entry").replace("entrys", "entries") if len(written) == 1
+           else f"{describe_shape(written)} nested lists") + " of 0 (dropped) or 1 (kept)"
+    what = f"{one}, or one such per example" if reading.batched else one
+    level = depth(raw)
+    if level == len(written) + 1 and reading.batched:
+        if len(raw) != reading.examples:
+            raise SpecError(f"expected {what}: one row per example ({reading.examples}), got {len(raw)}", path)
+        paths = [f"{path}[{row}]" for row in range(len(raw))]
+    elif level == len(written):
+        raw, paths = [raw], [path]
+    else:
+        raise SpecError(f"expected {what}, got {describe(raw)}", path)
+    rows = []
+    for row, where in zip(raw, paths):
+        shape, values = read_array(row, where, len(written), what)
+        if shape != tuple(written):
+            raise SpecError(f"expected {what} (the layer below gives {describe_shape(written)}), got "
+                            f"{describe_shape(shape)}", where)
+        for position, value in enumerate(values):
+            if value not in (0, 1):
+                raise SpecError(f"expected 0 (dropped) or 1 (kept), got {describe(value)}",
+                                where + "".join(f"[{i}]" for i in _unravel(position, written)))
+        rows.append(tuple(values))
+    return tuple(rows)
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The multi-index of a row-major position."""
+    index = []
+    for size in reversed(shape):
+        flat, at = divmod(flat, size)
+        index.append(at)
+    return tuple(reversed(index))
+
+
 #: Every layer kind by its ``type``. Adding a kind is one entry here (see LAYERS_API.md).
 LAYER_KINDS: dict[str, LayerKind] = {
     "dense": Dense(),
@@ -603,6 +853,8 @@ LAYER_KINDS: dict[str, LayerKind] = {
     "maxpool": Pooling("maxpool"),
     "avgpool": Pooling("avgpool"),
     "flatten": Flatten(),
+    "batchnorm": BatchNorm(),
+    "dropout": Dropout(),
 }
 
 
@@ -686,8 +938,12 @@ class LayeredNetwork(Circuit):
 
 
 def one_example(data: dict) -> dict:
-    """The spec with only its first example (a batch's first input and target), for the general formulas."""
+    """The spec with only its first example (a batch's first input and target), for the general formulas;
+    the whole batch where a layer reads it at once (batch norm's statistics)."""
     if not isinstance(data, dict) or "layers" not in data or not isinstance(data["layers"], list) or not data["layers"]:
+        return data
+    if any(isinstance(layer, dict) and getattr(LAYER_KINDS.get(layer.get("type", "dense")), "batchwise", False)
+           for layer in data["layers"]):
         return data
     first = data["layers"][0]
     kind = LAYER_KINDS.get(first.get("type", "dense")) if isinstance(first, dict) else None
@@ -746,7 +1002,7 @@ def build_layered(data: Any) -> LayeredNetwork:
     shape = raw_shape if first_kind is LAYER_KINDS["dense"] else _channels_first(raw_shape, first_kind, first_raw)
     layers = []
     for index, (kind, raw, path) in enumerate(layers_raw):
-        layer = kind.read(raw, Reading(index, path, options), shape)
+        layer = kind.read(raw, Reading(index, path, options, len(examples), batched), shape)
         layers.append(layer)
         shape = layer.shape_out
     count = sum(size_of(p.shape) for layer in layers for p in layer.parameters)
@@ -837,6 +1093,16 @@ def _loss_and_targets(spec: dict, count: int, batched: bool, shape: tuple[int, .
     return loss, rows
 
 
+def compile_layer(layer, builder: Builder, incoming: tuple[Tensor, ...], examples: tuple[int | None, ...],
+                  parameters: dict[str, LayerParameter]) -> tuple[Tensor, ...]:
+    """One layer's pass over the whole batch: the layer's own ``compile_batch`` where it has one (a batch
+    norm reads every example at once), else its ``compile`` once per example."""
+    batch = getattr(layer, "compile_batch", None)
+    if batch is not None:
+        return batch(builder, incoming, examples, parameters)
+    return tuple(layer.compile(builder, tensor, example, parameters) for tensor, example in zip(incoming, examples))
+
+
 def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape: tuple[int, ...], loss: Loss,
              target_rows: list, learning_rate, options: Options, edges: int) -> LayeredNetwork:
     builder = Builder()
@@ -847,20 +1113,21 @@ def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape:
             for name, value, label in zip(p.names, p.values, p.labels):
                 builder.labels[name] = label
                 builder.leaves.append(Leaf(name, "parameter", value))
-    inputs, outputs, targets, losses, boundaries = [], [], [], [], []
-    for number, (values, target_values) in enumerate(zip(examples, target_rows)):
-        example = number if batched else None
+    inputs = []
+    numbers = [number if batched else None for number in range(len(examples))]
+    for example, values in zip(numbers, examples):
         indices = itertools.product(*(range(size) for size in shape_in))
         names = tuple(builder.leaf(entry_name("x", None, _shown(shape_in, index), example), "input", value)
                       for index, value in zip(indices, values))
-        tensor = Tensor(shape_in, names)
-        inputs.append(tensor)
-        between = [tensor]
-        for layer, parameters in zip(layers, by_layer):
-            tensor = layer.compile(builder, tensor, example, parameters)
-            between.append(tensor)
-        boundaries.append(tuple(between))
-        outputs.append(tensor)
+        inputs.append(Tensor(shape_in, names))
+    # NOTE: layer by layer over the whole batch: a batch norm's statistics read every example's values.
+    tensors, between = tuple(inputs), [tuple(inputs)]
+    for layer, parameters in zip(layers, by_layer):
+        tensors = compile_layer(layer, builder, tensors, tuple(numbers), parameters)
+        between.append(tensors)
+    boundaries = [tuple(layer_tensors[number] for layer_tensors in between) for number in range(len(examples))]
+    outputs, targets, losses = list(tensors), [], []
+    for example, tensor, target_values in zip(numbers, outputs, target_rows):
         target_names = tuple(builder.leaf(entry_name("y", None, (unit,), example), "target", value)
                              for unit, value in enumerate(target_values))
         targets.append(target_names)

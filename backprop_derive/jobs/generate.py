@@ -1070,6 +1070,9 @@ class LayeredDrawer:
                 return False
             if node.operation.name == "max" and inputs.count(max(inputs)) > 1 and max(inputs) != 0:
                 return False
+            # NOTE: a batch-norm unit equal over the whole batch has σ² = 0: every x̂ is 0, nothing to normalise.
+            if node.group.get("role") == "variance" and values[Ref("value", node.name)] == 0:
+                return False
         # NOTE: an output pinned near a saturated 0 or 1 leaves gradients of 10^-40: nothing to work by hand.
         last = len(network.layers) - 1
         for example, tensor in zip(range(len(network.losses)), network.example_outputs):

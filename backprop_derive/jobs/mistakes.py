@@ -335,11 +335,21 @@ def _pool_gradient_not_routed(exercise: _Exercise) -> Made:
                     lambda step: replace(step, local=sympy.Rational(1, step.node.operation.arity))))
 
 
+def _batch_statistics_as_constants(exercise: _Exercise) -> Made:
+    # NOTE: μ and σ² send nothing back: each x's gradient keeps only its path through its own x̂.
+    yield ("batch norm's μ and σ² were treated as constants: each input's gradient was taken through its own x̂ "
+           "alone (∂J/∂x̂ / √(σ² + ε)), without the paths through μ and σ², which depend on every x of the batch",
+           _changed([step for step in exercise.of_type(Backward) if step.node.group.get("type") == "batchnorm"
+                     and step.node.group.get("role") in ("mean", "variance")],
+                    lambda step: replace(step, local=sympy.Integer(0))))
+
+
 #: The mistakes of a layered network, in the order they are tried on a wrong answer. Adding one is one entry
 #: here (see LAYERS_API.md).
 LAYER_MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "kernel_not_flipped": _kernel_not_flipped,
     "pool_gradient_not_routed": _pool_gradient_not_routed,
+    "batch_statistics_as_constants": _batch_statistics_as_constants,
     "added_gradient": _added_gradient,
     "missing_learning_rate": _missing_learning_rate,
 }

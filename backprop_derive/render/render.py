@@ -252,8 +252,13 @@ TEX_REPLACEMENTS = {
 }
 
 
+#: A letter under a combining circumflex (x̂, as prose writes batch norm's normalised value).
+_HATTED = re.compile("([A-Za-z])\u0302")
+
+
 def _tex_escape(text: str) -> str:
-    return "".join(TEX_REPLACEMENTS.get(char, char) for char in text)
+    escaped = "".join(TEX_REPLACEMENTS.get(char, char) for char in text)
+    return _HATTED.sub(lambda match: "$\\hat{" + match.group(1) + "}$", escaped)
 
 
 # NOTE: cached so that each template is compiled once per process, not once per render

@@ -49,12 +49,21 @@ class KindPresentation:
         details: The layer's settings in the network's table (kernel size, stride, …).
         routes: True when a node sends back only along the entry it chose (max-pooling): the entries it
             sends nothing to are written as 0 with a remark, the one it chose with the upstream gradient alone.
+        batch: True when the layer's forward pass reads the whole batch at once (batch norm's statistics): it
+            is shown in one block for the batch, unit by unit, instead of one block per example.
+        stages: The backward pass's stages before the parameters: (role of the layer's nodes, heading words),
+            each a block of those nodes' gradients (batch norm: x̂, then σ², then μ).
+        sum_order: The roles of the layer's nodes in the order a gradient summed over their uses is written
+            (batch norm's ∂J/∂x as Ioffe and Szegedy write it: through x̂, then σ², then μ).
     """
 
     forward: str
     backward: str
     details: object = None
     routes: bool = False
+    batch: bool = False
+    stages: tuple[tuple[str, str], ...] = ()
+    sum_order: tuple[str, ...] = ()
 
 
 def _conv_details(layer) -> str:
@@ -94,6 +103,20 @@ PRESENTATIONS: dict[str, KindPresentation] = {
         "Each window spreads its gradient evenly over its entries.", _pool_details),
     "flatten": KindPresentation("The map read row-major, channels first, as one vector: the same values.",
                                 "The gradient map is the gradient vector laid out as the map again."),
+    "batchnorm": KindPresentation(
+        "Unit by unit over the batch: the mean μ, the variance σ² (biased: divided by the batch size), each "
+        "example's x̂ = (x − μ)/√(σ² + ε), then a = γ·x̂ + β.",
+        "γ and β are used by every example: their gradients are sums over the batch. Each input x reaches the "
+        "loss along three paths, through its own x̂, through σ² and through μ: its gradient is the sum of the three.",
+        lambda layer: f"ε = {Unicode(6).number(layer.epsilon)}", batch=True,
+        stages=(("normalized", "the gradient of each x̂ (upstream times γ)"),
+                ("variance", "the gradient of σ² (summed over the batch's x̂)"),
+                ("mean", "the gradient of μ (through every x̂, and through σ², where it is 0)")),
+        sum_order=("normalized", "variance", "mean")),
+    "dropout": KindPresentation(
+        "Inverted dropout: each unit times its mask entry m (1 kept, 0 dropped), scaled by 1/(1 − p).",
+        "Each kept unit sends back the upstream gradient times m/(1 − p) = 1/(1 − p); a dropped unit sends 0.",
+        lambda layer: f"p = {Unicode(6).number(layer.p)}"),
 }
 
 _DEFAULT = KindPresentation("", "")
@@ -181,10 +204,12 @@ class _Printer:
     def map_name(self, names: tuple[str, ...], channel: int | tuple[int, ...] | None, kind: str = "value") -> Name:
         """A whole map's Name, after its entries' (and its channel's number, or numbers, where it has several)."""
         label = self.network.labels[names[0]]
-        letter = _MAP_LETTERS.get(label.base[1], label.base[1])
+        letter = _MAP_LETTERS.get(label.base[1])
+        # NOTE: a letter of its own (γ, β) keeps its LaTeX spelling (\gamma): only z, a, x, y become capitals.
+        base = (letter, letter, letter) if letter else label.base
         indices = () if channel is None else tuple(str(i + 1) for i in (channel if isinstance(channel, tuple)
                                                                          else (channel,)))
-        return Name((letter, letter, letter), label.layer, indices, label.example, new=kind == "new")
+        return Name(base, label.layer, indices, label.example, new=kind == "new")
 
     def forward(self, node_names) -> list[Line]:
         """Each node's line: formula → numbers → value (a max-pooling window's with the entry that won it)."""
@@ -200,11 +225,12 @@ class _Printer:
         return lines
 
     def gathered(self, name: str, routes: bool = False) -> Line:
-        """``∂J/∂v = Σ upstream · local = numbers = value`` over every use of ``v`` (one term if used once)."""
+        """``∂J/∂v = Σ upstream · local = numbers = each term's value = value`` over every use of ``v`` (one term,
+        and no terms' line, if used once)."""
         context, typography = self.context, self.typography
         result = Ref("grad", name)
-        uses = self.sends.get(name, [])
-        symbols, numbers = [], []
+        uses = sorted(self.sends.get(name, []), key=_written_rank)
+        symbols, numbers, terms = [], [], []
         for step in uses:
             local = settle(at(step.local, step.arguments, context.values))
             if routes and step.node.operation.name == "max":
@@ -212,6 +238,7 @@ class _Printer:
                     continue
                 symbols.append(context.name(step.upstream))
                 numbers.append(context.value(step.upstream))
+                terms.append(context.factor(step.result))
                 continue
             if step.node.operation.arity == 1 and step.local.has(sympy.Heaviside, sympy.Piecewise):
                 # NOTE: a derivative by cases (relu', leaky relu') reads as f'(z); its value is the case taken.
@@ -221,6 +248,7 @@ class _Printer:
                 _, factor = _local_form(step, context)
             symbols.append(context.product(context.name(step.upstream), factor))
             numbers.append(context.product(context.factor(step.upstream), typography.factor(local)))
+            terms.append(context.factor(step.result))
         note = ""
         fan_in = self.fan_ins.get(name)
         if fan_in is not None and fan_in.tied:
@@ -231,7 +259,9 @@ class _Printer:
             note = "the loss does not depend on it"
         if not symbols:
             return self.marked(chain(context.name(result), self.number(result), note=note), result)
-        return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers),
+        # NOTE: several terms: each one's value too (what each use sends back), then their sum.
+        summed = (typography.sum(terms),) if len(terms) > 1 else ()
+        return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers), *summed,
                                  context.value(result), note=note), result)
 
     def number(self, ref: Ref) -> str:
@@ -239,6 +269,14 @@ class _Printer:
         pooling window reads)."""
         value = self.context.values.get(ref)
         return self.typography.number(_ZERO if value is None and ref.kind == "grad" else value)
+
+
+def _written_rank(step: Backward) -> int:
+    """Where a use's term goes in a written sum: by its node's role in its kind's ``sum_order`` (else last,
+    in the derivation's order)."""
+    order = presentation(str(step.node.group.get("type", ""))).sum_order
+    role = step.node.group.get("role")
+    return order.index(role) if role in order else len(order)
 
 
 # --- the document ---------------------------------------------------------------------------
@@ -334,22 +372,29 @@ def _examples(network: LayeredNetwork) -> list[int | None]:
 def _step_blocks(solution: LayeredSolution, printer: _Printer):
     network = solution.network
     yield Block("Forward pass", "Layer by layer: each entry's formula, the numbers, its value; then the map.")
-    for example in _examples(network):
-        between = network.boundaries[example or 0]
-        for layer, outgoing in zip(network.layers, between[1:]):
-            nodes = network.nodes_of(layer.reading.index, example)
-            lines = printer.forward(node.name for node in nodes)
-            pre = network.pre_activations(layer.reading.index, example)
+    for layer in network.layers:
+        index, kind = layer.reading.index, presentation(layer.type)
+        if kind.batch:
+            nodes = [node for node in network.graph.nodes if node.group.get("layer") == index]
+            lines = _constant_lines(printer, layer, nodes) + printer.forward(node.name for node in nodes)
+            for example in _examples(network):
+                outgoing = network.boundaries[example or 0][index + 1]
+                lines += printer.map_lines(outgoing.shape, outgoing.names)
+            yield Block(_layer_heading(layer, None), kind.forward, tuple(lines), level=4)
+            continue
+        for example in _examples(network):
+            outgoing = network.boundaries[example or 0][index + 1]
+            nodes = network.nodes_of(index, example)
+            lines = _constant_lines(printer, layer, nodes) + printer.forward(node.name for node in nodes)
+            pre = network.pre_activations(index, example)
             if pre is not None and pre.names != outgoing.names:
                 lines += printer.map_lines(pre.shape, pre.names)
             if nodes:
                 lines += printer.map_lines(outgoing.shape, outgoing.names)
             figure = None
             if printer.with_figures and example in (None, 0) and layer.type in ("conv1d", "conv2d"):
-                figure = conv_figure(printer, layer, between[layer.reading.index],
-                                     network.pre_activations(layer.reading.index, example))
-            yield Block(_layer_heading(layer, example), presentation(layer.type).forward, tuple(lines), level=4,
-                        figure=figure)
+                figure = conv_figure(printer, layer, network.boundaries[example or 0][index], pre)
+            yield Block(_layer_heading(layer, example), kind.forward, tuple(lines), level=4, figure=figure)
     losses = [node.name for node in network.graph.nodes if node.group.get("loss")]
     yield Block("Loss", "", tuple(printer.forward(losses)))
     yield Block("Backward pass", "From the loss back, layer by layer: each gradient is the sum, over the places "
@@ -387,10 +432,37 @@ def _layer_heading(layer, example: int | None) -> str:
         f", example {example + 1}" if example is not None else "")
 
 
+def _constant_lines(printer: _Printer, layer, nodes) -> list[Line]:
+    """The given constants the nodes read (batch norm's ε; dropout's p and mask), each once: a number, or a map
+    in the layer's shape."""
+    network, seen = printer.network, {}
+    for node in nodes:
+        for name in node.inputs:
+            leaf = network.graph.leaf(name)
+            if leaf is not None and leaf.kind == "constant":
+                label = network.labels[name]
+                seen.setdefault((label.base, label.layer, label.example), {})[name] = None
+    lines: list[Line] = []
+    for names in seen.values():
+        names = tuple(names)
+        if len(names) == size_of(layer.shape_out) and network.labels[names[0]].indices:
+            lines += printer.map_lines(layer.shape_out, names)
+        else:
+            lines += [Line(printer.typography.equation([printer.context.name(Ref("value", name)),
+                                                        printer.context.value(Ref("value", name))]))
+                      for name in names]
+    return lines
+
+
 def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
     network = solution.network
     kind = presentation(layer.type)
     index = layer.reading.index
+    for role, words in kind.stages:
+        names = [node.name for node in network.graph.nodes
+                 if node.group.get("layer") == index and node.group.get("role") == role]
+        yield Block(f"Layer {layer.reading.number}: {layer.type}, {words}", "",
+                    tuple(printer.gathered(name) for name in names), level=4)
     lines: list[Line] = []
     for example in _examples(network):
         between = network.boundaries[example or 0]

@@ -89,6 +89,8 @@ class _TextWithNames(_BareArguments, StrPrinter):
     def _print_Pow(self, expr, rational=False):
         if expr.exp == sympy.Rational(1, 2):
             return f"√({self._print(expr.base)})"
+        if expr.exp == sympy.Rational(-1, 2):
+            return f"1/√({self._print(expr.base)})"
         if expr.exp.is_Integer and 1 < expr.exp < 10:
             return self.parenthesize(expr.base, precedence(expr), strict=False) + str(expr.exp).translate(_SUPERSCRIPTS)
         return super()._print_Pow(expr, rational).replace("**", "^")
