@@ -1,0 +1,188 @@
+"""The ``rnn`` layer kind (SPEC §2.5) against an independent oracle: tests/oracle_rnn.py unrolls the Elman
+recurrence in mpmath loops and differentiates by central differences, over hypothesis-drawn sequence lengths,
+sizes, batches, activations, losses and layers above.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import mpmath
+import oracle_rnn
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from oracle import DIGITS, mp
+from specs import LOSSES, SQUARED_LOSSES, activations, learning_rates, nice_numbers, probabilities
+
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+#: Central differences need every kinked activation this far from its kink, and log-losses this far from log 0.
+KINK_MARGIN = mpmath.mpf("1e-20")
+SATURATION_MARGIN = mpmath.mpf("1e-12")
+
+
+# --- the strategies ----------------------------------------------------------------------------
+
+
+def _matrix(rows: int, columns: int):
+    return st.lists(st.lists(nice_numbers, min_size=columns, max_size=columns), min_size=rows, max_size=rows)
+
+
+def _vector(size: int):
+    return st.lists(nice_numbers, min_size=size, max_size=size)
+
+
+@st.composite
+def rnn_layers(draw, inputs: int, hidden: int, output: str, exact: bool = False) -> dict:
+    """An rnn layer: ``inputs`` → ``hidden`` units, each optional field drawn or left to its default."""
+    layer = {"type": "rnn", "input_weights": draw(_matrix(hidden, inputs)),
+             "recurrent_weights": draw(_matrix(hidden, hidden))}
+    if exact or draw(st.booleans()):
+        layer["activation"] = draw(activations(exact=exact)) if exact or draw(st.booleans()) else "tanh"
+    if draw(st.booleans()):
+        layer["biases"] = draw(_vector(hidden))
+    if draw(st.booleans()):
+        layer["initial_state"] = draw(_vector(hidden))
+    if output == "last" or draw(st.booleans()):
+        layer["output"] = output
+    return layer
+
+
+@st.composite
+def rnn_specs(draw, exact: bool = False, output: str | None = None, loss: str | None = None,
+              stacked: bool | None = None) -> dict:
+    """A spec whose first layer is an rnn: sequences of 1–4 steps of 1–3 numbers, 1–3 hidden units, a second
+    rnn on top now and then, 0–2 dense layers above, a batch of 1–3 sequences, any loss."""
+    loss = loss or draw(st.sampled_from(SQUARED_LOSSES if exact else LOSSES))
+    output = output or draw(st.sampled_from(["all", "last"]))
+    stacked = draw(st.booleans()) if stacked is None else stacked
+    sizes = [draw(st.integers(1, 3)) for _ in range(3)]
+    layers = [draw(rnn_layers(sizes[0], sizes[1], "all" if stacked else output, exact))]
+    if stacked:
+        layers.append(draw(rnn_layers(sizes[1], sizes[2], output, exact)))
+    width = sizes[len(layers)]
+    # NOTE: a log-loss needs outputs in (0, 1): a sigmoid or softmax layer on top.
+    dense = draw(st.integers(1 if loss in ("binary_cross_entropy", "cross_entropy") else 0, 2))
+    for position in range(dense):
+        units = draw(st.integers(1, 3))
+        top = position == dense - 1
+        activation = ({"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}.get(loss) if top else None) \
+            or draw(activations(exact=exact, softmax=top and not exact))
+        layer = {"activation": activation, "weights": draw(_matrix(units, width))}
+        if draw(st.booleans()):
+            layer["biases"] = draw(_vector(units) | nice_numbers)
+        layers.append(layer)
+        width = units
+    length, examples = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    batched = examples > 1 or draw(st.booleans())
+    sequences = [[draw(_vector(sizes[0])) for _ in range(length)] for _ in range(examples)]
+    values = probabilities if loss in ("binary_cross_entropy", "cross_entropy") else nice_numbers
+    row = st.lists(values, min_size=width, max_size=width)
+    targets = [[draw(row) for _ in range(length)] if output == "all" else draw(row) for _ in range(examples)]
+    spec = {"inputs": sequences if batched else sequences[0], "targets": targets if batched else targets[0],
+            "layers": layers}
+    if loss != "half_squared_error" or draw(st.booleans()):
+        spec["loss"] = loss
+    rate = draw(st.none() | learning_rates)
+    if rate is not None:
+        spec["learning_rate"] = rate
+    options = {}
+    if batched and draw(st.booleans()):
+        options["reduction"] = draw(st.sampled_from(["mean", "sum"]))
+    if draw(st.booleans()):
+        options["update_biases"] = draw(st.booleans())
+    if options:
+        spec["options"] = options
+    return spec
+
+
+def usable(spec: dict) -> oracle_rnn.Model:
+    """The oracle's model of ``spec``, skipping draws where central differences are no derivative."""
+    model = oracle_rnn.read(spec)
+    assume(oracle_rnn.kink_distance(model) > KINK_MARGIN)
+    assume(oracle_rnn.saturation(model) > SATURATION_MARGIN)
+    return model
+
+
+# --- the oracle checks itself against the published BPTT formulas --------------------------------
+
+
+def bptt(spec: dict) -> dict:
+    """The textbook BPTT recursion for one tanh rnn (output: all) under an identity dense layer, ½ squared error:
+    δ_t = (1 − h_t²) ⊙ (V^T (y_t − t_t) + W_hh^T δ_{t+1}); ∂L/∂W_ih = Σ_t δ_t x_t^T, ∂L/∂W_hh = Σ_t δ_t h_{t−1}^T,
+    ∂L/∂b = Σ_t δ_t, ∂L/∂V = Σ_t (y_t − t_t) h_t^T."""
+    rnn, top = spec["layers"]
+    with mpmath.workdps(DIGITS):
+        u = mpmath.matrix([[mp(oracle_rnn.number(w)) for w in row] for row in rnn["input_weights"]])
+        w = mpmath.matrix([[mp(oracle_rnn.number(w)) for w in row] for row in rnn["recurrent_weights"]])
+        b = mpmath.matrix([mp(oracle_rnn.number(v)) for v in rnn["biases"]])
+        v = mpmath.matrix([[mp(oracle_rnn.number(w)) for w in row] for row in top["weights"]])
+        xs = [mpmath.matrix([mp(oracle_rnn.number(x)) for x in step]) for step in spec["inputs"]]
+        ts = [mpmath.matrix([mp(oracle_rnn.number(x)) for x in step]) for step in spec["targets"]]
+        hs = [mpmath.zeros(w.rows, 1)]
+        for x in xs:
+            z = u * x + w * hs[-1] + b
+            hs.append(mpmath.matrix([mpmath.tanh(entry) for entry in z]))
+        errors = [v * h - t for h, t in zip(hs[1:], ts)]
+        grads = {"input_weights": mpmath.zeros(u.rows, u.cols), "recurrent_weights": mpmath.zeros(w.rows, w.cols),
+                 "biases": mpmath.zeros(b.rows, 1), "weights": mpmath.zeros(v.rows, v.cols)}
+        after = mpmath.zeros(w.rows, 1)
+        for t in reversed(range(len(xs))):
+            upstream = v.T * errors[t] + w.T * after
+            delta = mpmath.matrix([(1 - hs[t + 1][j] ** 2) * upstream[j] for j in range(w.rows)])
+            grads["input_weights"] += delta * xs[t].T
+            grads["recurrent_weights"] += delta * hs[t].T
+            grads["biases"] += delta
+            grads["weights"] += errors[t] * hs[t + 1].T
+            after = delta
+        return grads
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.data())
+def test_the_oracle_agrees_with_the_published_bptt_recursion(inputs: int, hidden: int, length: int, data) -> None:
+    spec = {"inputs": [data.draw(_vector(inputs)) for _ in range(length)],
+            "targets": [data.draw(_vector(1)) for _ in range(length)],
+            "layers": [{"type": "rnn", "input_weights": data.draw(_matrix(hidden, inputs)),
+                        "recurrent_weights": data.draw(_matrix(hidden, hidden)), "biases": data.draw(_vector(hidden)),
+                        "output": "all"},
+                       {"activation": "identity", "weights": data.draw(_matrix(1, hidden))}]}
+    expected = bptt(spec)
+    for (_, depth, key, *index), value in oracle_rnn.gradients(oracle_rnn.read(spec)).items():
+        entry = expected[key][index[0], index[1] if len(index) > 1 else 0]
+        with mpmath.workdps(DIGITS):
+            assert abs(value - entry) < mpmath.mpf("1e-30") * max(1, abs(entry)), (depth, key, index)
+
+
+def test_the_oracle_on_a_two_step_exercise_worked_by_hand() -> None:
+    # x = (1, 2), W_x = 0.5, W_h = 0.1, V = 2, targets (1, 2): h_1 = tanh 0.5, h_2 = tanh(1 + 0.1 h_1).
+    spec = {"inputs": [[1], [2]], "targets": [[1], [2]],
+            "layers": [{"type": "rnn", "input_weights": [[Decimal("0.5")]], "recurrent_weights": [[Decimal("0.1")]]},
+                       {"activation": "identity", "weights": [[2]]}]}
+    model = oracle_rnn.read(spec)
+    with mpmath.workdps(DIGITS):
+        h1 = mpmath.tanh(mpmath.mpf("0.5"))
+        h2 = mpmath.tanh(2 * mpmath.mpf("0.5") + mpmath.mpf("0.1") * h1)
+        delta2 = (2 * h2 - 2) * 2 * (1 - h2**2)
+        delta1 = ((2 * h1 - 1) * 2 + delta2 * mpmath.mpf("0.1")) * (1 - h1**2)
+        gradients = oracle_rnn.gradients(model)
+        assert abs(gradients[("layers", 0, "recurrent_weights", 0, 0)] - (delta2 * h1 + delta1 * 0)) < 1e-40
+        assert abs(gradients[("layers", 0, "input_weights", 0, 0)] - (delta2 * 2 + delta1 * 1)) < 1e-40
+        # Truncated to one step, h_1 sends nothing back from step 2: δ_1 keeps only its own loss's part.
+        truncated = oracle_rnn.truncated_gradients(model)
+        assert abs(truncated[("layers", 0, "input_weights", 0, 0)]
+                   - (delta2 * 2 + (2 * h1 - 1) * 2 * (1 - h1**2))) < 1e-40
+        assert abs(oracle_rnn.forward(model).cost - ((2 * h1 - 1) ** 2 + (2 * h2 - 2) ** 2) / 2) < 1e-60
+
+
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_the_strategies_draw_specs_the_oracle_reads(output: str) -> None:
+    @settings(max_examples=10, **SETTINGS)
+    @given(rnn_specs(output=output))
+    def check(spec: dict) -> None:
+        model = oracle_rnn.read(spec)
+        assert model.layers[0].kind == "rnn"
+        assert oracle_rnn.forward(model).cost is not None
+
+    check()
+
