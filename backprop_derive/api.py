@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .core import graph_solution as core_graph
+from .core import layered_solution as core_layered
 from .core import solution as core
 from .core.network import Network
 
@@ -83,8 +84,33 @@ class GraphSolution(core_graph.GraphSolution):
     _repr_html_ = Solution._repr_html_
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class LayeredSolution(core_layered.LayeredSolution):
+    """A worked layered network (see ``core.layered_solution.LayeredSolution``) that renders itself."""
+
+    def render(self, fmt: str = "md", **options: Any) -> str | bytes:
+        """The solution in ``fmt``: text for md, tex, txt, html and json; the PDF's bytes for pdf (as ``Solution``)."""
+        return Solution.render(self, fmt, **options)
+
+    def __repr__(self) -> str:
+        """A short summary: the title, the cost and the layers."""
+        from .render.typography import Unicode  # NOTE: deferred, like rendering
+
+        network = self.network
+        kinds = " → ".join(layer.type for layer in network.layers)
+        steps = f", {len(self.values)} steps" if len(self.values) > 1 else ""
+        value = Unicode(self.precision).number(self.exact_loss)
+        return (f"<LayeredSolution {self.title or 'untitled'!r}: {network.graph.output} = {value}; {kinds}; "
+                f"{len(network.parameters)} parameters, {len(network.losses)} "
+                f"example{'s' if len(network.losses) > 1 else ''}{steps}>")
+
+    _repr_markdown_ = Solution._repr_markdown_
+    _repr_latex_ = Solution._repr_latex_
+    _repr_html_ = Solution._repr_html_
+
+
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None, written: bool = True) -> Solution | GraphSolution:
+          precision: int | None = None, written: bool = True) -> Solution | GraphSolution | LayeredSolution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -110,5 +136,6 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         10
     """
     solved = core.solve(spec, steps=steps, notation=notation, precision=precision, written=written)
-    kind = GraphSolution if isinstance(solved, core_graph.GraphSolution) else Solution
+    kind = (LayeredSolution if isinstance(solved, core_layered.LayeredSolution)
+            else GraphSolution if isinstance(solved, core_graph.GraphSolution) else Solution)
     return kind(**{field.name: getattr(solved, field.name) for field in fields(solved)})

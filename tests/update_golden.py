@@ -28,7 +28,9 @@ def examples() -> list[Path]:
 
 def formats(example: Path) -> tuple[str, ...]:
     """The formats ``example`` has golden files in."""
-    return GRAPH_FORMATS if "\ngraph:" in example.read_text(encoding="utf-8") else FORMATS
+    text = example.read_text(encoding="utf-8")
+    # NOTE: computational graphs and layered networks (a layer with a type) are kept in every text format.
+    return GRAPH_FORMATS if "\ngraph:" in text or "\n  - type:" in text else FORMATS
 
 
 def rendered(example: Path) -> dict[str, str]:

@@ -437,7 +437,8 @@ class GraphNotation:
         self.top = graph.output
         self._cache: dict[tuple[str, object], str] = {}
         self._kinds = {leaf.name: leaf.kind for leaf in graph.leaves}
-        self._targets = {leaf.name: leaf.name.split(":", 1)[1] for leaf in graph.leaves if leaf.kind == "target"}
+        self._targets = {leaf.name: leaf.name.split(":", 1)[1] for leaf in graph.leaves
+                         if leaf.kind == "target" and ":" in leaf.name}
 
     def name(self, ref) -> Name:
         """The Name of a value (a leaf, a node, an updated parameter) or of η."""

@@ -14,6 +14,8 @@ from .derivation import Derivation, derive
 from .errors import SpecError
 from .evaluation import Values, evaluate
 from .graph_solution import GraphSolution, solve_circuit
+from .layered_solution import LayeredSolution, solve_layered
+from .layers import build_layered, is_layered_spec
 from .limits import MAX_EXAMPLES, MAX_NEURONS, MAX_PARAMETERS, MAX_VALUES, MAX_WRITTEN
 from .network import Network
 from .notation import Notation
@@ -92,7 +94,7 @@ class Solution:
 
 
 def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | None = None,
-          precision: int | None = None, written: bool = True) -> Solution | GraphSolution:
+          precision: int | None = None, written: bool = True) -> Solution | GraphSolution | LayeredSolution:
     """Solve an exercise: forward pass, loss, backward pass and updates, for ``steps`` steps.
 
     Args:
@@ -131,6 +133,16 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         except SpecError as error:
             raise error.with_file(source) from None
         return solve_circuit(circuit, steps, source, precision)
+    # A network with layer kinds (SPEC §2.5) is compiled to the operation graph too.
+    if is_layered_spec(data):
+        if notation is not None:
+            raise SpecError("a network with layer types names its quantities layer by layer; drop --notation",
+                            "--notation")
+        try:
+            network = build_layered(data)
+        except SpecError as error:
+            raise error.with_file(source) from None
+        return solve_layered(network, steps, source, precision)
     # Read and validate the spec into a network.
     try:
         network = data if isinstance(data, Network) else build_network(data)

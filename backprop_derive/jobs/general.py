@@ -15,6 +15,8 @@ from ..core.circuit import build_circuit, is_graph_spec
 from ..core.derivation import SLOPE_VARIABLES, Derivation, derive, route_counts
 from ..core.errors import SpecError
 from ..core.formula import X
+from ..core.layered_solution import LayeredNotation
+from ..core.layers import build_layered, is_layered_spec, one_example
 from ..core.limits import MAX_EXPANDED
 from ..core.network import Network
 from ..core.notation import Notation
@@ -88,6 +90,17 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
             return general_graph(build_circuit(data))
         except SpecError as error:
             raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
+    if is_layered_spec(data):
+        from .general_graph import general_graph  # NOTE: a layered network's formulas, over its own graph
+
+        if notation is not None:
+            raise SpecError("a network with layer types names its quantities layer by layer; drop --notation",
+                            "--notation")
+        try:
+            network = build_layered(one_example(data))
+        except SpecError as error:
+            raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
+        return general_graph(network, LayeredNotation(network))
     try:
         network = read_network(data)
     except SpecError as error:

@@ -120,8 +120,13 @@ class GeneralGraph:
         return {"title": self.circuit.title, "notation": self.notation.style, "formulas": formulas}
 
 
-def general_graph(circuit: Circuit) -> GeneralGraph:
-    """Every formula of ``circuit``: the engine's own steps, computed over symbols instead of numbers."""
+def general_graph(circuit: Circuit, notation: GraphNotation | None = None) -> GeneralGraph:
+    """Every formula of ``circuit``: the engine's own steps, computed over symbols instead of numbers.
+
+    Args:
+        circuit: A `graph:` exercise, or a layered network (one example of it).
+        notation: Names the quantities (default: by the graph's own names).
+    """
     derivation = derive(circuit.graph)
     updates = updates_of(circuit)
     symbols = {Ref("value", leaf.name): sympy.Symbol(f"v:{leaf.name}", real=True) for leaf in circuit.graph.leaves
@@ -135,5 +140,5 @@ def general_graph(circuit: Circuit) -> GeneralGraph:
         values[step.result] = compute(step, values)
     for update in updates:  # NOTE: over symbols (compute's update sums numbers)
         values[update.result] = values[update.old] - values[update.rate] * values[update.gradient]
-    return GeneralGraph(circuit, derivation, updates, values, symbols, GraphNotation(circuit.graph))
+    return GeneralGraph(circuit, derivation, updates, values, symbols, notation or GraphNotation(circuit.graph))
 

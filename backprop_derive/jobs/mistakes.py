@@ -9,8 +9,10 @@ from functools import cached_property
 import sympy
 
 from ..core.evaluation import Values, compute
-from ..core.graph import Backward, FanIn
+from ..core.graph import Backward, FanIn, Ref
 from ..core.graph_solution import GraphSolution
+from ..core.layered_solution import LayeredSolution
+from ..core.layers import Tensor
 from ..core.numbers import settle, total
 from ..core.operations import ARGUMENTS as _ARGUMENTS
 from ..core.rules import OUTPUT
@@ -106,7 +108,8 @@ def variants(solution) -> tuple[Variant, ...]:
     exercise = _Exercise(solution)
     truth = solution.values[0]
     found = []
-    table = GRAPH_MISTAKES if isinstance(solution, GraphSolution) else MISTAKES
+    table = (LAYER_MISTAKES if isinstance(solution, LayeredSolution)
+             else GRAPH_MISTAKES if isinstance(solution, GraphSolution) else MISTAKES)
     for code, make in table.items():
         for detail, changes in make(exercise):
             values = replay([changes.get(step.result, step) for step in exercise.steps], truth)
@@ -299,6 +302,44 @@ GRAPH_MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "sign_flip": _flipped_local,
     "swapped_multiply_inputs": _swapped_multiply_inputs,
     "missing_fanout_sum": _missing_fanout_sum,
+    "added_gradient": _added_gradient,
+    "missing_learning_rate": _missing_learning_rate,
+}
+
+
+# --- mistakes in a layered network (SPEC §2.5) ---------------------------------------------
+
+
+def _kernel_not_flipped(exercise: _Exercise) -> Made:
+    network = exercise.solution.network
+    changes = {}
+    for step in exercise.of_type(Backward):
+        group = step.node.group
+        if (not str(group.get("type", "")).startswith("conv") or group.get("role") != "pre" or step.slot % 2
+                or step.slot >= 2 * len(group["taps"])):
+            continue  # NOTE: only what an input entry is sent back (the slots before the bias, every other one)
+        layer = network.layers[group["layer"]]
+        kernels = Tensor(layer.kernel, next(p for p in layer.parameters if p.key == "kernels").names)
+        tap = group["taps"][step.slot // 2]
+        mirrored = (*tap[:2], *(size - 1 - at for size, at in zip(layer.kernel[2:], tap[2:])))
+        # NOTE: the local gradient by the input is the kernel entry it meets; unflipped, the mirrored one.
+        changes[step.result] = replace(step, local=_ARGUMENTS[len(step.arguments)],
+                                       arguments=step.arguments + (Ref("value", kernels.at(mirrored)),))
+    yield ("the kernel was not flipped: the input's gradient was taken with the kernel as it is, not the full "
+           "convolution with the flipped kernel", changes)
+
+
+def _pool_gradient_not_routed(exercise: _Exercise) -> Made:
+    yield ("a max-pooling window's gradient was spread evenly over its entries instead of routed to the maximum",
+           _changed([step for step in exercise.of_type(Backward) if step.node.group.get("type") == "maxpool"],
+                    lambda step: replace(step, local=sympy.Rational(1, step.node.operation.arity))))
+
+
+#: The mistakes of a layered network, in the order they are tried on a wrong answer. Adding one is one entry
+#: here (see LAYERS_API.md).
+LAYER_MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
+    "kernel_not_flipped": _kernel_not_flipped,
+    "pool_gradient_not_routed": _pool_gradient_not_routed,
     "added_gradient": _added_gradient,
     "missing_learning_rate": _missing_learning_rate,
 }

@@ -1,0 +1,388 @@
+"""The document and JSON of a layered exercise (SPEC §2.5): layer by layer, each map as a matrix, each
+entry's line with numbers; backward, each gradient as the sum over the places its value is used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from ..core.graph import Backward, FanIn, Ref, at
+from ..core.layered_solution import LayeredSolution
+from ..core.layers import LayeredNetwork, LayerParameter, describe_shape, size_of
+from ..core.notation import Name
+from ..core.numbers import settle
+from .document import Block, Document, Math, Table
+from .present import Context, Line, _local_form, chain, present
+from .render import _short_exact, build_document, cost_plot, json_number, to_json
+from .typography import Latex, Unicode
+
+# --- presentation per layer kind ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindPresentation:
+    """How a solution speaks of one layer kind.
+
+    Attributes:
+        forward: One sentence before the layer's forward lines.
+        backward: One sentence before the layer's backward lines.
+        details: The layer's settings in the network's table (kernel size, stride, …).
+        routes: True when a node sends back only along the entry it chose (max-pooling): the entries it
+            sends nothing to are written as 0 with a remark, the one it chose with the upstream gradient alone.
+    """
+
+    forward: str
+    backward: str
+    details: object = None
+    routes: bool = False
+
+
+def _conv_details(layer) -> str:
+    kernel = describe_shape(layer.kernel[2:])
+    channels = f", {layer.kernel[1]} → {layer.kernel[0]} channels" if layer.kernel[:2] != (1, 1) else ""
+    return (f"{kernel} kernel{channels}, stride {describe_shape(layer.stride)}, padding "
+            f"{describe_shape(layer.padding)}, {layer.activation.name}")
+
+
+def _pool_details(layer) -> str:
+    return f"{describe_shape(layer.size)} window, stride {describe_shape(layer.stride)}"
+
+
+#: What each layer kind's blocks say. Adding a kind's presentation is one entry here (see LAYERS_API.md).
+PRESENTATIONS: dict[str, KindPresentation] = {
+    "dense": KindPresentation(
+        "Each unit's weighted sum of the values coming in, then its activation.",
+        "Each pre-activation's gradient, then each weight's (δ times the input it scales, summed over the "
+        "examples), then each input's (the sum over the units it feeds).",
+        lambda layer: layer.activation.name),
+    "conv1d": KindPresentation(
+        "Each output entry is the sum over its window of input × kernel entry (cross-correlation), plus the bias.",
+        "Each kernel entry is used at every position: its gradient is the correlation of the input with the "
+        "upstream gradient map (the sum over its uses). Each input entry's gradient is the full convolution of "
+        "the upstream gradient map with the flipped kernel.", _conv_details),
+    "conv2d": KindPresentation(
+        "Each output entry is the sum over its window of input × kernel entry (cross-correlation), plus the bias.",
+        "Each kernel entry is used at every position: its gradient is the correlation of the input with the "
+        "upstream gradient map (the sum over its uses). Each input entry's gradient is the full convolution of "
+        "the upstream gradient map with the flipped kernel.", _conv_details),
+    "maxpool": KindPresentation(
+        "Each window's maximum; the first maximal entry (row-major) wins a tie.",
+        "Each window sends its gradient to the entry that won it; every other entry gets 0.", _pool_details,
+        routes=True),
+    "avgpool": KindPresentation(
+        "Each window's mean.",
+        "Each window spreads its gradient evenly over its entries.", _pool_details),
+    "flatten": KindPresentation("The map read row-major, channels first, as one vector: the same values.",
+                                "The gradient map is the gradient vector laid out as the map again."),
+}
+
+_DEFAULT = KindPresentation("", "")
+
+
+def presentation(kind: str) -> KindPresentation:
+    """The presentation of a layer kind (a kind without an entry gets plain sentences)."""
+    return PRESENTATIONS.get(kind, _DEFAULT)
+
+
+# --- matrices -------------------------------------------------------------------------------
+
+
+#: The letter of a whole map, by the letter of its entries (a bias vector keeps its b).
+_MAP_LETTERS = {"z": "Z", "a": "A", "x": "X", "y": "Y"}
+
+
+def matrices(shape: tuple[int, ...], texts: list[str]) -> list[tuple[int | None, list[list[str]]]]:
+    """Entries (row-major) laid out as matrices: one per channel of a map, a column for a vector."""
+    if len(shape) == 1:
+        return [(None, [[text] for text in texts])]
+    per_channel = size_of(shape[1:])
+    width = shape[-1]
+    laid = []
+    for channel in range(shape[0]):
+        entries = texts[channel * per_channel:(channel + 1) * per_channel]
+        rows = [entries[start:start + width] for start in range(0, len(entries), width)]
+        laid.append((channel if shape[0] > 1 else None, rows))
+    return laid
+
+
+class _Printer:
+    """Prints one training step of a layered solution in one typography."""
+
+    def __init__(self, solution: LayeredSolution, context: Context, marks: dict | None = None) -> None:
+        self.solution, self.context, self.marks = solution, context, marks or {}
+        self.network: LayeredNetwork = solution.network
+        self.typography = context.typography
+
+    @cached_property
+    def sends(self) -> dict[str, list[Backward]]:
+        """Each value's Backward steps (one per place it is used), in the derivation's order."""
+        # NOTE: the walk goes from the loss back; a sum reads in the forward order of the nodes it gathers.
+        found: dict[str, list[Backward]] = {}
+        for step in reversed(self.solution.derivation.backward):
+            if isinstance(step, Backward):
+                found.setdefault(step.node.inputs[step.slot], []).append(step)
+        return found
+
+    @cached_property
+    def fan_ins(self) -> dict[str, FanIn]:
+        return {step.result.name: step for step in self.solution.derivation.backward if isinstance(step, FanIn)}
+
+    def marked(self, line: Line, result: Ref) -> Line:
+        return replace(line, mark=self.marks[result]) if result in self.marks else line
+
+    def map_lines(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value") -> list[Line]:
+        """``Z^{[1]} = [matrix]`` (∂J/∂Z^{[1]} for ``grad``, new for ``new``), one line per channel.
+
+        The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
+        """
+        typography, context = self.typography, self.context
+        label = self.network.labels[names[0]]
+        letter = _MAP_LETTERS.get(label.base[1], label.base[1])
+        texts = [context.value(Ref(kind, name)) for name in names]
+        lines = []
+        for channel, rows in matrices(shape, texts):
+            name = Name((letter, letter, letter), label.layer, (str(channel + 1),) if channel is not None else (),
+                        label.example, new=kind == "new")
+            spelled = typography.spelled(name)
+            if kind == "grad":
+                spelled = typography.partial(typography.spelled(self.network.labels[self.network.graph.output]),
+                                             spelled)
+            lines.append(Line(typography.equation([spelled, typography.matrix(rows)])))
+        return lines
+
+    def forward(self, node_names) -> list[Line]:
+        steps = {step.result.name: step for step in self.solution.derivation.forward}
+        return [self.marked(present(steps[name], self.context), Ref("value", name)) for name in node_names]
+
+    def gathered(self, name: str, routes: bool = False) -> Line:
+        """``∂J/∂v = Σ upstream · local = numbers = value`` over every use of ``v`` (one term if used once)."""
+        context, typography = self.context, self.typography
+        result = Ref("grad", name)
+        uses = self.sends.get(name, [])
+        symbols, numbers = [], []
+        for step in uses:
+            local = settle(at(step.local, step.arguments, context.values))
+            if routes and step.node.operation.name == "max":
+                if local == 0:
+                    continue
+                symbols.append(context.name(step.upstream))
+                numbers.append(context.value(step.upstream))
+                continue
+            _, factor = _local_form(step, context)
+            symbols.append(context.product(context.name(step.upstream), factor))
+            numbers.append(context.product(context.factor(step.upstream), typography.factor(local)))
+        note = ""
+        fan_in = self.fan_ins.get(name)
+        if fan_in is not None and fan_in.tied:
+            note = f"used at {len(fan_in.terms)} places: the gradient is the sum over its uses"
+        elif routes and uses and not symbols:
+            note = "not the first maximum of its window: it gets no gradient"
+        if not uses:
+            note = "used by no later computation"
+        if not symbols:
+            return self.marked(chain(context.name(result), context.value(result), note=note), result)
+        return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers),
+                                 context.value(result), note=note), result)
+
+
+# --- the document ---------------------------------------------------------------------------
+
+
+@build_document.register
+def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figures: bool = True,
+      marks: dict | None = None, with_plots: bool = True) -> Document:
+    first = Context(solution.notation, typography, solution.values[0])
+    overview = (_network_block(solution, first), _given_block(solution, first))
+    steps = []
+    for index, values in enumerate(solution.values):
+        context = Context(solution.notation, typography, values)
+        printer = _Printer(solution, context, (marks or {}) if index == 0 else {})
+        heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
+        steps.append((heading, tuple(_step_blocks(solution, printer))))
+    closing = ()
+    if len(solution.values) > 1:
+        top = solution.top
+        rows = tuple((str(index + 1), Math(typography.number(values[top])))
+                     for index, values in enumerate(solution.values))
+        closing = (Block("Loss per step", "The cost before each step's update.",
+                         table=Table(("step", Math(typography.name(solution.notation, top))), rows), level=2,
+                         figure=cost_plot(solution, top) if with_plots else None),)
+    return Document(solution.title or "A layered network, worked", overview, tuple(steps), closing)
+
+
+def _network_block(solution: LayeredSolution, context: Context) -> Block:
+    network = solution.network
+    rows = []
+    shape = network.layers[0].shape_in
+    for layer in network.layers:
+        details = presentation(layer.type).details
+        rows.append((str(layer.reading.number), layer.type, f"{describe_shape(layer.shape_in)} → "
+                     f"{describe_shape(layer.shape_out)}", details(layer) if details else ""))
+    words = Unicode(context.typography.precision)
+    text = f"One example is {describe_shape(shape)} (channels first)." if len(shape) > 1 else ""
+    text = (text + f" Loss: {network.loss.description} ({network.loss.name})").strip()
+    if network.batched:
+        text += (f"; the cost J is the {'mean' if network.reduction == 'mean' else 'sum'} of the "
+                 f"{len(network.losses)} examples' losses")
+    if network.learning_rate is not None:
+        text += f"; learning rate {words.number(network.learning_rate)}"
+    return Block("The network", text + ".", table=Table(("layer", "type", "shape", "settings"), tuple(rows)),
+                 level=2)
+
+
+def _parameter_lines(printer: _Printer, parameter: LayerParameter, kind: str = "value") -> list[Line]:
+    """A parameter as the spec nests it: a number, a vector, a kernel matrix (one per pair of channels)."""
+    shape = parameter.shape
+    if not shape:
+        if kind == "grad":
+            return [printer.gathered(parameter.names[0])]
+        ref = Ref(kind, parameter.names[0])
+        return [Line(printer.typography.equation([printer.context.name(ref), printer.context.value(ref)]))]
+    if len(shape) == 1:
+        shown = (1, *shape) if parameter.key == "kernels" else shape
+    else:
+        shown = (size_of(shape[:-2]), *shape[-2:])
+    return printer.map_lines(shown, parameter.names, kind)
+
+
+def _given_block(solution: LayeredSolution, context: Context) -> Block:
+    network = solution.network
+    printer = _Printer(solution, context)
+    lines: list[Line] = []
+    for layer in network.layers:
+        for parameter in layer.parameters:
+            lines += _parameter_lines(printer, parameter)
+    for tensor, targets in zip(network.example_inputs, network.example_targets):
+        lines += printer.map_lines(tensor.shape, tensor.names)
+        if targets:
+            lines += printer.map_lines((len(targets),), targets)
+    return Block("Given values", "The parameters, then each example's input and target.", tuple(lines), level=2)
+
+
+def _examples(network: LayeredNetwork) -> list[int | None]:
+    return list(range(len(network.losses))) if network.batched else [None]
+
+
+def _step_blocks(solution: LayeredSolution, printer: _Printer):
+    network = solution.network
+    yield Block("Forward pass", "Layer by layer: each entry's formula, the numbers, its value; then the map.")
+    for example in _examples(network):
+        between = network.boundaries[example or 0]
+        for layer, outgoing in zip(network.layers, between[1:]):
+            nodes = network.nodes_of(layer.reading.index, example)
+            lines = printer.forward(node.name for node in nodes)
+            pre = network.pre_activations(layer.reading.index, example)
+            if pre is not None and pre.names != outgoing.names:
+                lines += printer.map_lines(pre.shape, pre.names)
+            if nodes:
+                lines += printer.map_lines(outgoing.shape, outgoing.names)
+            yield Block(_layer_heading(layer, example), presentation(layer.type).forward, tuple(lines), level=4)
+    losses = [node.name for node in network.graph.nodes if node.group.get("loss")]
+    yield Block("Loss", "", tuple(printer.forward(losses)))
+    yield Block("Backward pass", "From the loss back, layer by layer: each gradient is the sum, over the places "
+                "its value is used, of the upstream gradient times the local derivative; a parameter used at several "
+                "places (a kernel entry) gets the sum over its uses.")
+    top = Ref("grad", network.graph.output)
+    seed = [step for step in solution.derivation.backward if step.result == top]
+    lines = [present(step, printer.context) for step in seed]
+    if network.batched:
+        lines += [printer.gathered(name) for name in network.losses]
+    for example in _examples(network):
+        output = network.boundaries[example or 0][-1]
+        lines += [printer.gathered(name) for name in output.names]
+    yield Block("The loss's gradients", "", tuple(lines), level=4)
+    for layer in reversed(network.layers):
+        yield from _backward_blocks(solution, printer, layer)
+    rows = tuple((Math(printer.context.name(Ref("value", name))), Math(printer.context.value(Ref("value", name))),
+                  Math(printer.context.value(Ref("grad", name))))
+                 for name in network.parameters)
+    yield Block("Gradients", "The gradient of every parameter.", table=Table(("parameter", "value", "gradient"), rows))
+    if solution.updates:
+        context = printer.context
+        rows = tuple((Math(context.name(update.old)), Math(context.value(update.old)),
+                      Math(context.value(update.gradient)), Math(context.value(update.result)))
+                     for update in solution.updates)
+        yield Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
+                    tuple(printer.marked(present(update, context), update.result) for update in solution.updates),
+                    Table(("parameter", "old", "gradient", "new"), rows))
+
+
+def _layer_heading(layer, example: int | None) -> str:
+    details = presentation(layer.type).details
+    settings = f" ({details(layer)})" if details else ""
+    return f"Layer {layer.reading.number}: {layer.type}{settings}" + (
+        f", example {example + 1}" if example is not None else "")
+
+
+def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
+    network = solution.network
+    kind = presentation(layer.type)
+    index = layer.reading.index
+    lines: list[Line] = []
+    for example in _examples(network):
+        between = network.boundaries[example or 0]
+        incoming, outgoing = between[index], between[index + 1]
+        pre = network.pre_activations(index, example)
+        if pre is not None and pre.names != outgoing.names:
+            lines += [printer.gathered(name) for name in pre.names]
+            lines += printer.map_lines(pre.shape, pre.names, "grad")
+    for parameter in layer.parameters:
+        lines += [printer.gathered(name) for name in parameter.names]
+        if parameter.shape:
+            lines += _parameter_lines(printer, parameter, "grad")
+    for example in _examples(network):
+        incoming = network.boundaries[example or 0][index]
+        if incoming.names == network.boundaries[example or 0][index + 1].names:
+            # NOTE: flatten: the same values, so the same gradients, laid out as the map again.
+            lines += printer.map_lines(incoming.shape, incoming.names, "grad")
+            continue
+        lines += [printer.gathered(name, kind.routes) for name in incoming.names]
+        lines += printer.map_lines(incoming.shape, incoming.names, "grad")
+    yield Block(f"Layer {layer.reading.number}: {layer.type}", kind.backward, tuple(lines), level=4)
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def nested(shape: tuple[int, ...], values: list):
+    """Row-major values in the nesting ``shape`` says (a number for ``()``)."""
+    if not shape:
+        return values[0]
+    step = size_of(shape[1:])
+    return [nested(shape[1:], values[index * step:(index + 1) * step]) for index in range(shape[0])]
+
+
+@to_json.register
+def _(solution: LayeredSolution) -> dict:
+    steps = [_step_json(solution, index) for index in range(len(solution.values))]
+    result = {"title": solution.title, "notation": solution.notation.style, **steps[0]}
+    if len(steps) > 1:
+        result["steps"] = steps
+    return result
+
+
+def _step_json(solution: LayeredSolution, index: int) -> dict:
+    values, network = solution.values[index], solution.network
+    quantities = solution.quantities(index, exact=True)
+    numbers = {name: json_number(value, f"quantities.{name}") for name, value in quantities.items()}
+    named = solution.notation.ascii
+
+    def layers(kind: str) -> list[dict]:
+        return [{parameter.key: nested(parameter.shape, [numbers[named(Ref(kind, name))] for name in parameter.names])
+                 for parameter in layer.parameters} for layer in network.layers]
+
+    def example_inputs() -> list:
+        shaped = [nested(network.input_shape, [numbers[named(Ref("grad", name))] for name in tensor.names])
+                  for tensor in network.example_inputs]
+        return shaped if network.batched else shaped[0]
+
+    result = {
+        "loss": json_number(values[solution.top], "loss"),
+        "quantities": numbers,
+        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
+        "gradients": {"layers": layers("grad"), "inputs": example_inputs()},
+    }
+    if solution.updates:
+        result["updated"] = {"layers": layers("new")}
+    return result
+
