@@ -210,6 +210,26 @@ def gradients(model: Model) -> dict[Location, Any]:
                 for location, value in theta.items()}
 
 
+def input_gradients(model: Model) -> dict[tuple, Any]:
+    """∂J/∂x for every input entry by central differences, by (example, step, entry)."""
+    with mpmath.workdps(DIGITS):
+        theta = {location: mp(value) for location, value in model.parameters.items()}
+        step = STEP
+        result = {}
+        for example, (sequence, targets) in enumerate(model.examples):
+            for t, row in enumerate(sequence):
+                for i, value in enumerate(row):
+                    def cost(shift: Fraction) -> Any:
+                        moved = [list(r) for r in sequence]
+                        moved[t][i] = value + shift
+                        examples = list(model.examples)
+                        examples[example] = (moved, targets)
+                        return run(Model(model.layers, model.parameters, examples, model.loss, model.reduction,
+                                         model.learning_rate, model.update_biases), theta).cost
+                    result[(example, t, i)] = (cost(step) - cost(-step)) / (2 * mp(step))
+        return result
+
+
 def updated(model: Model, gradient: dict[Location, Any]) -> dict[Location, Any]:
     """θ − η·g for every parameter (a bias kept when ``update_biases`` is false)."""
     with mpmath.workdps(DIGITS):

@@ -89,8 +89,6 @@ def rnn_specs(draw, exact: bool = False, output: str | None = None, loss: str | 
     options = {}
     if batched and draw(st.booleans()):
         options["reduction"] = draw(st.sampled_from(["mean", "sum"]))
-    if draw(st.booleans()):
-        options["update_biases"] = draw(st.booleans())
     if options:
         spec["options"] = options
     return spec
@@ -186,3 +184,88 @@ def test_the_strategies_draw_specs_the_oracle_reads(output: str) -> None:
 
     check()
 
+
+
+# --- the package against the oracle ---------------------------------------------------------------
+
+#: JSON carries the double nearest each exact value: agreement to a few units of the last place.
+JSON_RELATIVE = mpmath.mpf("1e-14")
+
+
+def _flatten(tree, prefix: tuple) -> dict[tuple, float]:
+    """A JSON tree of numbers as {location: number}, the location its path of keys and indexes."""
+    if isinstance(tree, dict):
+        return {location: value for key, branch in tree.items() for location, value in _flatten(branch, prefix + (key,)).items()}
+    if isinstance(tree, list):
+        return {location: value for index, branch in enumerate(tree)
+                for location, value in _flatten(branch, prefix + (index,)).items()}
+    return {prefix: tree}
+
+
+def _json(spec: dict) -> dict:
+    import json
+
+    from backprop_derive import solve
+
+    return json.loads(solve(spec).render("json"))
+
+
+def _close(got: float, expected, scale, what: str) -> None:
+    with mpmath.workdps(DIGITS):
+        assert abs(mpmath.mpf(got) - expected) <= JSON_RELATIVE * max(abs(expected), scale), (
+            f"{what}: package {got!r}, oracle {mpmath.nstr(expected, 20)}")
+
+
+def _batched(spec: dict) -> bool:
+    return isinstance(spec["inputs"][0][0], list)
+
+
+def check_against_oracle(spec: dict, model: oracle_rnn.Model) -> None:
+    """The package's cost, gradients and updated parameters (JSON, in the spec's shapes) against the oracle's."""
+    result = _json(spec)
+    expected = oracle_rnn.gradients(model)
+    cost = oracle_rnn.forward(model).cost
+    scale = max([mpmath.mpf(1), abs(cost)] + [abs(g) for g in expected.values()])
+    _close(result["loss"], cost, scale, "the cost J")
+    gradients = _flatten(result["gradients"]["layers"], ("layers",))
+    assert set(gradients) == set(expected), "every parameter has one gradient, in the spec's shape"
+    for location, value in gradients.items():
+        _close(value, expected[location], scale, f"dJ/d{location}")
+    inputs = result["gradients"]["inputs"]
+    by_example = inputs if len(model.examples) > 1 or _batched(spec) else [inputs]
+    for (example, t, i), value in oracle_rnn.input_gradients(model).items():
+        _close(by_example[example][t][i], value, scale, f"dJ/dx, example {example}, step {t}, entry {i}")
+    if model.learning_rate is None:
+        assert "updated" not in result
+        return
+    new = oracle_rnn.updated(model, expected)
+    updated = _flatten(result["updated"]["layers"], ("layers",))
+    assert set(updated) == set(new)
+    for location, value in updated.items():
+        _close(value, new[location], scale, f"{location} updated")
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(rnn_specs())
+def test_rnn_networks_match_the_oracle(spec: dict) -> None:
+    check_against_oracle(spec, usable(spec))
+
+
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_each_output_mode_matches_the_oracle(output: str) -> None:
+    @settings(max_examples=8, **SETTINGS)
+    @given(rnn_specs(output=output))
+    def check(spec: dict) -> None:
+        check_against_oracle(spec, usable(spec))
+
+    check()
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_each_loss_over_sequences_matches_the_oracle(loss: str) -> None:
+    @settings(max_examples=5, **SETTINGS)
+    @given(rnn_specs(loss=loss))
+    def check(spec: dict) -> None:
+        check_against_oracle(spec, usable(spec))
+
+    check()
