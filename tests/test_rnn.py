@@ -6,6 +6,7 @@ sizes, batches, activations, losses and layers above.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import mpmath
 import oracle_rnn
@@ -269,3 +270,54 @@ def test_each_loss_over_sequences_matches_the_oracle(loss: str) -> None:
         check_against_oracle(spec, usable(spec))
 
     check()
+
+
+# --- check: missing_time_step ---------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "rnn_bptt_3_steps.yaml"
+
+
+def _ascii(location: tuple) -> str:
+    """The quantity name of a parameter's gradient: ("layers", 0, "recurrent_weights", 0, 1) → dL/dW[1]_12."""
+    _, layer, key, *index = location
+    letter = {"input_weights": "U", "recurrent_weights": "W", "weights": "W", "biases": "b"}[key]
+    return f"dL/d{letter}[{layer + 1}]_{''.join(str(i + 1) for i in index)}"
+
+
+def _written(value) -> Decimal:
+    with mpmath.workdps(DIGITS):
+        return Decimal(mpmath.nstr(value, 6))
+
+
+@pytest.mark.parametrize("output", ["all", "last"])
+def test_bptt_cut_to_one_step_is_diagnosed_as_missing_time_step(output: str) -> None:
+    import yaml
+
+    from backprop_derive import solve
+    from backprop_derive.jobs.check import Checker, parse_answers
+
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    if output == "last":
+        spec["layers"][0]["output"] = "last"
+        spec["targets"] = [Decimal("0.5")]
+    model = oracle_rnn.read(spec)
+    truth, cut = oracle_rnn.gradients(model), oracle_rnn.truncated_gradients(model)
+    # The student's sheet: every shared weight's gradient as BPTT cut to one step gives it.
+    sheet = {_ascii(location): _written(cut[location]) for location in truth
+             if location[2] != "weights" and location[:2] == ("layers", 0)
+             and abs(cut[location] - truth[location]) > mpmath.mpf("1e-6")}
+    assert sheet, "the cut changes some gradient"
+    marks = Checker(solve(spec)).mark(parse_answers(sheet)).marks
+    assert {mark.name: (mark.verdict, mark.mistake) for mark in marks} == {
+        name: ("wrong", "missing_time_step") for name in sheet}
+    assert all("one step" in mark.explanation for mark in marks)
+
+
+def test_the_true_gradients_are_right_and_the_example_is_checked_without_a_mistake() -> None:
+    from backprop_derive import solve
+    from backprop_derive.jobs.check import Checker, parse_answers
+
+    model = oracle_rnn.read(__import__("yaml").safe_load(EXAMPLE.read_text()))
+    sheet = {_ascii(location): _written(value) for location, value in oracle_rnn.gradients(model).items()}
+    marks = Checker(solve(EXAMPLE)).mark(parse_answers(sheet)).marks
+    assert {mark.verdict for mark in marks} == {"right"}

@@ -838,6 +838,11 @@ class LayeredNetwork(Circuit):
         return Tensor(shape, names) if names else None
 
     @property
+    def sequence(self) -> bool:
+        """True when one example is a sequence of time steps (an rnn comes first)."""
+        return bool(getattr(self.layers[0], "sequence", False))
+
+    @property
     def target_shape(self) -> tuple[int, ...]:
         """One example's targets: one row per time step for a sequence out, else a vector."""
         last = self.layers[-1]

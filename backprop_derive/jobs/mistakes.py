@@ -335,11 +335,22 @@ def _pool_gradient_not_routed(exercise: _Exercise) -> Made:
                     lambda step: replace(step, local=sympy.Rational(1, step.node.operation.arity))))
 
 
+def _missing_time_step(exercise: _Exercise) -> Made:
+    # NOTE: the slots where an rnn's z_t reads h_{t−1} (group "recurrent"): cut, no gradient reaches the step before.
+    cut = [step for step in exercise.of_type(Backward) if step.node.group.get("type") == "rnn"
+           and step.node.group.get("role") == "pre" and step.slot in step.node.group.get("recurrent", ())]
+    yield ("backpropagation through time was cut to one step: no gradient flowed from a step back into the state "
+           "before it (through the recurrent weights), so each shared weight's sum kept only what each step's own "
+           "loss sends (with output: last, the last step's term alone)",
+           {step.result: replace(step, local=sympy.Integer(0)) for step in cut})
+
+
 #: The mistakes of a layered network, in the order they are tried on a wrong answer. Adding one is one entry
 #: here (see LAYERS_API.md).
 LAYER_MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "kernel_not_flipped": _kernel_not_flipped,
     "pool_gradient_not_routed": _pool_gradient_not_routed,
+    "missing_time_step": _missing_time_step,
     "added_gradient": _added_gradient,
     "missing_learning_rate": _missing_learning_rate,
 }

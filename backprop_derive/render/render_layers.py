@@ -29,12 +29,19 @@ class KindPresentation:
         details: The layer's settings in the network's table (kernel size, stride, …).
         routes: True when a node sends back only along the entry it chose (max-pooling): the entries it
             sends nothing to are written as 0 with a remark, the one it chose with the upstream gradient alone.
+        given: Lines the forward pass starts the layer with, per example (an rnn's initial state).
+        blocks: The layer's backward blocks, when the generic ones do not fit (an rnn's steps from the last back).
+        owns_outgoing: The layer's own backward blocks show the gradients of the values it gives the layer
+            above (an rnn's h_t, which also feed the next step), so the layer above (or the loss) does not.
     """
 
     forward: str
     backward: str
     details: object = None
     routes: bool = False
+    given: object = None
+    blocks: object = None
+    owns_outgoing: bool = False
 
 
 def _conv_details(layer) -> str:
@@ -46,6 +53,74 @@ def _conv_details(layer) -> str:
 
 def _pool_details(layer) -> str:
     return f"{describe_shape(layer.size)} window, stride {describe_shape(layer.stride)}"
+
+
+def _rnn_details(layer) -> str:
+    units = layer.units
+    zero = all(value == 0 for value in layer.initial_state)
+    return (f"{units} unit{'s' if units != 1 else ''}, {layer.activation.name}, h₀ {'= 0' if zero else 'given'}, "
+            f"output: {layer.output}")
+
+
+def _rnn_given(printer: _Printer, layer, example: int | None) -> list[Line]:
+    """h_0 = [...]: the state the first step reads."""
+    typography, context = printer.typography, printer.context
+    names = [leaf.name for leaf in printer.network.graph.leaves if leaf.kind == "constant"
+             and printer.network.labels[leaf.name].layer == f"[{layer.reading.number}]"
+             and printer.network.labels[leaf.name].example == example]
+    label = printer.network.labels[names[0]]
+    name = Name(label.base, label.layer, ("0",), example)
+    return [Line(typography.equation([typography.spelled(name),
+                                      typography.matrix([[context.value(Ref("value", n)) for n in names]])]))]
+
+
+def _rnn_blocks(solution: LayeredSolution, printer: _Printer, layer):
+    """Backpropagation through time: at every step from the last to the first, ∂J/∂h_t (from the layer above at
+    that step and from z_{t+1}, through W) and δ_t = ∂J/∂z_t; then each shared weight's gradient, the sum over
+    the steps; then the inputs'."""
+    network = solution.network
+    index, number = layer.reading.index, layer.reading.number
+    steps, units = layer.pre_shape
+    for example in _examples(network):
+        pre = network.pre_activations(index, example).names
+        hidden = tuple(node.name for node in network.nodes_of(index, example, "activation")) or pre
+        where = f", example {example + 1}" if example is not None else ""
+        for t in reversed(range(steps)):
+            part = slice(t * units, (t + 1) * units)
+            lines = [printer.gathered(name) for name in hidden[part]]
+            if hidden != pre:
+                lines += [printer.gathered(name) for name in pre[part]]
+            if t == steps - 1:
+                text = ("The last step: its state feeds only the layer above." if layer.output == "all" else
+                        "The last step: its state is what the layer gives the layer above.")
+            elif layer.output == "all":
+                text = (f"The state of step {t + 1} feeds the layer above and the pre-activations of step {t + 2} "
+                        "(through W): its gradient is the sum of both.")
+            else:
+                text = (f"The state of step {t + 1} feeds only the pre-activations of step {t + 2} (through W): the "
+                        "layer above reads the last state alone.")
+            text += f" Then δ of step {t + 1}, the gradient of its pre-activations."
+            yield Block(f"Layer {number}: rnn, step {t + 1}{where}", text, tuple(lines), level=4)
+        yield Block(f"Layer {number}: rnn, every δ{where}", "The pre-activations' gradients, one row per time step.",
+                    tuple(printer.map_lines(layer.pre_shape, pre, "grad")), level=4)
+    lines: list[Line] = []
+    for parameter in layer.parameters:
+        lines += [printer.gathered(name) for name in parameter.names]
+        lines += _parameter_lines(printer, parameter, "grad")
+    yield Block(f"Layer {number}: rnn, the shared parameters",
+                "U, W and b are the same at every step: each one's gradient is the sum over the steps (and examples) "
+                "of δ times what it multiplies there: the step's input for U, the state before for W, 1 for b.",
+                tuple(lines), level=4)
+    below = network.layers[index - 1] if index else None
+    if below is not None and presentation(below.type).owns_outgoing:
+        return
+    lines = []
+    for example in _examples(network):
+        incoming = network.boundaries[example or 0][index]
+        lines += [printer.gathered(name) for name in incoming.names]
+        lines += printer.map_lines(incoming.shape, incoming.names, "grad")
+    yield Block(f"Layer {number}: rnn, the inputs", "Each step's input feeds only that step's pre-activations "
+                "(through U).", tuple(lines), level=4)
 
 
 #: What each layer kind's blocks say. Adding a kind's presentation is one entry here (see LAYERS_API.md).
@@ -74,6 +149,12 @@ PRESENTATIONS: dict[str, KindPresentation] = {
         "Each window spreads its gradient evenly over its entries.", _pool_details),
     "flatten": KindPresentation("The map read row-major, channels first, as one vector: the same values.",
                                 "The gradient map is the gradient vector laid out as the map again."),
+    "rnn": KindPresentation(
+        "Unrolled over the time steps: at each step the pre-activations are U times the step's input, plus W times "
+        "the state before (the initial state at the first step), plus b; the new state is their activation. U, W "
+        "and b are the same at every step.",
+        "Backpropagation through time, from the last step to the first.", _rnn_details, given=_rnn_given,
+        blocks=_rnn_blocks, owns_outgoing=True),
 }
 
 _DEFAULT = KindPresentation("", "")
@@ -88,7 +169,7 @@ def presentation(kind: str) -> KindPresentation:
 
 
 #: The letter of a whole map, by the letter of its entries (a bias vector keeps its b).
-_MAP_LETTERS = {"z": "Z", "a": "A", "x": "X", "y": "Y"}
+_MAP_LETTERS = {"z": "Z", "a": "A", "x": "X", "y": "Y", "h": "H"}
 
 
 def matrices(shape: tuple[int, ...], texts: list[str]) -> list[tuple[int | None, list[list[str]]]]:
@@ -136,6 +217,8 @@ class _Printer:
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
         typography, context = self.typography, self.context
+        if self.network.sequence and len(shape) == 2:
+            shape = (1, *shape)  # NOTE: a sequence is one matrix, a row per time step
         label = self.network.labels[names[0]]
         letter = _MAP_LETTERS.get(label.base[1], label.base[1])
         texts = [context.value(Ref(kind, name)) for name in names]
@@ -220,6 +303,9 @@ def _network_block(solution: LayeredSolution, context: Context) -> Block:
                      f"{describe_shape(layer.shape_out)}", details(layer) if details else ""))
     words = Unicode(context.typography.precision)
     text = f"One example is {describe_shape(shape)} (channels first)." if len(shape) > 1 else ""
+    if network.sequence:
+        text = (f"One example is a sequence of {shape[0]} time step{'s' if shape[0] != 1 else ''}, each "
+                f"{shape[1]} number{'s' if shape[1] != 1 else ''}.")
     text = (text + f" Loss: {network.loss.description} ({network.loss.name})").strip()
     if network.batched:
         text += (f"; the cost J is the {'mean' if network.reduction == 'mean' else 'sum'} of the "
@@ -255,7 +341,7 @@ def _given_block(solution: LayeredSolution, context: Context) -> Block:
     for tensor, targets in zip(network.example_inputs, network.example_targets):
         lines += printer.map_lines(tensor.shape, tensor.names)
         if targets:
-            lines += printer.map_lines((len(targets),), targets)
+            lines += printer.map_lines(network.target_shape, targets)
     return Block("Given values", "The parameters, then each example's input and target.", tuple(lines), level=2)
 
 
@@ -270,7 +356,8 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer):
         between = network.boundaries[example or 0]
         for layer, outgoing in zip(network.layers, between[1:]):
             nodes = network.nodes_of(layer.reading.index, example)
-            lines = printer.forward(node.name for node in nodes)
+            given = presentation(layer.type).given
+            lines = (given(printer, layer, example) if given else []) + printer.forward(node.name for node in nodes)
             pre = network.pre_activations(layer.reading.index, example)
             if pre is not None and pre.names != outgoing.names:
                 lines += printer.map_lines(pre.shape, pre.names)
@@ -289,7 +376,8 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer):
         lines += [printer.gathered(name) for name in network.losses]
     for example in _examples(network):
         output = network.boundaries[example or 0][-1]
-        lines += [printer.gathered(name) for name in output.names]
+        if not presentation(network.layers[-1].type).owns_outgoing:
+            lines += [printer.gathered(name) for name in output.names]
     yield Block("The loss's gradients", "", tuple(lines), level=4)
     for layer in reversed(network.layers):
         yield from _backward_blocks(solution, printer, layer)
@@ -317,7 +405,12 @@ def _layer_heading(layer, example: int | None) -> str:
 def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
     network = solution.network
     kind = presentation(layer.type)
+    if kind.blocks:
+        yield from kind.blocks(solution, printer, layer)
+        return
     index = layer.reading.index
+    below = network.layers[index - 1] if index else None
+    owned = below is not None and presentation(below.type).owns_outgoing
     lines: list[Line] = []
     for example in _examples(network):
         between = network.boundaries[example or 0]
@@ -331,6 +424,8 @@ def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
         if parameter.shape:
             lines += _parameter_lines(printer, parameter, "grad")
     for example in _examples(network):
+        if owned:
+            break  # NOTE: the layer below shows these gradients, in the order its own backward pass needs them
         incoming = network.boundaries[example or 0][index]
         if incoming.names == network.boundaries[example or 0][index + 1].names:
             # NOTE: flatten: the same values, so the same gradients, laid out as the map again.
