@@ -321,3 +321,109 @@ def test_the_true_gradients_are_right_and_the_example_is_checked_without_a_mista
     sheet = {_ascii(location): _written(value) for location, value in oracle_rnn.gradients(model).items()}
     marks = Checker(solve(EXAMPLE)).mark(parse_answers(sheet)).marks
     assert {mark.verdict for mark in marks} == {"right"}
+
+
+# --- generate --from ------------------------------------------------------------------------------
+
+
+def test_generate_from_the_rnn_example_keeps_its_structure_with_new_numbers(tmp_path) -> None:
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from backprop_derive import solve
+    from backprop_derive.cli import main
+    from backprop_derive.jobs.generate import key_values
+
+    def generate(folder: Path) -> None:
+        result = CliRunner().invoke(main, ["generate", "--from", str(EXAMPLE), "--count", "2", "--seed", "3",
+                                           "-o", str(folder)])
+        assert result.exit_code == 0, result.output
+
+    generate(tmp_path / "a")
+    generate(tmp_path / "b")
+    original = yaml.safe_load(EXAMPLE.read_text())
+    for index in (1, 2):
+        folder = tmp_path / "a" / f"variant-{index}"
+        assert (folder / "spec.yaml").read_bytes() == (tmp_path / "b" / f"variant-{index}" / "spec.yaml").read_bytes()
+        spec = yaml.safe_load((folder / "spec.yaml").read_text())
+        # The structure is kept (kinds, shapes, settings); the parameters, inputs and targets are drawn anew.
+        assert [layer.get("type", "dense") for layer in spec["layers"]] == ["rnn", "dense"]
+        rnn = spec["layers"][0]
+        assert {key: rnn[key] for key in ("activation", "initial_state", "output")} == {
+            key: original["layers"][0][key] for key in ("activation", "initial_state", "output")}
+        assert (len(rnn["input_weights"]), len(rnn["recurrent_weights"]), len(spec["inputs"])) == (2, 2, 3)
+        assert rnn["recurrent_weights"] != original["layers"][0]["recurrent_weights"]
+        # The answer key is what solve prints for the variant's spec.
+        solution = solve(folder / "spec.yaml")
+        printed = json.loads(solution.render("json"))["quantities"]
+        assert set(key_values(solution)) <= set(printed)
+        problem = (folder / "problem.md").read_text()
+        assert "\\partial L}{\\partial W_{12}^{[1]}}" in problem and "U^{[1]} = " in problem
+        assert str(printed["L"])[:6] not in problem
+
+
+# --- bad input --------------------------------------------------------------------------------------
+
+RNN = """\
+inputs: [[1, 0], [0.5, 1], [-1, 2]]
+targets: [[0.5], [0.25], [-0.5]]
+layers:
+  - type: rnn
+    input_weights: [[0.5, 1], [-0.25, 0]]
+    recurrent_weights: [[0.1, 0.4], [-0.2, 0.3]]
+    biases: [0, 0.1]
+    initial_state: [0, 0]
+    output: all
+  - activation: identity
+    weights: [[1, -0.5]]
+"""
+
+
+def rnn(old: str, new: str) -> str:
+    assert old in RNN, old
+    return RNN.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("text", "path", "message"), [
+    (rnn("input_weights: [[0.5, 1], [-0.25, 0]]", "input_weights: [[0.5], [-0.25]]"), "layers[0].input_weights[0]",
+     "each time step has 2"),
+    (rnn("[[0.1, 0.4], [-0.2, 0.3]]", "[[0.1, 0.4]]"), "layers[0].recurrent_weights", "expected a 2×2 matrix"),
+    (rnn("biases: [0, 0.1]", "biases: [0]"), "layers[0].biases", "expected a list of 2 numbers, one per unit"),
+    (rnn("initial_state: [0, 0]", "initial_state: [0, 0, 1]"), "layers[0].initial_state", "h_0 of each unit"),
+    (rnn("output: all", "output: every"), "layers[0].output", "expected all"),
+    (rnn("type: rnn", "type: rnn\n    activation: softmax"), "layers[0].activation", "for dense layers only"),
+    (rnn("output: all", "outputs: all"), "layers[0].outputs", "unknown key"),
+    (rnn("    input_weights: [[0.5, 1], [-0.25, 0]]\n", ""), "layers[0].input_weights", "missing"),
+    (rnn("targets: [[0.5], [0.25], [-0.5]]", "targets: [[0.5], [0.25]]"), "targets",
+     "expected 3 rows (one per time step) of 1 number"),
+    (rnn("targets: [[0.5], [0.25], [-0.5]]", "targets: [0.5]"), "targets[0]", "one per time step"),
+    (rnn("inputs: [[1, 0], [0.5, 1], [-1, 2]]", "inputs: [[1, 0], [0.5], [-1, 2]]"), "inputs[1]",
+     "every row as long as the first"),
+    (rnn("output: all", "output: last") + "  - type: rnn\n    input_weights: [[1]]\n    recurrent_weights: [[1]]\n",
+     "layers[2].type", "an rnn reads a sequence"),
+    (rnn("targets: [[0.5], [0.25], [-0.5]]", "target_classes: [0, 0, 0]"), "target_classes", "one row per step"),
+])
+def test_a_bad_rnn_field_is_one_line_naming_the_field_and_exit_2(tmp_path, text: str, path: str,
+                                                                 message: str) -> None:
+    from click.testing import CliRunner
+
+    from backprop_derive.cli import main
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    out = tmp_path / "out.md"
+    result = CliRunner().invoke(main, ["solve", str(spec), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert f"{spec}: {path}:" in result.output and message in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_the_valid_rnn_spec_of_the_bad_input_cases_solves(tmp_path) -> None:
+    from backprop_derive import solve
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(RNN)
+    assert solve(spec).render("json")

@@ -23,6 +23,8 @@ from ..core.errors import BackpropDeriveError, OutputError, SpecError
 from ..core.evaluation import Values, compute, evaluate
 from ..core.graph import Backward, Ref
 from ..core.graph_solution import GraphSolution, solve_circuit
+from ..core.layered_solution import LayeredSolution, solve_layered
+from ..core.layers import build_layered, is_layered_spec
 from ..core.limits import MAX_DRAWS, MAX_GENERATED, MAX_REDRAWS, MAX_UNITS, MAX_UNSOLVED_DRAWS, MAX_VARIANTS, MAX_WEIGHT_RANGE
 from ..core.network import Example, Parameter
 from ..core.numbers import settle
@@ -38,6 +40,8 @@ from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
 from ..render.present import Context
 from ..render.render import Block, Math, Table, environment, overview_blocks, render
 from ..render.render_graph import _circuit_block, _given_block
+from ..render.render_layers import _given_block as _layered_given_block
+from ..render.render_layers import _network_block as _layered_network_block
 from ..render.typography import Latex
 from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, quiz_item, too_small
 from .output import write_files, writing_into
@@ -179,18 +183,21 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
         spec = load_structure(structure)
     else:
         spec = architecture_spec(arch, activation, output_activation, loss, bias, batch)
-    graph = is_graph_spec(spec)
+    graph, layered = is_graph_spec(spec), is_layered_spec(spec)
     if notation and graph:
         raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+    if notation and layered:
+        raise SpecError("a network with layer types names its quantities layer by layer; drop --notation",
+                        "--notation")
     if notation:
         spec = {**spec, "options": {**spec.get("options", {}), "notation": notation}}
-    grid = default_graph_grid(spec) if graph else default_grid(spec)
+    grid = default_graph_grid(spec) if graph else default_layered_grid(spec) if layered else default_grid(spec)
     if weights is not None:
         low, high = parse_range(weights)
         grid = Grid(low, high, grid.decimals)
     if decimals is not None:
         grid = Grid(grid.low, grid.high, decimals)
-    if not graph:
+    if not graph and not layered:
         _check_size(build_network(spec), structure)
     return Plan(spec, grid, count, seed, allow_dead)
 
@@ -215,8 +222,10 @@ def _check_count(plan: Plan) -> None:
     count = plan.count
     if count > MAX_VARIANTS:
         raise SpecError(f"{count:,} variants: more than one run makes (at most {MAX_VARIANTS:,})", "--count")
-    if is_graph_spec(plan.spec):
-        return  # NOTE: a circuit (SPEC §2.4) has no layers to size by; only the count of variants is bounded
+    if is_graph_spec(plan.spec) or is_layered_spec(plan.spec):
+        # NOTE: a circuit (SPEC §2.4) has no layers to size by, and a layered network is bounded by its
+        # connections when it is read (layers.MAX_EDGES); only the count of variants is bounded here.
+        return
     network = build_network(plan.spec)
     factors = written_size(network) * len(network.examples)
     if factors * count > MAX_GENERATED:
@@ -457,15 +466,17 @@ def _short_decimal(value: sympy.Expr, places: int) -> bool:
 
 
 def make_drawer(plan: Plan):
-    """The drawer of ``plan``'s variants: of a network, or of a computational graph."""
-    if not is_graph_spec(plan.spec):
+    """The drawer of ``plan``'s variants: of a network, of a computational graph, or of a layered network."""
+    graph, layered = is_graph_spec(plan.spec), is_layered_spec(plan.spec)
+    if not graph and not layered:
         return Drawer(plan)
     numbers = plan.grid.values()
     if len(numbers) < 2:
         raise SpecError(f"the range {plan.grid.low}..{plan.grid.high} holds fewer than two nonzero numbers "
                         f"with {plan.grid.decimals} decimals; widen it", "--weights")
-    exact = stays_exact(plan.spec)
-    return GraphDrawer(plan, numbers, EXACT_RATES if exact else SMOOTH_RATES, plan.grid.decimals + 2, MAX_DRAWS)
+    exact = stays_exact(plan.spec) if graph else layered_stays_exact(plan.spec)
+    drawer = GraphDrawer if graph else LayeredDrawer
+    return drawer(plan, numbers, EXACT_RATES if exact else SMOOTH_RATES, plan.grid.decimals + 2, MAX_DRAWS)
 
 
 def _dying_layers(network) -> list:
@@ -633,6 +644,8 @@ def answer_key(solution: Solution, typography: Latex) -> Key:
 
 def key_values(solution: Solution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names (as ``solve --format json`` and ``check`` name them)."""
+    if isinstance(solution, LayeredSolution):
+        return layered_key_values(solution)
     if isinstance(solution, GraphSolution):
         return graph_key_values(solution)
     return {solution.notation.ascii(quantity): solution.values[0][quantity] for quantity in asked(solution)}
@@ -694,8 +707,10 @@ class VariantMaker:
         draw = self.drawer.draw(index, redraw)
         solution = draw.solution
         typography = Latex(solution.precision)
-        graph = isinstance(solution, GraphSolution)
-        sheet = (graph_problem_sheet if graph else problem_sheet)(solution, typography)
+        layered = isinstance(solution, LayeredSolution)
+        graph = isinstance(solution, GraphSolution) and not layered
+        sheet = (layered_problem_sheet if layered else graph_problem_sheet if graph else problem_sheet)(solution,
+                                                                                                      typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
         worked = _finished(render(solution, kind), self.fmt)
@@ -703,7 +718,9 @@ class VariantMaker:
                          tuple(question.text for question in sheet.questions for _ in question.names),
                          self.tolerance) if self.lms else None
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
-                       (graph_answer_key if graph else answer_key)(solution, typography), quiz)
+                       (layered_answer_key if layered else graph_answer_key if graph else answer_key)(solution,
+                                                                                                      typography),
+                       quiz)
 
 
 _WORKER: VariantMaker | None = None
@@ -832,6 +849,12 @@ def read_title(spec: dict) -> str:
 def load_structure(path: str | Path) -> dict:
     """A spec file read for its structure (validated; its numbers will be replaced)."""
     document = read_document(path)
+    if is_layered_spec(document):
+        try:
+            build_layered(document)
+        except SpecError as error:
+            raise error.with_file(input_name(path)) from None
+        return document
     if is_graph_spec(document):
         try:
             build_circuit(document)
@@ -964,3 +987,145 @@ def default_graph_grid(spec: dict):
     """Whole numbers from -5 to 5 for a circuit that stays exact (as CS231n's), else -3 to 3."""
     high = 5 if stays_exact(spec) else 3
     return Grid(decimal.Decimal(-high), decimal.Decimal(high), 0)
+
+
+# --- layered networks (SPEC §2.5) -----------------------------------------------------------
+
+
+def layered_stays_exact(spec: dict) -> bool:
+    """True when every value of the spec's solution is exact (no exp, tanh, square root on the way)."""
+    solution = solve_layered(build_layered(spec))
+    return all(value.is_Rational for value in solution.values[0].values())
+
+
+def default_layered_grid(spec: dict) -> Grid:
+    """Whole numbers from -3 to 3 for a network that stays exact (convolution and pooling with ReLU, worked with
+    pencil and paper), else -1..1 in tenths."""
+    if layered_stays_exact(spec):
+        return Grid(decimal.Decimal(-3), decimal.Decimal(3), 0)
+    return Grid(decimal.Decimal(-1), decimal.Decimal(1), 1)
+
+
+class LayeredDrawer:
+    """Draws variants of one layered plan: every entry of every parameter (the fields each layer kind lists
+    as its parameters), every input and target, the learning rate; the rest (strides, masks, initial states,
+    settings) kept as the structure gives them. Each draw is checked on the solution of the spec it writes.
+
+    Args:
+        plan: What to generate (``generate.Plan``).
+        numbers: The grid's nonzero numbers.
+        rates: The learning rates to choose from.
+        places: The most decimal places a value of an exact network may have.
+        draws: How many draws to try per variant.
+    """
+
+    def __init__(self, plan, numbers: tuple, rates: tuple, places: int, draws: int) -> None:
+        self.plan, self.numbers, self.rates, self.places, self.draws = plan, numbers, rates, places, draws
+        self.network = build_layered(plan.spec)
+        self.exact = layered_stays_exact(plan.spec)
+
+    def draw(self, index: int, redraw: int = 0) -> Draw:
+        """Variant ``index`` (its ``redraw``-th fresh draw): nice numbers, worth solving, solved."""
+        generator = random.Random(f"{self.plan.seed}:{index}:{redraw}")
+        spec, loss = self.plan.spec, self.network.loss.name
+        for _ in range(self.draws):
+            variant, drawn = copy.deepcopy(spec), []
+
+            def nested(raw, choose):
+                if isinstance(raw, list):
+                    return [nested(item, choose) for item in raw]
+                drawn.append(choose())
+                return drawn[-1]
+
+            def pick():
+                return generator.choice(self.numbers)
+
+            for layer, raw in zip(self.network.layers, variant["layers"]):
+                for parameter in layer.parameters:
+                    raw[parameter.key] = nested(raw[parameter.key], pick)
+            variant["inputs"] = nested(spec["inputs"], pick)
+            if "targets" in spec:
+                variant["targets"] = self._targets(spec["targets"], loss, generator, nested)
+            rate = None
+            if spec.get("learning_rate") is not None:
+                rate = variant["learning_rate"] = generator.choice(self.rates)
+            variant["title"] = f"Variant {index}: {spec.get('title') or 'A layered network'}"
+            try:
+                solution = solve_layered(build_layered(variant))
+            except BackpropDeriveError:  # e.g. the log of 0
+                continue
+            if self.plan.for_lms and too_small(solution):
+                continue
+            if self._worth_solving(solution):
+                return Draw(index, tuple(drawn) + (rate,), variant, solution)
+        raise BackpropDeriveError(f"no draw in {self.draws} made variant {index} of the network worth solving with "
+                                  "nice numbers: widen --weights" + (", use fewer --decimals" if self.exact else ""))
+
+    def _targets(self, raw, loss: str, generator: random.Random, nested):
+        """Targets the outputs can reach: 0 or 1 for binary cross-entropy, one-hot rows for cross-entropy."""
+        if loss == "binary_cross_entropy":
+            return nested(raw, lambda: generator.choice((0, 1)))
+        if loss != "cross_entropy":
+            return nested(raw, lambda: generator.choice(self.numbers))
+        if isinstance(raw, list) and raw and not isinstance(raw[0], list):
+            hot = generator.randrange(len(raw))
+            return [int(position == hot) for position in range(len(raw))]
+        return [self._targets(row, loss, generator, nested) for row in raw]
+
+    def _worth_solving(self, solution: LayeredSolution) -> bool:
+        values = solution.values[0]
+        if all(values[Ref("grad", name)] == 0 for name in solution.network.parameters):
+            return False
+        for step in solution.derivation.backward:
+            # NOTE: no input on a kink (relu at 0) and no tie in a max-pooling window: conventions, not arithmetic.
+            if isinstance(step, Backward) and step.slot == 0 and step.node.operation.kink is not None:
+                inputs = [values[argument] for argument in step.arguments]
+                if (len(inputs) == 1 and inputs[0] == 0) or (len(inputs) > 1 and len(set(inputs)) < len(inputs)):
+                    return False
+        return not self.exact or all(_short_decimal(value, self.places) for value in values.values())
+
+
+def _asked_outputs(solution: LayeredSolution) -> list[Ref]:
+    return [Ref("value", name) for tensor in solution.network.example_outputs for name in tensor.names]
+
+
+def layered_problem_sheet(solution: LayeredSolution, typography: Latex) -> Sheet:
+    """The problem of a layered network: the network, the given values and the questions, with no answer."""
+    context = Context(solution.notation, typography, solution.values[0])
+    network = solution.network
+    givens = (_layered_network_block(solution, context), _layered_given_block(solution, context))
+    cost = "cost" if network.batched else "loss"
+    questions = [Question("The output of the network (the forward pass)", _names(context, _asked_outputs(solution))),
+                 Question(f"The {cost}", _names(context, [solution.top])),
+                 Question(f"The gradient of the {cost} with respect to every parameter",
+                          _names(context, [Ref("grad", name) for name in network.parameters]))]
+    if solution.updates:
+        rate = typography.number(network.learning_rate)
+        questions.append(Question(f"Every parameter after one step of gradient descent with learning rate {rate}",
+                                  _names(context, [update.result for update in solution.updates])))
+    return Sheet(solution.title, "Work one step of backpropagation through the layers by hand.", givens,
+                 tuple(questions))
+
+
+def layered_answer_key(solution: LayeredSolution, typography: Latex) -> Key:
+    """The answers to a layered network's problem: its outputs and loss, each parameter's gradient and new value."""
+    context = Context(solution.notation, typography, solution.values[0])
+    network = solution.network
+    results = tuple(("output", Math(context.name(ref)), Math(context.value(ref))) for ref in _asked_outputs(solution))
+    results += (("cost" if network.batched else "loss", Math(context.name(solution.top)),
+                 Math(context.value(solution.top))),)
+    header: tuple[str, ...] = ("parameter", "gradient")
+    rows = [(Math(context.name(Ref("value", name))), Math(context.value(Ref("grad", name))))
+            for name in network.parameters]
+    if solution.updates:
+        header += ("after one step",)
+        new = {update.old.name: update.result for update in solution.updates}
+        rows = [row + (Math(context.value(new[name])),) for row, name in zip(rows, network.parameters)]
+    return Key(solution.title, results, Table(header, tuple(rows)))
+
+
+def layered_key_values(solution: LayeredSolution) -> dict[str, sympy.Expr]:
+    """The key's answers by their ASCII names."""
+    refs = [*_asked_outputs(solution), solution.top, *(Ref("grad", name) for name in solution.network.parameters),
+            *(update.result for update in solution.updates)]
+    return {solution.notation.ascii(ref): solution.values[0][ref] for ref in dict.fromkeys(refs)}
