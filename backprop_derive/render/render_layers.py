@@ -11,6 +11,7 @@ from ..core.layered_solution import LayeredSolution
 from ..core.layers import LayeredNetwork, LayerParameter, describe_shape, size_of
 from ..core.notation import Name
 from ..core.numbers import settle
+from .diagram import MARGIN, RADIUS, ROW, Diagram, Label, Place, _box, _label_size, _wire
 from .document import Block, Document, Math, Table
 from .present import Context, Line, _local_form, chain, present
 from .render import _short_exact, build_document, cost_plot, json_number, to_json
@@ -30,6 +31,7 @@ class KindPresentation:
         routes: True when a node sends back only along the entry it chose (max-pooling): the entries it
             sends nothing to are written as 0 with a remark, the one it chose with the upstream gradient alone.
         given: Lines the forward pass starts the layer with, per example (an rnn's initial state).
+        figure: The layer's figure in the forward pass (an rnn unrolled over its steps), given the solution.
         blocks: The layer's backward blocks, when the generic ones do not fit (an rnn's steps from the last back).
         owns_outgoing: The layer's own backward blocks show the gradients of the values it gives the layer
             above (an rnn's h_t, which also feed the next step), so the layer above (or the loss) does not.
@@ -40,6 +42,7 @@ class KindPresentation:
     details: object = None
     routes: bool = False
     given: object = None
+    figure: object = None
     blocks: object = None
     owns_outgoing: bool = False
 
@@ -123,6 +126,45 @@ def _rnn_blocks(solution: LayeredSolution, printer: _Printer, layer):
                 "(through U).", tuple(lines), level=4)
 
 
+def unrolled_diagram(solution: LayeredSolution, layer) -> Diagram:
+    """An rnn unrolled as courses draw it: h_0 → h_1 → … → h_T along W, each x_t up into h_t along U, and each
+    h_t up to what reads it (the layer above at every step, or at the last one only)."""
+    steps = layer.shape_in[0]
+    number = layer.reading.number
+
+    def place(key: str, letter: str, index: int, x: int, y: int, above: bool = False) -> Place:
+        name = Name((letter, letter, letter), "", (str(index),))
+        return Place(key, MARGIN + RADIUS + x * _STEP_COLUMN, MARGIN + RADIUS + y * ROW, Label(name.tex(), name.text()),
+                     None, above, False)
+
+    def weight(letter: str) -> Label:
+        name = Name((letter, letter, letter), f"[{number}]")
+        return Label(name.tex(), name.text())
+
+    previous = place("h0", "h", 0, 0, 1)
+    places, edges = [previous], []
+    for t in range(1, steps + 1):
+        x, h = place(f"x{t}", "x", t, t, 2), place(f"h{t}", "h", t, t, 1)
+        edges += [_wire(x, h, weight("U"), None), _wire(previous, h, weight("W"), None)]
+        places += [x, h]
+        if layer.output == "all" or t == steps:
+            out = place(f"o{t}", "o", t, t, 0, above=True)
+            places.append(out)
+            edges.append(_wire(h, out, None, None))
+        previous = h
+    boxes = [_box(p.x, p.y, 2 * RADIUS, 2 * RADIUS) for p in places]
+    boxes += [_box(*edge.label_at, *_label_size(edge.label)) for edge in edges if edge.label]
+    bounds = (min(box[0] for box in boxes) - MARGIN, min(box[1] for box in boxes) - MARGIN,
+              max(box[2] for box in boxes) + MARGIN, max(box[3] for box in boxes) + MARGIN)
+    words = (f"Layer {number} unrolled over its {steps} time steps: the same U, W and b at every step; o_t is what "
+             "the layer above reads" + (" at every step." if layer.output == "all" else " (the last state only)."))
+    return Diagram("unrolled", tuple(places), tuple(edges), Label(words, words), bounds)
+
+
+#: Between two time steps of an unrolled rnn (cm).
+_STEP_COLUMN = 2.6
+
+
 #: What each layer kind's blocks say. Adding a kind's presentation is one entry here (see LAYERS_API.md).
 PRESENTATIONS: dict[str, KindPresentation] = {
     "dense": KindPresentation(
@@ -154,7 +196,7 @@ PRESENTATIONS: dict[str, KindPresentation] = {
         "the state before (the initial state at the first step), plus b; the new state is their activation. U, W "
         "and b are the same at every step.",
         "Backpropagation through time, from the last step to the first.", _rnn_details, given=_rnn_given,
-        blocks=_rnn_blocks, owns_outgoing=True),
+        figure=unrolled_diagram, blocks=_rnn_blocks, owns_outgoing=True),
 }
 
 _DEFAULT = KindPresentation("", "")
@@ -281,7 +323,7 @@ def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figur
         context = Context(solution.notation, typography, values)
         printer = _Printer(solution, context, (marks or {}) if index == 0 else {})
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        steps.append((heading, tuple(_step_blocks(solution, printer))))
+        steps.append((heading, tuple(_step_blocks(solution, printer, with_figures and index == 0))))
     closing = ()
     if len(solution.values) > 1:
         top = solution.top
@@ -349,7 +391,7 @@ def _examples(network: LayeredNetwork) -> list[int | None]:
     return list(range(len(network.losses))) if network.batched else [None]
 
 
-def _step_blocks(solution: LayeredSolution, printer: _Printer):
+def _step_blocks(solution: LayeredSolution, printer: _Printer, with_figures: bool = False):
     network = solution.network
     yield Block("Forward pass", "Layer by layer: each entry's formula, the numbers, its value; then the map.")
     for example in _examples(network):
@@ -363,7 +405,10 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer):
                 lines += printer.map_lines(pre.shape, pre.names)
             if nodes:
                 lines += printer.map_lines(outgoing.shape, outgoing.names)
-            yield Block(_layer_heading(layer, example), presentation(layer.type).forward, tuple(lines), level=4)
+            figure = presentation(layer.type).figure
+            drawn = figure(solution, layer) if figure and with_figures and example in (None, 0) else None
+            yield Block(_layer_heading(layer, example), presentation(layer.type).forward, tuple(lines), level=4,
+                        figure=drawn)
     losses = [node.name for node in network.graph.nodes if node.group.get("loss")]
     yield Block("Loss", "", tuple(printer.forward(losses)))
     yield Block("Backward pass", "From the loss back, layer by layer: each gradient is the sum, over the places "
