@@ -18,8 +18,10 @@ from backprop_derive.jobs.general import general_solution
 from backprop_derive.render.pdf import compile_pdf
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-# NOTE: the networks' examples; computational graphs (`graph:`) are derived in tests/test_graph.py.
-ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml") if "\ngraph:" not in path.read_text(encoding="utf-8"))
+# NOTE: the networks' examples; computational graphs (`graph:`) are derived in tests/test_graph.py, layered
+# networks (a layer with a type) in tests/test_layers.py.
+ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml")
+             if not any(mark in path.read_text(encoding="utf-8") for mark in ("\ngraph:", "\n  - type:")))
 
 
 def whole_loss(network) -> sympy.Expr:

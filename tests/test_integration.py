@@ -118,10 +118,14 @@ def _document(name: str) -> dict:
 
 
 GRAPHS = {name for name in NAMES if "graph" in _document(name)}
+#: Networks with layer types (SPEC §2.5): named layer by layer, like a circuit refusing --notation.
+LAYERED = {name for name in NAMES if any(isinstance(layer, dict) and "type" in layer
+                                         for layer in _document(name).get("layers") or [])}
 WITH_RATE = {name for name in NAMES if "learning_rate" in _document(name)}
 #: What --style matrix cannot write, and the words its one line says why with.
 NOT_MATRIX = {
     **{name: "a circuit is solved gate by gate" for name in GRAPHS},
+    **{name: "solved layer by layer" for name in LAYERED},
     "custom_activation": "skip connection", "loss_none": "skip connection",
     "seed_relu": "", "han_kamber_9_1": "error terms", "negnevitsky_xor": "error terms",
     "error_term": "error terms", "threshold": "thresholds", "input_gradients": "input gradients",
@@ -211,7 +215,7 @@ def test_solve_precision(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_solve_notation(name: str, notation: str) -> None:
     result = run("solve", SPECS[name], "--notation", notation, "--format", "json", code=(0, 2))
-    if name in GRAPHS:
+    if name in GRAPHS | LAYERED:
         refused(result, "--notation", "own names")
         return
     data = json.loads(result.output)
@@ -275,7 +279,7 @@ def test_derive_in_every_format(name: str, fmt: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_derive_notation(name: str, notation: str) -> None:
     result = run("derive", SPECS[name], "--notation", notation, "--format", "json", code=(0, 2))
-    if name in GRAPHS:
+    if name in GRAPHS | LAYERED:
         refused(result, "--notation")
     else:
         assert json.loads(result.output)["notation"] == notation

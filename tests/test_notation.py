@@ -10,7 +10,9 @@ from backprop_derive.core.steps import Quantity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # NOTE: the networks' examples; a computational graph names its quantities itself (tests/test_graph.py).
-ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml") if "\ngraph:" not in path.read_text(encoding="utf-8"))
+# NOTE: circuits and networks with layer types (a layer with a type) name their quantities their own way.
+ALL = sorted(path.name for path in EXAMPLES.glob("*.yaml")
+             if not any(mark in path.read_text(encoding="utf-8") for mark in ("\ngraph:", "\n  - type:")))
 
 
 @pytest.mark.parametrize("style", sorted(NOTATIONS))

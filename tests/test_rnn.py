@@ -360,7 +360,7 @@ def test_generate_from_the_rnn_example_keeps_its_structure_with_new_numbers(tmp_
         printed = json.loads(solution.render("json"))["quantities"]
         assert set(key_values(solution)) <= set(printed)
         problem = (folder / "problem.md").read_text()
-        assert "\\partial L}{\\partial W_{12}^{[1]}}" in problem and "U^{[1]} = " in problem
+        assert "\\partial L}{\\partial W_{12}^{[1]}}" in problem and "$U^{[1]}$" in problem
         assert str(printed["L"])[:6] not in problem
 
 

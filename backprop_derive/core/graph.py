@@ -7,6 +7,7 @@ carried by the node.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -254,10 +255,27 @@ def at(formula: sympy.Expr, arguments: tuple[Ref, ...], values: Values) -> sympy
     number whose size explodes before any check could look at it. Such arguments are carried as DIGITS-digit
     numbers instead, and the result then meets settle's bounds like any other.
     """
-    numbers = [values[argument] for argument in arguments]
-    if any(_too_big(number, formula) for number in numbers):
-        numbers = [sympy.Float(number, DIGITS) if number.is_Rational else number for number in numbers]
-    return formula.xreplace(dict(zip(ARGUMENTS, numbers)))
+    # NOTE: only the arguments the formula uses: a local derivative of a 339-input sum is one of them.
+    numbers = {symbol: values[arguments[index]] for symbol, index in _used(formula)}
+    if any(_too_big(number, formula) for number in numbers.values()):
+        numbers = {symbol: sympy.Float(number, DIGITS) if number.is_Rational else number
+                   for symbol, number in numbers.items()}
+    return formula.xreplace(numbers)
+
+
+_POSITION = {symbol: index for index, symbol in enumerate(ARGUMENTS)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _used(formula: sympy.Expr) -> tuple[tuple[sympy.Symbol, int], ...]:
+    """The argument symbols ``formula`` contains, each with its position."""
+    return tuple((symbol, _POSITION[symbol]) for symbol in formula.free_symbols if symbol in _POSITION)
+
+
+@functools.lru_cache(maxsize=4096)
+def _powered(formula: sympy.Expr) -> bool:
+    """True when ``formula`` raises something to a computed power."""
+    return any(not power.exp.is_number for power in formula.atoms(sympy.Pow))
 
 
 def _too_big(number: sympy.Expr, formula: sympy.Expr) -> bool:
@@ -265,8 +283,7 @@ def _too_big(number: sympy.Expr, formula: sympy.Expr) -> bool:
         return False
     if max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) > MAX_EXACT_BITS:
         return True
-    powered = any(not power.exp.is_number for power in formula.atoms(sympy.Pow))
-    return powered and abs(number) > MAX_EXACT_POWER
+    return abs(number) > MAX_EXACT_POWER and _powered(formula)
 
 
 @compute.register

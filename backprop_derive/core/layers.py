@@ -26,7 +26,7 @@ from .graph import Graph, Leaf, Node
 from .limits import MAX_EXAMPLES, MAX_PARAMETERS
 from .network import Options
 from .notation import Name
-from .operations import ARGUMENTS, Operation, _applied, as_sympy_prints, weighted_sum
+from .operations import ARGUMENTS, MAX_ARITY, Operation, _applied, as_sympy_prints, weighted_sum
 from .rules import LOSSES, Activation, Loss
 from .spec import _activation, _known_keys, _list, _mapping, _number, _options, describe, learning_rate_of
 
@@ -378,6 +378,9 @@ class Dense:
             if required not in raw:
                 raise SpecError("missing", f"{path}.{required}")
         activation = _activation(raw["activation"], f"{path}.activation", reading.options, dense=True)
+        if 2 * inputs + 1 > MAX_ARITY:
+            raise SpecError(f"a dense layer reads at most {(MAX_ARITY - 1) // 2:,} values, but the layer below gives "
+                            f"{describe_shape(shape_in)} = {inputs:,}", f"{path}.weights")
         what = f"a list of rows (weights[j][i] from input i to unit j), each of {inputs} numbers"
         shape, values = read_array(raw["weights"], f"{path}.weights", 2, what)
         if shape[1] != inputs:
@@ -493,6 +496,9 @@ class Convolution:
         for size in kernel[2:]:
             if size > MAX_WINDOW:
                 raise SpecError(f"a kernel of at most {MAX_WINDOW} along each axis, got {size}", f"{path}.kernels")
+        if 2 * size_of(kernel[1:]) + 1 > MAX_ARITY:
+            raise SpecError(f"a kernel of at most {(MAX_ARITY - 1) // 2:,} entries per output channel, got "
+                            f"{describe_shape(kernel[1:])}", f"{path}.kernels")
         stride = _pair(raw.get("stride", 1), f"{path}.stride", self.axes, "a stride", 1, MAX_WINDOW)
         padding = _pair(raw.get("padding", 0), f"{path}.padding", self.axes, "a padding", 0, MAX_WINDOW)
         spatial = []

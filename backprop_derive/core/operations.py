@@ -10,8 +10,10 @@ import sympy
 
 from .notation import FunctionName
 
+#: The most inputs one node may have: a weighted sum of 1,024 (value, weight) pairs and a bias.
+MAX_ARITY = 2 * 1024 + 1
 #: The argument symbols of every operation's forward formula, in order (a0, a1, …).
-ARGUMENTS = tuple(sympy.Symbol(f"a{index:02d}", real=True) for index in range(100))
+ARGUMENTS = tuple(sympy.Symbol(f"a{index:02d}", real=True) for index in range(MAX_ARITY))
 
 #: How an operation's application is written: (typography, the operation, printed arguments, printed constant).
 Shape = Callable[[object, "Operation", list[str], str], str]
@@ -53,8 +55,7 @@ class Operation:
 
     def formula(self, constant: sympy.Expr | None = None) -> sympy.Expr:
         """f over ``ARGUMENTS`` (with the node's constant put in)."""
-        arguments = ARGUMENTS[:self.arity]
-        return self.forward(*arguments, constant) if self.constant else self.forward(*arguments)
+        return _formula(self, constant)
 
     def locals(self, constant: sympy.Expr | None = None) -> tuple[sympy.Expr, ...]:
         """∂f/∂a_i for each input, as SymPy differentiates ``formula`` (a kink takes ``kink``)."""
@@ -68,6 +69,13 @@ class Operation:
         """The gate's mark in a diagram, (LaTeX, Unicode), with its constant written in."""
         tex, text = self.glyph if self.glyph[1] else (self.tex or r"\mathrm{" + self.name + "}", self.text or self.name)
         return tex.replace("{c}", constant), text.replace("{c}", constant)
+
+
+# NOTE: cached by (operation, constant): a layer of 676 windows builds each node's formula from one kind.
+@cache
+def _formula(operation: Operation, constant: sympy.Expr | None) -> sympy.Expr:
+    arguments = ARGUMENTS[:operation.arity]
+    return operation.forward(*arguments, constant) if operation.constant else operation.forward(*arguments)
 
 
 # NOTE: cached by (operation, constant): a graph of 200 gates uses a handful of kinds, each differentiated once.
@@ -205,3 +213,19 @@ class _WeightedSum(Operation):
 
     pairs: int = 0
     bias_sign: int = 0
+
+    def locals(self, constant: sympy.Expr | None = None) -> tuple[sympy.Expr, ...]:
+        return _weighted_sum_locals(self.pairs, self.bias_sign)
+
+
+# NOTE: SymPy's derivative of each input's own term: the same as differentiating the whole sum, whose other
+# terms give 0, without walking a sum of 1,000 terms 2,000 times.
+@cache
+def _weighted_sum_locals(pairs: int, bias_sign: int) -> tuple[sympy.Expr, ...]:
+    derivatives = []
+    for index in range(pairs):
+        term = ARGUMENTS[2 * index] * ARGUMENTS[2 * index + 1]
+        derivatives += [sympy.diff(term, ARGUMENTS[2 * index]), sympy.diff(term, ARGUMENTS[2 * index + 1])]
+    if bias_sign:
+        derivatives.append(sympy.diff(bias_sign * ARGUMENTS[2 * pairs], ARGUMENTS[2 * pairs]))
+    return tuple(derivatives)

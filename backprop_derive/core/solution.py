@@ -136,7 +136,8 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     # A network with layer kinds (SPEC §2.5) is compiled to the operation graph too.
     if is_layered_spec(data):
         if notation is not None:
-            raise SpecError("a network with layer types names its quantities layer by layer; drop --notation",
+            raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
+                            "--notation",
                             "--notation")
         try:
             network = build_layered(data)

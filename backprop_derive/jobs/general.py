@@ -94,7 +94,8 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
         from .general_graph import general_graph  # NOTE: a layered network's formulas, over its own graph
 
         if notation is not None:
-            raise SpecError("a network with layer types names its quantities layer by layer; drop --notation",
+            raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
+                            "--notation",
                             "--notation")
         try:
             network = build_layered(one_example(data))

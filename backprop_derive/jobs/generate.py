@@ -40,8 +40,7 @@ from ..render.pdf import INSTALL_HINT, compile_pdf, latex_available
 from ..render.present import Context
 from ..render.render import Block, Math, Table, environment, overview_blocks, render
 from ..render.render_graph import _circuit_block, _given_block
-from ..render.render_layers import _given_block as _layered_given_block
-from ..render.render_layers import _network_block as _layered_network_block
+from ..render.render_layers import layered_given_block, layered_network_block
 from ..render.typography import Latex
 from .lms import QUIZ_FILES, WRITERS, QuizItem, Tolerance, asked, quiz_item, too_small
 from .output import write_files, writing_into
@@ -187,11 +186,11 @@ def make_plan(*, structure: str | Path | None = None, arch: str = "2-2-1", activ
     if notation and graph:
         raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
     if notation and layered:
-        raise SpecError("a network with layer types names its quantities layer by layer; drop --notation",
-                        "--notation")
+        raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
+                        "--notation", "--notation")
     if notation:
         spec = {**spec, "options": {**spec.get("options", {}), "notation": notation}}
-    grid = default_graph_grid(spec) if graph else default_layered_grid(spec) if layered else default_grid(spec)
+    grid = default_graph_grid(spec) if graph else LAYERED_GRID if layered else default_grid(spec)
     if weights is not None:
         low, high = parse_range(weights)
         grid = Grid(low, high, grid.decimals)
@@ -223,9 +222,7 @@ def _check_count(plan: Plan) -> None:
     if count > MAX_VARIANTS:
         raise SpecError(f"{count:,} variants: more than one run makes (at most {MAX_VARIANTS:,})", "--count")
     if is_graph_spec(plan.spec) or is_layered_spec(plan.spec):
-        # NOTE: a circuit (SPEC §2.4) has no layers to size by, and a layered network is bounded by its
-        # connections when it is read (layers.MAX_EDGES); only the count of variants is bounded here.
-        return
+        return  # NOTE: a circuit (SPEC §2.4) has no layers to size by; only the count of variants is bounded
     network = build_network(plan.spec)
     factors = written_size(network) * len(network.examples)
     if factors * count > MAX_GENERATED:
@@ -466,17 +463,17 @@ def _short_decimal(value: sympy.Expr, places: int) -> bool:
 
 
 def make_drawer(plan: Plan):
-    """The drawer of ``plan``'s variants: of a network, of a computational graph, or of a layered network."""
-    graph, layered = is_graph_spec(plan.spec), is_layered_spec(plan.spec)
-    if not graph and not layered:
+    """The drawer of ``plan``'s variants: of a network, or of a computational graph."""
+    if is_layered_spec(plan.spec):
+        return LayeredDrawer(plan)
+    if not is_graph_spec(plan.spec):
         return Drawer(plan)
     numbers = plan.grid.values()
     if len(numbers) < 2:
         raise SpecError(f"the range {plan.grid.low}..{plan.grid.high} holds fewer than two nonzero numbers "
                         f"with {plan.grid.decimals} decimals; widen it", "--weights")
-    exact = stays_exact(plan.spec) if graph else layered_stays_exact(plan.spec)
-    drawer = GraphDrawer if graph else LayeredDrawer
-    return drawer(plan, numbers, EXACT_RATES if exact else SMOOTH_RATES, plan.grid.decimals + 2, MAX_DRAWS)
+    exact = stays_exact(plan.spec)
+    return GraphDrawer(plan, numbers, EXACT_RATES if exact else SMOOTH_RATES, plan.grid.decimals + 2, MAX_DRAWS)
 
 
 def _dying_layers(network) -> list:
@@ -707,10 +704,9 @@ class VariantMaker:
         draw = self.drawer.draw(index, redraw)
         solution = draw.solution
         typography = Latex(solution.precision)
-        layered = isinstance(solution, LayeredSolution)
-        graph = isinstance(solution, GraphSolution) and not layered
-        sheet = (layered_problem_sheet if layered else graph_problem_sheet if graph else problem_sheet)(solution,
-                                                                                                      typography)
+        graph = isinstance(solution, GraphSolution)
+        exercise = "layered" if isinstance(solution, LayeredSolution) else "graph" if graph else "network"
+        sheet = SHEETS[exercise][0](solution, typography)
         kind = "tex" if self.fmt == "pdf" else self.fmt
         problem = _finished(_render("problem", self.fmt, problem=sheet), self.fmt)
         worked = _finished(render(solution, kind), self.fmt)
@@ -718,9 +714,7 @@ class VariantMaker:
                          tuple(question.text for question in sheet.questions for _ in question.names),
                          self.tolerance) if self.lms else None
         return Variant(index, draw.numbers, spec_yaml(draw.spec), problem, worked, sheet,
-                       (layered_answer_key if layered else graph_answer_key if graph else answer_key)(solution,
-                                                                                                      typography),
-                       quiz)
+                       SHEETS[exercise][1](solution, typography), quiz)
 
 
 _WORKER: VariantMaker | None = None
@@ -989,129 +983,127 @@ def default_graph_grid(spec: dict):
     return Grid(decimal.Decimal(-high), decimal.Decimal(high), 0)
 
 
-# --- layered networks (SPEC §2.5) -----------------------------------------------------------
+# --- networks with layer types (SPEC §2.5) --------------------------------------------------------
 
-
-def layered_stays_exact(spec: dict) -> bool:
-    """True when every value of the spec's solution is exact (no exp, tanh, square root on the way)."""
-    solution = solve_layered(build_layered(spec))
-    return all(value.is_Rational for value in solution.values[0].values())
-
-
-def default_layered_grid(spec: dict) -> Grid:
-    """Whole numbers from -3 to 3 for a network that stays exact (convolution and pooling with ReLU, worked with
-    pencil and paper), else -1..1 in tenths."""
-    if layered_stays_exact(spec):
-        return Grid(decimal.Decimal(-3), decimal.Decimal(3), 0)
-    return Grid(decimal.Decimal(-1), decimal.Decimal(1), 1)
+#: Small whole numbers: a convolution and a pooling a student works with pencil and paper.
+LAYERED_GRID = Grid(decimal.Decimal(-3), decimal.Decimal(3), 0)
+#: Outputs a target is drawn for from 0 and 1 (a probability), by the output layer's activation or the loss.
+_PROBABILITIES = {"sigmoid", "softmax"}
+#: Activations that saturate: their layer's parameters are drawn in tenths from -1 to 1, so that the unit is
+#: not pinned at 0 or 1 (where its gradient vanishes).
+_SATURATING = {"sigmoid", "tanh", "softmax"}
+_SMALL = Grid(decimal.Decimal(-1), decimal.Decimal(1), 1)
 
 
 class LayeredDrawer:
-    """Draws variants of one layered plan: every entry of every parameter (the fields each layer kind lists
-    as its parameters), every input and target, the learning rate; the rest (strides, masks, initial states,
-    settings) kept as the structure gives them. Each draw is checked on the solution of the spec it writes.
+    """Draws variants of a network with layer types: every parameter, input and target from the grid (targets
+    0 or 1 for a probability), checked on the solution of the spec it writes: no ReLU at its kink, no tied
+    maximum in a pooling window, and a gradient that reaches the first layer.
 
     Args:
         plan: What to generate (``generate.Plan``).
-        numbers: The grid's nonzero numbers.
-        rates: The learning rates to choose from.
-        places: The most decimal places a value of an exact network may have.
-        draws: How many draws to try per variant.
     """
 
-    def __init__(self, plan, numbers: tuple, rates: tuple, places: int, draws: int) -> None:
-        self.plan, self.numbers, self.rates, self.places, self.draws = plan, numbers, rates, places, draws
+    def __init__(self, plan) -> None:
+        self.plan = plan
         self.network = build_layered(plan.spec)
-        self.exact = layered_stays_exact(plan.spec)
+        self.numbers = plan.grid.values()
+        if len(self.numbers) < 2:
+            raise SpecError(f"the range {plan.grid.low}..{plan.grid.high} holds fewer than two nonzero numbers "
+                            f"with {plan.grid.decimals} decimals; widen it", "--weights")
+        last = self.network.layers[-1]
+        probability = (getattr(last, "activation", None) is not None and last.activation.name in _PROBABILITIES
+                       ) or self.network.loss.name in ("binary_cross_entropy", "cross_entropy")
+        self.targets = (0, 1) if probability else plan.grid.values(zero=True)
+        self.small = _SMALL.values() if plan.grid.decimals == 0 and plan.grid.high >= 1 else self.numbers
+
+    def _array(self, generator: random.Random, shape: tuple, numbers: tuple) -> object:
+        if not shape:
+            return generator.choice(numbers)
+        return [self._array(generator, shape[1:], numbers) for _ in range(shape[0])]
 
     def draw(self, index: int, redraw: int = 0) -> Draw:
         """Variant ``index`` (its ``redraw``-th fresh draw): nice numbers, worth solving, solved."""
         generator = random.Random(f"{self.plan.seed}:{index}:{redraw}")
-        spec, loss = self.plan.spec, self.network.loss.name
-        for _ in range(self.draws):
-            variant, drawn = copy.deepcopy(spec), []
-
-            def nested(raw, choose):
-                if isinstance(raw, list):
-                    return [nested(item, choose) for item in raw]
-                drawn.append(choose())
-                return drawn[-1]
-
-            def pick():
-                return generator.choice(self.numbers)
-
-            for layer, raw in zip(self.network.layers, variant["layers"]):
+        spec, network = self.plan.spec, self.network
+        unsolved = 0
+        for _ in range(MAX_DRAWS // 100):
+            variant = copy.deepcopy(spec)
+            for layer, raw in zip(network.layers, variant["layers"]):
+                activation = getattr(layer, "activation", None)
+                numbers = self.small if activation is not None and activation.name in _SATURATING else self.numbers
                 for parameter in layer.parameters:
-                    raw[parameter.key] = nested(raw[parameter.key], pick)
-            variant["inputs"] = nested(spec["inputs"], pick)
+                    raw[parameter.key] = self._array(generator, parameter.shape, numbers)
+            examples = len(network.losses)
+            inputs = [self._array(generator, network.input_shape, self.numbers) for _ in range(examples)]
+            variant["inputs"] = inputs if network.batched else inputs[0]
             if "targets" in spec:
-                variant["targets"] = self._targets(spec["targets"], loss, generator, nested)
-            rate = None
+                # NOTE: a sequence out (an rnn's output: all) has one target row per time step.
+                targets = [self._array(generator, network.target_shape, self.targets) for _ in range(examples)]
+                variant["targets"] = targets if network.batched else targets[0]
             if spec.get("learning_rate") is not None:
-                rate = variant["learning_rate"] = generator.choice(self.rates)
-            variant["title"] = f"Variant {index}: {spec.get('title') or 'A layered network'}"
+                variant["learning_rate"] = generator.choice(SMOOTH_RATES)
+            variant["title"] = f"Variant {index}: {spec.get('title') or 'A network with layer types'}"
             try:
                 solution = solve_layered(build_layered(variant))
-            except BackpropDeriveError:  # e.g. the log of 0
+            except BackpropDeriveError as error:
+                unsolved += 1
+                if unsolved == MAX_UNSOLVED_DRAWS:
+                    raise BackpropDeriveError(f"{MAX_UNSOLVED_DRAWS} draws for variant {index} had no solution; the "
+                                              f"last: {error}") from None
                 continue
             if self.plan.for_lms and too_small(solution):
                 continue
             if self._worth_solving(solution):
-                return Draw(index, tuple(drawn) + (rate,), variant, solution)
-        raise BackpropDeriveError(f"no draw in {self.draws} made variant {index} of the network worth solving with "
-                                  "nice numbers: widen --weights" + (", use fewer --decimals" if self.exact else ""))
+                numbers = (spec_yaml(variant["layers"]), spec_yaml(variant["inputs"]),
+                           spec_yaml(variant.get("targets")))
+                return Draw(index, numbers, variant, solution)
+        raise BackpropDeriveError(f"no draw in {MAX_DRAWS // 100} made variant {index} of the network worth solving "
+                                  "with nice numbers: widen --weights")
 
-    def _targets(self, raw, loss: str, generator: random.Random, nested):
-        """Targets the outputs can reach: 0 or 1 for binary cross-entropy, one-hot rows for cross-entropy."""
-        if loss == "binary_cross_entropy":
-            return nested(raw, lambda: generator.choice((0, 1)))
-        if loss != "cross_entropy":
-            return nested(raw, lambda: generator.choice(self.numbers))
-        if isinstance(raw, list) and raw and not isinstance(raw[0], list):
-            hot = generator.randrange(len(raw))
-            return [int(position == hot) for position in range(len(raw))]
-        return [self._targets(row, loss, generator, nested) for row in raw]
-
-    def _worth_solving(self, solution: LayeredSolution) -> bool:
-        values = solution.values[0]
-        if all(values[Ref("grad", name)] == 0 for name in solution.network.parameters):
-            return False
-        for step in solution.derivation.backward:
-            # NOTE: no input on a kink (relu at 0) and no tie in a max-pooling window: conventions, not arithmetic.
-            if isinstance(step, Backward) and step.slot == 0 and step.node.operation.kink is not None:
-                inputs = [values[argument] for argument in step.arguments]
-                if (len(inputs) == 1 and inputs[0] == 0) or (len(inputs) > 1 and len(set(inputs)) < len(inputs)):
-                    return False
-        return not self.exact or all(_short_decimal(value, self.places) for value in values.values())
-
-
-def _asked_outputs(solution: LayeredSolution) -> list[Ref]:
-    return [Ref("value", name) for tensor in solution.network.example_outputs for name in tensor.names]
+    @staticmethod
+    def _worth_solving(solution: LayeredSolution) -> bool:
+        values, network = solution.values[0], solution.network
+        for node in network.graph.nodes:
+            inputs = [values[Ref("value", name)] for name in node.inputs]
+            if node.operation.name == "relu" and inputs[0] == 0:
+                return False
+            if node.operation.name == "max" and inputs.count(max(inputs)) > 1 and max(inputs) != 0:
+                return False
+        # NOTE: an output pinned near a saturated 0 or 1 leaves gradients of 10^-40: nothing to work by hand.
+        last = len(network.layers) - 1
+        for example, tensor in zip(range(len(network.losses)), network.example_outputs):
+            pre = network.pre_activations(last, example if network.batched else None) or tensor
+            if any(abs(values[Ref("grad", name)]) < sympy.Rational(1, 1000) for name in pre.names):
+                return False
+        first = network.layers[0].parameters
+        return not first or any(values[Ref("grad", name)] != 0 for parameter in first for name in parameter.names)
 
 
 def layered_problem_sheet(solution: LayeredSolution, typography: Latex) -> Sheet:
-    """The problem of a layered network: the network, the given values and the questions, with no answer."""
+    """The problem of a network with layer types: its layers and given numbers, and what to compute."""
     context = Context(solution.notation, typography, solution.values[0])
     network = solution.network
-    givens = (_layered_network_block(solution, context), _layered_given_block(solution, context))
-    cost = "cost" if network.batched else "loss"
-    questions = [Question("The output of the network (the forward pass)", _names(context, _asked_outputs(solution))),
-                 Question(f"The {cost}", _names(context, [solution.top])),
-                 Question(f"The gradient of the {cost} with respect to every parameter",
-                          _names(context, [Ref("grad", name) for name in network.parameters]))]
+    givens = (layered_network_block(solution, context), layered_given_block(solution, context, as_table=True))
+    maps = [Ref("value", node.name) for node in network.graph.nodes if not node.group.get("loss")]
+    gradients = [Ref("grad", name) for name in network.parameters]
+    questions = [Question("Every entry of every map (the forward pass)", _names(context, maps)),
+                 Question("The loss" if not network.batched else "The cost", _names(context, [solution.top])),
+                 Question("The gradient of every parameter (the backward pass)", _names(context, gradients))]
     if solution.updates:
         rate = typography.number(network.learning_rate)
-        questions.append(Question(f"Every parameter after one step of gradient descent with learning rate {rate}",
+        questions.append(Question(f"Each parameter after one step of gradient descent with learning rate {rate}",
                                   _names(context, [update.result for update in solution.updates])))
-    return Sheet(solution.title, "Work one step of backpropagation through the layers by hand.", givens,
+    return Sheet(solution.title, "Work the forward and the backward pass through the layers by hand.", givens,
                  tuple(questions))
 
 
 def layered_answer_key(solution: LayeredSolution, typography: Latex) -> Key:
-    """The answers to a layered network's problem: its outputs and loss, each parameter's gradient and new value."""
+    """The answers: the outputs and the loss, then each parameter's gradient and new value."""
     context = Context(solution.notation, typography, solution.values[0])
     network = solution.network
-    results = tuple(("output", Math(context.name(ref)), Math(context.value(ref))) for ref in _asked_outputs(solution))
+    outputs = [Ref("value", name) for tensor in network.example_outputs for name in tensor.names]
+    results = tuple(("output", Math(context.name(ref)), Math(context.value(ref))) for ref in outputs)
     results += (("cost" if network.batched else "loss", Math(context.name(solution.top)),
                  Math(context.value(solution.top))),)
     header: tuple[str, ...] = ("parameter", "gradient")
@@ -1119,13 +1111,18 @@ def layered_answer_key(solution: LayeredSolution, typography: Latex) -> Key:
             for name in network.parameters]
     if solution.updates:
         header += ("after one step",)
-        new = {update.old.name: update.result for update in solution.updates}
-        rows = [row + (Math(context.value(new[name])),) for row, name in zip(rows, network.parameters)]
+        rows = [row + (Math(context.value(update.result)),) for row, update in zip(rows, solution.updates)]
     return Key(solution.title, results, Table(header, tuple(rows)))
 
 
 def layered_key_values(solution: LayeredSolution) -> dict[str, sympy.Expr]:
     """The key's answers by their ASCII names."""
-    refs = [*_asked_outputs(solution), solution.top, *(Ref("grad", name) for name in solution.network.parameters),
-            *(update.result for update in solution.updates)]
+    network = solution.network
+    refs = [*(Ref("value", name) for tensor in network.example_outputs for name in tensor.names), solution.top,
+            *(Ref("grad", name) for name in network.parameters), *(update.result for update in solution.updates)]
     return {solution.notation.ascii(ref): solution.values[0][ref] for ref in dict.fromkeys(refs)}
+
+
+#: Each kind of exercise's problem sheet and answer key.
+SHEETS = {"network": (problem_sheet, answer_key), "graph": (graph_problem_sheet, graph_answer_key),
+          "layered": (layered_problem_sheet, layered_answer_key)}

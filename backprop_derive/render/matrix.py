@@ -8,6 +8,7 @@ import sympy
 
 from ..core.errors import BackpropDeriveError
 from ..core.graph_solution import GraphSolution
+from ..core.layered_solution import LayeredSolution
 from ..core.network import Network, Node, Parameter
 from ..core.notation import Notation
 from ..core.steps import Quantity
@@ -289,6 +290,9 @@ def matrix_layers(solution) -> tuple[Layer, ...]:
         BackpropDeriveError: a circuit, a network that is not fully connected layers, or one with
             what matrix style does not write (error terms, input gradients, thresholds).
     """
+    if isinstance(solution, LayeredSolution):
+        raise BackpropDeriveError("--style matrix is for layers of neurons; a network with layer types is solved "
+                                  "layer by layer, its maps written as matrices already")
     if isinstance(solution, GraphSolution):
         raise BackpropDeriveError("--style matrix is for layers of neurons; a circuit is solved gate by gate")
     network = solution.network

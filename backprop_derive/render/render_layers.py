@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+import sympy
+
 from ..core.graph import Backward, FanIn, Ref, at
 from ..core.layered_solution import LayeredSolution
 from ..core.layers import LayeredNetwork, LayerParameter, describe_shape, size_of
@@ -13,9 +15,14 @@ from ..core.notation import Name
 from ..core.numbers import settle
 from .diagram import MARGIN, RADIUS, ROW, Diagram, Label, Place, _box, _label_size, _wire
 from .document import Block, Document, Math, Table
+from .map_figure import MapFigure, Panel, map_mermaid, map_svg, map_tikz
 from .present import Context, Line, _local_form, chain, present
-from .render import _short_exact, build_document, cost_plot, json_number, to_json
+from .render import _short_exact, build_document, cost_plot, figure_mermaid, figure_svg, figure_tikz, json_number, to_json
 from .typography import Latex, Unicode
+
+figure_svg.register(MapFigure, map_svg)
+figure_tikz.register(MapFigure, map_tikz)
+figure_mermaid.register(MapFigure, map_mermaid)
 
 # --- presentation per layer kind ------------------------------------------------------------
 
@@ -231,8 +238,10 @@ def matrices(shape: tuple[int, ...], texts: list[str]) -> list[tuple[int | None,
 class _Printer:
     """Prints one training step of a layered solution in one typography."""
 
-    def __init__(self, solution: LayeredSolution, context: Context, marks: dict | None = None) -> None:
+    def __init__(self, solution: LayeredSolution, context: Context, marks: dict | None = None,
+                 with_figures: bool = False) -> None:
         self.solution, self.context, self.marks = solution, context, marks or {}
+        self.with_figures = with_figures
         self.network: LayeredNetwork = solution.network
         self.typography = context.typography
 
@@ -254,26 +263,33 @@ class _Printer:
         return replace(line, mark=self.marks[result]) if result in self.marks else line
 
     def map_lines(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value") -> list[Line]:
-        """``Z^{[1]} = [matrix]`` (∂J/∂Z^{[1]} for ``grad``, new for ``new``), one line per channel.
+        """``Z^{[1]} = [matrix]`` (∂J/∂Z^{[1]} for ``grad``, new for ``new``), one line per channel."""
+        return [Line(self.typography.equation([name, matrix])) for name, matrix in self.map_pairs(shape, names, kind)]
+
+    def map_pairs(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value") -> list[tuple[str, str]]:
+        """Each channel's (name, matrix), printed.
 
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
         typography, context = self.typography, self.context
         if self.network.sequence and len(shape) == 2:
             shape = (1, *shape)  # NOTE: a sequence is one matrix, a row per time step
-        label = self.network.labels[names[0]]
-        letter = _MAP_LETTERS.get(label.base[1], label.base[1])
         texts = [context.value(Ref(kind, name)) for name in names]
-        lines = []
+        pairs = []
         for channel, rows in matrices(shape, texts):
-            name = Name((letter, letter, letter), label.layer, (str(channel + 1),) if channel is not None else (),
-                        label.example, new=kind == "new")
-            spelled = typography.spelled(name)
+            spelled = typography.spelled(self.map_name(names, channel, kind))
             if kind == "grad":
                 spelled = typography.partial(typography.spelled(self.network.labels[self.network.graph.output]),
                                              spelled)
-            lines.append(Line(typography.equation([spelled, typography.matrix(rows)])))
-        return lines
+            pairs.append((spelled, typography.matrix(rows)))
+        return pairs
+
+    def map_name(self, names: tuple[str, ...], channel: int | None, kind: str = "value") -> Name:
+        """A whole map's Name, after its entries' (and its channel's number where it has several)."""
+        label = self.network.labels[names[0]]
+        letter = _MAP_LETTERS.get(label.base[1], label.base[1])
+        return Name((letter, letter, letter), label.layer, (str(channel + 1),) if channel is not None else (),
+                    label.example, new=kind == "new")
 
     def forward(self, node_names) -> list[Line]:
         steps = {step.result.name: step for step in self.solution.derivation.forward}
@@ -317,13 +333,13 @@ class _Printer:
 def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figures: bool = True,
       marks: dict | None = None, with_plots: bool = True) -> Document:
     first = Context(solution.notation, typography, solution.values[0])
-    overview = (_network_block(solution, first), _given_block(solution, first))
+    overview = (layered_network_block(solution, first), layered_given_block(solution, first))
     steps = []
     for index, values in enumerate(solution.values):
         context = Context(solution.notation, typography, values)
-        printer = _Printer(solution, context, (marks or {}) if index == 0 else {})
+        printer = _Printer(solution, context, (marks or {}) if index == 0 else {}, with_figures and index == 0)
         heading = f"Step {index + 1}" if len(solution.values) > 1 else ""
-        steps.append((heading, tuple(_step_blocks(solution, printer, with_figures and index == 0))))
+        steps.append((heading, tuple(_step_blocks(solution, printer))))
     closing = ()
     if len(solution.values) > 1:
         top = solution.top
@@ -335,7 +351,7 @@ def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figur
     return Document(solution.title or "A layered network, worked", overview, tuple(steps), closing)
 
 
-def _network_block(solution: LayeredSolution, context: Context) -> Block:
+def layered_network_block(solution: LayeredSolution, context: Context) -> Block:
     network = solution.network
     rows = []
     shape = network.layers[0].shape_in
@@ -360,38 +376,51 @@ def _network_block(solution: LayeredSolution, context: Context) -> Block:
 
 def _parameter_lines(printer: _Printer, parameter: LayerParameter, kind: str = "value") -> list[Line]:
     """A parameter as the spec nests it: a number, a vector, a kernel matrix (one per pair of channels)."""
+    if not parameter.shape and kind == "grad":
+        return [printer.gathered(parameter.names[0])]
+    return [Line(printer.typography.equation([name, matrix])) for name, matrix in _parameter_pairs(printer, parameter,
+                                                                                                    kind)]
+
+
+def _parameter_pairs(printer: _Printer, parameter: LayerParameter, kind: str = "value") -> list[tuple[str, str]]:
     shape = parameter.shape
     if not shape:
-        if kind == "grad":
-            return [printer.gathered(parameter.names[0])]
         ref = Ref(kind, parameter.names[0])
-        return [Line(printer.typography.equation([printer.context.name(ref), printer.context.value(ref)]))]
+        return [(printer.context.name(ref), printer.context.value(ref))]
     if len(shape) == 1:
         shown = (1, *shape) if parameter.key == "kernels" else shape
     else:
         shown = (size_of(shape[:-2]), *shape[-2:])
-    return printer.map_lines(shown, parameter.names, kind)
+    return printer.map_pairs(shown, parameter.names, kind)
 
 
-def _given_block(solution: LayeredSolution, context: Context) -> Block:
+def _given_pairs(solution: LayeredSolution, printer: _Printer) -> list[tuple[str, str]]:
     network = solution.network
-    printer = _Printer(solution, context)
-    lines: list[Line] = []
-    for layer in network.layers:
-        for parameter in layer.parameters:
-            lines += _parameter_lines(printer, parameter)
+    pairs = [pair for layer in network.layers for parameter in layer.parameters
+             for pair in _parameter_pairs(printer, parameter)]
     for tensor, targets in zip(network.example_inputs, network.example_targets):
-        lines += printer.map_lines(tensor.shape, tensor.names)
+        pairs += printer.map_pairs(tensor.shape, tensor.names)
         if targets:
-            lines += printer.map_lines(network.target_shape, targets)
-    return Block("Given values", "The parameters, then each example's input and target.", tuple(lines), level=2)
+            pairs += printer.map_pairs(network.target_shape, targets)
+    return pairs
+
+
+def layered_given_block(solution: LayeredSolution, context: Context, as_table: bool = False) -> Block:
+    """The parameters, then each example's input and target, as matrices (lines, or a table for a problem sheet)."""
+    pairs = _given_pairs(solution, _Printer(solution, context))
+    text = "The parameters, then each example's input and target."
+    if as_table:
+        return Block("Given values", text, table=Table(("name", "value"), tuple((Math(name), Math(value))
+                                                                               for name, value in pairs)), level=2)
+    lines = tuple(Line(context.typography.equation([name, value])) for name, value in pairs)
+    return Block("Given values", text, lines, level=2)
 
 
 def _examples(network: LayeredNetwork) -> list[int | None]:
     return list(range(len(network.losses))) if network.batched else [None]
 
 
-def _step_blocks(solution: LayeredSolution, printer: _Printer, with_figures: bool = False):
+def _step_blocks(solution: LayeredSolution, printer: _Printer):
     network = solution.network
     yield Block("Forward pass", "Layer by layer: each entry's formula, the numbers, its value; then the map.")
     for example in _examples(network):
@@ -405,10 +434,14 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer, with_figures: boo
                 lines += printer.map_lines(pre.shape, pre.names)
             if nodes:
                 lines += printer.map_lines(outgoing.shape, outgoing.names)
-            figure = presentation(layer.type).figure
-            drawn = figure(solution, layer) if figure and with_figures and example in (None, 0) else None
+            figure = None
+            if printer.with_figures and example in (None, 0) and layer.type in ("conv1d", "conv2d"):
+                figure = conv_figure(printer, layer, between[layer.reading.index],
+                                     network.pre_activations(layer.reading.index, example))
+            elif printer.with_figures and example in (None, 0) and presentation(layer.type).figure:
+                figure = presentation(layer.type).figure(solution, layer)
             yield Block(_layer_heading(layer, example), presentation(layer.type).forward, tuple(lines), level=4,
-                        figure=drawn)
+                        figure=figure)
     losses = [node.name for node in network.graph.nodes if node.group.get("loss")]
     yield Block("Loss", "", tuple(printer.forward(losses)))
     yield Block("Backward pass", "From the loss back, layer by layer: each gradient is the sum, over the places "
@@ -479,6 +512,60 @@ def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
         lines += [printer.gathered(name, kind.routes) for name in incoming.names]
         lines += printer.map_lines(incoming.shape, incoming.names, "grad")
     yield Block(f"Layer {layer.reading.number}: {layer.type}", kind.backward, tuple(lines), level=4)
+
+
+# --- the convolution's figure -----------------------------------------------------------------
+
+
+def conv_figure(printer: _Printer, layer, incoming, pre) -> MapFigure:
+    """The input map (zero-padded as the layer reads it), the kernel and the output map of the first example,
+    the first window and the entry it makes shaded (the first channel of each where there are several)."""
+    values, precision = printer.context.values, printer.typography.precision
+    forms = (Latex(precision), Unicode(precision))
+
+    def grid(rows_of_values) -> tuple[tuple[tuple[str, ...], ...], ...]:
+        return tuple(tuple(tuple(form.number(value) for value in row) for row in rows_of_values) for form in forms)
+
+    spatial = incoming.shape[1:]
+    per_channel = size_of(spatial)
+    entries = [values[Ref("value", name)] for name in incoming.names[:per_channel]]
+    rows = [entries] if len(spatial) == 1 else [entries[r * spatial[1]:(r + 1) * spatial[1]] for r in range(spatial[0])]
+    pads = layer.padding if len(spatial) == 2 else (0, *layer.padding)
+    zero = _ZERO
+    width = len(rows[0]) + 2 * pads[1]
+    padded = ([[zero] * width for _ in range(pads[0])] + [[zero] * pads[1] + row + [zero] * pads[1] for row in rows]
+              + [[zero] * width for _ in range(pads[0])])
+    window = layer.kernel[2:] if len(spatial) == 2 else (1, *layer.kernel[2:])
+    kernels = next(p for p in layer.parameters if p.key == "kernels")
+    kernel = [values[Ref("value", name)] for name in kernels.names[:size_of(layer.kernel[2:])]]
+    kernel_rows = [kernel[r * window[1]:(r + 1) * window[1]] for r in range(window[0])]
+    out = [values[Ref("value", name)] for name in pre.names[:size_of(pre.shape[1:])]]
+    out_width = pre.shape[-1]
+    out_rows = [out[r * out_width:(r + 1) * out_width] for r in range(len(out) // out_width)]
+
+    def title(names, channel) -> Label:
+        name = printer.map_name(names, channel)
+        return Label(name.tex(), name.text())
+
+    several = incoming.shape[0] > 1 or layer.kernel[0] > 1
+    inputs_tex, inputs_text = grid(padded)
+    kernel_tex, kernel_text = grid(kernel_rows)
+    out_tex, out_text = grid(out_rows)
+    shaded = frozenset((r, c) for r in range(window[0]) for c in range(window[1]))
+    panels = (Panel(title(incoming.names, 0 if several else None), inputs_tex, inputs_text, shaded),
+              Panel(title(kernels.names, None), kernel_tex, kernel_text),
+              Panel(title(pre.names, 0 if several else None), out_tex, out_text, frozenset({(0, 0)})))
+    biased = any(p.key == "biases" for p in layer.parameters)
+    operators = (Label(r"\star", "⋆"), Label(r"+\; b =", "+ b =") if biased else Label("=", "="))
+    padding = f", zero-padded by {describe_shape(layer.padding)}" if any(layer.padding) else ""
+    words = (f"Layer {layer.reading.number}: the input map{padding}, cross-correlated with the kernel at stride "
+             f"{describe_shape(layer.stride)}, gives the output map; the shaded window makes the shaded entry"
+             + (" (the first channel of each)" if several else "") + ".")
+    return MapFigure(f"conv{layer.reading.number}", panels, operators, Label(words, words))
+
+
+#: A padded entry's value.
+_ZERO = sympy.Integer(0)
 
 
 # --- JSON -----------------------------------------------------------------------------------
