@@ -228,6 +228,17 @@ def check_against_oracle(spec: dict, model: oracle_rnn.Model) -> None:
     cost = oracle_rnn.forward(model).cost
     scale = max([mpmath.mpf(1), abs(cost)] + [abs(g) for g in expected.values()])
     _close(result["loss"], cost, scale, "the cost J")
+    # Every hidden state h_t of every rnn layer and example, by its name (h[1]_21: step 2, unit 1).
+    for example, states in enumerate(oracle_rnn.forward(model).states):
+        for depth, history in states.items():
+            activation = spec["layers"][depth].get("activation", "tanh")
+            if (activation if isinstance(activation, str) else activation.get("name")) in ("identity", "linear"):
+                continue  # NOTE: h_t is z_t itself, named so
+            for t, state in enumerate(history):
+                for j, value in enumerate(state):
+                    index = f"{t + 1}" if len(state) == 1 else f"{t + 1}{j + 1}"
+                    key = f"h[{depth + 1}]_{index}" + (f"({example + 1})" if _batched(spec) else "")
+                    _close(result["quantities"][key], value, scale, key)
     gradients = _flatten(result["gradients"]["layers"], ("layers",))
     assert set(gradients) == set(expected), "every parameter has one gradient, in the spec's shape"
     for location, value in gradients.items():

@@ -300,7 +300,7 @@ class _Printer:
         context, typography = self.context, self.typography
         result = Ref("grad", name)
         uses = self.sends.get(name, [])
-        symbols, numbers = [], []
+        symbols, numbers, terms = [], [], []
         for step in uses:
             local = settle(at(step.local, step.arguments, context.values))
             if routes and step.node.operation.name == "max":
@@ -310,6 +310,7 @@ class _Printer:
                 numbers.append(context.value(step.upstream))
                 continue
             _, factor = _local_form(step, context)
+            terms.append(step.result)
             symbols.append(context.product(context.name(step.upstream), factor))
             numbers.append(context.product(context.factor(step.upstream), typography.factor(local)))
         note = ""
@@ -322,8 +323,11 @@ class _Printer:
             note = "used by no later computation"
         if not symbols:
             return self.marked(chain(context.name(result), context.value(result), note=note), result)
-        return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers),
-                                 context.value(result), note=note), result)
+        parts = [typography.sum(symbols), typography.sum(numbers)]
+        if self.network.sequence and len(terms) > 1:
+            # NOTE: over time steps, each step's term is written out before the sum (Σ_t δ_t h_{t−1} = … + … = g).
+            parts.append(typography.sum([context.factor(term) for term in terms]))
+        return self.marked(chain(context.name(result), *parts, context.value(result), note=note), result)
 
 
 # --- the document ---------------------------------------------------------------------------
