@@ -43,6 +43,12 @@ def parameter_shape(spec: dict) -> dict:
     """The spec's parameters with every number replaced by None (a graph's: its inputs' and parameters')."""
     if "graph" in spec:
         return {section: {name: None for name in spec.get(section, {})} for section in ("inputs", "parameters")}
+    if _layered(spec):
+        # NOTE: a network with layer types (SPEC §2.5): each layer's parameters in their own keys and shapes,
+        # and every input's gradient in the shape of inputs.
+        layers = [{key: skeleton(_numbers(layer[key])) for key in LAYER_PARAMETERS if layer.get(key) is not None}
+                  for layer in spec["layers"]]
+        return {"layers": layers, "inputs": skeleton(_numbers(spec["inputs"]))}
     if "layers" in spec:
         layers = []
         for layer in spec["layers"]:
@@ -59,6 +65,21 @@ def parameter_shape(spec: dict) -> dict:
             if neuron.get(kind) is not None:
                 neurons[str(name)][kind] = None
     return {"neurons": neurons}
+
+
+#: The keys of SPEC §2.5's layer kinds that hold parameters.
+LAYER_PARAMETERS = ("kernels", "weights", "biases", "gamma", "beta", "input_weights", "recurrent_weights")
+
+
+def _layered(spec: dict) -> bool:
+    return any(isinstance(layer, dict) and "type" in layer for layer in spec.get("layers") or [])
+
+
+def _numbers(tree):
+    """A spec's numbers (written as text or Decimals) as floats, for ``skeleton``."""
+    if isinstance(tree, list):
+        return [_numbers(item) for item in tree]
+    return float(tree)
 
 
 def skeleton(tree):
@@ -79,6 +100,8 @@ def check_shapes(spec: dict, solution) -> None:
         assert "updated" not in data
     elif "graph" in spec:
         assert skeleton(data["updated"]) == {"parameters": parameter_shape(spec)["parameters"]}
+    elif _layered(spec):
+        assert skeleton(data["updated"]) == {"layers": parameter_shape(spec)["layers"]}
     else:
         assert skeleton(data["updated"]) == parameter_shape(spec)
 

@@ -21,6 +21,12 @@ def test_readme_excerpt_is_real_output_of_the_seed_exercise():
         assert line in output, f"README line not in the real output: {line!r}"
 
 
+def test_readme_layers_excerpt_is_real_output_of_the_conv_pool_exam():
+    output = solve(ROOT / "examples" / "conv_pool_exam.yaml").render("txt").splitlines()
+    for line in _block("layers-excerpt"):
+        assert line in output, f"README line not in the real output: {line!r}"
+
+
 def test_readme_check_excerpt_is_real_output_of_check():
     from click.testing import CliRunner
 

@@ -23,7 +23,7 @@ from .circuit import Circuit, _fixed, _loss_shape
 from .errors import SpecError
 from .formula import X
 from .graph import Graph, Leaf, Node
-from .limits import MAX_EXAMPLES, MAX_PARAMETERS
+from .limits import MAX_EXAMPLES, MAX_PARAMETERS, MAX_WRITTEN
 from .network import Options
 from .notation import Name
 from .operations import ARGUMENTS, MAX_ARITY, Operation, _applied, as_sympy_prints, weighted_sum
@@ -836,6 +836,22 @@ class LayeredNetwork(Circuit):
     labels: dict[str, Name] = field(default_factory=dict)
     input_shape: tuple[int, ...] = ()
     boundaries: tuple[tuple[Tensor, ...], ...] = ()
+    edges: int = 0
+
+    def check_size(self, steps: int, written: bool) -> None:
+        """Refuse, before any work, more steps than can be computed, or a solution too long to write out.
+
+        Raises:
+            SpecError: naming the field and the limit passed.
+        """
+        if self.edges * steps > MAX_EDGES:
+            raise SpecError(f"{self.edges:,} connections × {steps:,} steps = {self.edges * steps:,}: more than a "
+                            f"worked solution can compute (at most {MAX_EDGES:,})", "--steps")
+        if written and self.edges * steps > MAX_WRITTEN:
+            times = f" × {steps:,} steps" if steps > 1 else ""
+            raise SpecError(f"{self.edges:,} connections{times}, each a term of the backward pass: more than a worked "
+                            f"solution can write out (at most {MAX_WRITTEN:,}); --format json gives the numbers alone",
+                            "--steps" if steps > 1 else "layers")
 
     def pre_activations(self, layer: int, example: int | None) -> Tensor | None:
         """A layer's pre-activations (its nodes of role ``pre``) in one example, or None if it has none."""
@@ -955,7 +971,7 @@ def build_layered(data: Any) -> LayeredNetwork:
                         f"(at most {MAX_EDGES:,})", "layers")
     loss, target_rows = _loss_and_targets(spec, len(examples), batched, shape, steps)
     learning_rate = learning_rate_of(spec)
-    return _compile(title, layers, examples, batched, raw_shape, loss, target_rows, learning_rate, options)
+    return _compile(title, layers, examples, batched, raw_shape, loss, target_rows, learning_rate, options, edges)
 
 
 def _channels_first(raw_shape: tuple[int, ...], kind, raw: dict) -> tuple[int, ...]:
@@ -1068,7 +1084,7 @@ def _sequence_targets(spec: dict, count: int, batched: bool, shape: tuple[int, .
 
 
 def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape: tuple[int, ...], loss: Loss,
-             target_rows: list, learning_rate, options: Options) -> LayeredNetwork:
+             target_rows: list, learning_rate, options: Options, edges: int) -> LayeredNetwork:
     builder = Builder()
     shape_in = layers[0].shape_in
     steps = getattr(layers[-1], "steps", None)
@@ -1113,7 +1129,7 @@ def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape:
     return LayeredNetwork(title, graph, tuple(name for tensor in inputs for name in tensor.names), parameters,
                           outputs[0].names[0], loss, (), learning_rate, options.precision, False,
                           tuple(layers), tuple(inputs), tuple(outputs), tuple(targets), tuple(losses), batched,
-                          options.reduction, dict(builder.labels), raw_shape, tuple(boundaries))
+                          options.reduction, dict(builder.labels), raw_shape, tuple(boundaries), edges)
 
 
 def _loss_node(builder: Builder, loss: Loss, outputs: tuple[str, ...], targets: tuple[str, ...],

@@ -141,6 +141,7 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
                             "--notation")
         try:
             network = build_layered(data)
+            network.check_size(steps, written)
         except SpecError as error:
             raise error.with_file(source) from None
         return solve_layered(network, steps, source, precision)

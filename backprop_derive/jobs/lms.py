@@ -19,6 +19,7 @@ from ..core.errors import SpecError
 from ..core.evaluation import rounding_of
 from ..core.graph import Ref
 from ..core.graph_solution import GraphSolution
+from ..core.layered_solution import LayeredSolution
 from ..core.numbers import EXACT_DECIMAL_DIGITS
 from ..core.steps import Quantity
 from ..render.document import Block, Math, Table
@@ -97,7 +98,12 @@ class Part:
 
 def asked(solution: Solution | GraphSolution) -> list[Quantity | Ref]:
     """What a variant asks, in the order of its problem sheet: outputs, the cost, the gradients, the new
-    parameters (a circuit: every node's value, every input's and parameter's gradient, the new parameters)."""
+    parameters (a circuit: every node's value, every input's and parameter's gradient, the new parameters; a network
+    with layer types: every map's entries, the loss, every parameter's gradient, the new parameters)."""
+    if isinstance(solution, LayeredSolution):
+        network = solution.network
+        return [*(Ref("value", node.name) for node in network.graph.nodes if not node.group.get("loss")), solution.top,
+                *(Ref("grad", name) for name in network.parameters), *(update.result for update in solution.updates)]
     if isinstance(solution, GraphSolution):
         return [*(Ref("value", node.name) for node in solution.circuit.graph.nodes), *solution.derivation.gradients,
                 *(update.result for update in solution.updates)]

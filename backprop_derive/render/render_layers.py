@@ -13,6 +13,7 @@ from ..core.layered_solution import LayeredSolution
 from ..core.layers import LayeredNetwork, LayerParameter, describe_shape, size_of
 from ..core.notation import Name
 from ..core.numbers import settle
+from ..core.operations import _Symbols
 from .diagram import MARGIN, RADIUS, ROW, Diagram, Label, Place, _box, _label_size, _wire
 from .document import Block, Document, Math, Table
 from .map_figure import MapFigure, Panel, map_mermaid, map_svg, map_tikz
@@ -309,7 +310,12 @@ class _Printer:
                 symbols.append(context.name(step.upstream))
                 numbers.append(context.value(step.upstream))
                 continue
-            _, factor = _local_form(step, context)
+            if step.node.operation.arity == 1 and step.local.has(sympy.Heaviside, sympy.Piecewise):
+                # NOTE: a derivative by cases (relu', leaky relu') reads as f'(z); its value is the case taken.
+                function = typography.function(_Symbols, step.node.operation) + typography.prime
+                factor = typography.apply(function, context.name(Ref("value", step.node.inputs[0])))
+            else:
+                _, factor = _local_form(step, context)
             terms.append(step.result)
             symbols.append(context.product(context.name(step.upstream), factor))
             numbers.append(context.product(context.factor(step.upstream), typography.factor(local)))
