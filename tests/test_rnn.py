@@ -438,3 +438,15 @@ def test_the_valid_rnn_spec_of_the_bad_input_cases_solves(tmp_path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(RNN)
     assert solve(spec).render("json")
+
+
+def test_the_readme_spec_with_every_default_is_the_example() -> None:
+    import yaml
+
+    from backprop_derive import solve
+
+    readme = (EXAMPLE.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("(`type: rnn`)", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    # tanh, h_0 = 0 and output: all are the defaults the example spells out.
+    assert solve(yaml.safe_load(block)).exact_loss == solve(EXAMPLE).exact_loss
