@@ -14,6 +14,7 @@ import math
 
 import mpmath
 import pytest
+import sympy
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from backprop_derive import solve
 from backprop_derive.cli import main
+from backprop_derive.core.operations import ARGUMENTS, weighted_sum
 from backprop_derive.jobs.check import check, parse_answers
 from backprop_derive.jobs.mistakes import variants
 
@@ -402,6 +404,8 @@ def test_check_diagnoses_kernel_not_flipped_and_pool_gradient_not_routed():
                                                         "weights": [[1, 2]]}]}, "layers[1].weights[0]"),
     ({"inputs": [[1, 2], [3, "a"]]}, "inputs[1][1]"),
     ({"options": {"notation": "ng"}}, "options.notation"),
+    ({"layers": [{"type": ["conv2d"]}]}, "layers[0].type"),
+    ({"layers": [{"type": "flatten"}]}, "layers[0].type"),
 ])
 def test_bad_layered_input_names_the_field_and_exits_2(tmp_path, change, path):
     spec = {"inputs": [[1, 2], [3, 4]], "targets": [1],
@@ -416,3 +420,33 @@ def test_bad_layered_input_names_the_field_and_exits_2(tmp_path, change, path):
     assert result.exit_code == 2, result.output
     assert f"{path}:" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("pairs, bias_sign", [(1, 0), (3, 1), (4, -1), (7, 1)])
+def test_a_weighted_sums_written_local_derivatives_are_sympys(pairs, bias_sign):
+    operation = weighted_sum(pairs, bias_sign)
+    formula = operation.formula()
+    assert operation.locals() == tuple(sympy.diff(formula, argument) for argument in ARGUMENTS[:operation.arity])
+
+
+def test_a_map_too_large_to_write_out_is_refused_for_text_but_solved_as_json(tmp_path):
+    spec = {"inputs": [[(row * 7 + column) % 5 - 2 for column in range(40)] for row in range(40)], "targets": [1],
+            "layers": [{"type": "conv2d", "kernels": [[1, 0, -1], [1, 0, -1], [1, 0, -1]], "activation": "relu"},
+                       {"type": "maxpool", "size": 2}, {"type": "flatten"},
+                       {"type": "dense", "activation": "sigmoid", "weights": [[0.01] * 361]}]}
+    file = tmp_path / "big.yaml"
+    file.write_text(yaml.safe_dump(spec))
+    refused = CliRunner().invoke(main, ["solve", str(file), "--format", "md"])
+    assert refused.exit_code == 2 and "--format json gives the numbers alone" in refused.output
+    assert CliRunner().invoke(main, ["solve", str(file), "--format", "json"]).exit_code == 0
+
+
+def test_generate_draws_small_whole_numbers_for_the_convolution(tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--from", "examples/conv_pool_exam.yaml", "--count", "2",
+                                       "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load((tmp_path / "out" / "variant-1" / "spec.yaml").read_text(encoding="utf-8"))
+    numbers = [value for row in spec["inputs"] for value in row] + [v for row in spec["layers"][0]["kernels"]
+                                                                      for v in row]
+    assert all(isinstance(value, int) and -3 <= value <= 3 for value in numbers)
+    assert solve(spec).loss > 0

@@ -7,9 +7,11 @@ from itertools import chain
 
 import sympy
 
-from .formula import X
+from .graph import Backward, FanIn, Ref
+from .graph import Derivation as GraphDerivation
+from .graph import derive as walk_graph
 from .network import Network, Node, Parameter
-from .rules import OUTPUT
+from .network_graph import CompiledNetwork, compile_network, value_name
 from .steps import (
     Activate,
     BackSum,
@@ -61,17 +63,28 @@ class Derivation:
 
 
 def derive(network: Network) -> Derivation:
-    """Build the symbolic steps of one gradient-descent step on ``network``."""
+    """Build the symbolic steps of one gradient-descent step on ``network``.
+
+    The network is compiled to the operation graph (core.network_graph) and walked in reverse mode from
+    each example's loss (core.graph.derive); the steps below write what the walk finds in a network
+    exercise's words: each forward node as a weighted sum or an activation, each value's gradient as the
+    sum of what the neurons it feeds send back, δ, and each parameter's gradient as the sum over its uses.
+    """
+    compiled = compile_network(network)
+    walk = walk_graph(compiled.graph, compiled.losses)
+    named = _Names(network, compiled)
+    senders = _Senders(walk)
     examples = range(len(network.examples))
-    forward = tuple(tuple(_forward(network, example)) for example in examples)
+    forward = _forward(walk, named, len(network.examples))
     losses = [_loss(network, example) for example in examples]
-    backward = tuple(tuple(_backward(network, example, losses[example])) for example in examples)
+    backward = tuple(tuple(_backward(network, example, losses[example], senders, named)) for example in examples)
     cost = losses[0].result
     if network.batched:
         cost = Quantity("cost")
         losses.append(CostValue(cost, tuple(loss.result for loss in losses), _scale(network)))
     routes = _Routes(network)
-    gradients = tuple(_gradient(network, parameter, routes) for parameter in network.parameters)
+    gradients = tuple(_gradient(network, parameter, name, routes, senders, named)
+                      for parameter, name in zip(network.parameters, compiled.parameters))
     return Derivation(network, forward, tuple(losses), backward, gradients, update_steps(network, gradients), cost)
 
 
@@ -80,25 +93,64 @@ def value_of(node: Node, example: int) -> Quantity:
     return Quantity("input" if node.is_input else "out", node, example)
 
 
+class _Names:
+    """The network quantity each name of the compiled graph stands for."""
+
+    def __init__(self, network: Network, compiled: CompiledNetwork) -> None:
+        self.parameters = {name: Quantity("param", parameter=parameter)
+                           for name, parameter in zip(compiled.parameters, network.parameters)}
+        self.values = {value_name(node, example): value_of(node, example)
+                       for example in range(len(network.examples)) for node in (*network.inputs, *network.neurons)}
+
+    def quantity(self, name: str) -> Quantity:
+        """The quantity the graph's value ``name`` is: a parameter, an input or an output."""
+        return self.parameters.get(name) or self.values[name]
+
+
+class _Senders:
+    """What the walk sends back into each value: the Backward steps its gradient sums (one when used once)."""
+
+    def __init__(self, walk: GraphDerivation) -> None:
+        self._sent = {step.result: step for step in walk.backward if isinstance(step, Backward)}
+        self._sums = {step.result.name: step.terms for step in walk.backward if isinstance(step, FanIn)}
+
+    def __call__(self, name: str) -> list[Backward]:
+        terms = self._sums.get(name)
+        if terms is None:
+            single = self._sent.get(Ref("grad", name))
+            return [single] if single else []
+        return [self._sent[term] for term in terms]
+
+
 def _scale(network: Network) -> sympy.Rational:
     if network.options.reduction == "mean":
         return sympy.Rational(1, len(network.examples))
     return sympy.Integer(1)
 
 
-def _forward(network: Network, example: int):
-    for neuron in network.neurons:
-        bias = Quantity("param", parameter=neuron.bias) if neuron.bias else None
-        terms = tuple((value_of(weight.source, example), Quantity("param", parameter=weight))
-                      for weight in neuron.incoming)
-        yield WeightedSum(Quantity("pre", neuron, example), terms, bias)
-        if not neuron.activation.layerwise:
-            yield Activate(Quantity("out", neuron, example), Quantity("pre", neuron, example), neuron.activation)
-        elif neuron is neuron.group[-1]:
-            # NOTE: softmax needs the whole layer's pre-activations, so its outputs follow the last sum.
-            arguments = tuple(Quantity("pre", unit, example) for unit in neuron.group)
-            for index, unit in enumerate(neuron.group):
-                yield SoftmaxActivate(Quantity("out", unit, example), arguments, index)
+def _forward(walk: GraphDerivation, named: _Names, examples: int) -> tuple[tuple, ...]:
+    """Each example's weighted sums and activations, read off the graph's forward nodes (losses apart)."""
+    steps: list[list] = [[] for _ in range(examples)]
+    for step in walk.forward:
+        node, group = step.node, step.node.group
+        role = group.get("role")
+        if role == "pre":
+            neuron, example = group["neuron"], group["example"]
+            pairs = node.operation.pairs
+            terms = tuple((named.quantity(node.inputs[2 * index]), named.quantity(node.inputs[2 * index + 1]))
+                          for index in range(pairs))
+            bias = named.quantity(node.inputs[-1]) if len(node.inputs) > 2 * pairs else None
+            steps[example].append(WeightedSum(Quantity("pre", neuron, example), terms, bias))
+        elif role == "out":
+            neuron, example = group["neuron"], group["example"]
+            if neuron.activation.layerwise:
+                arguments = tuple(Quantity("pre", unit, example) for unit in neuron.group)
+                steps[example].append(SoftmaxActivate(Quantity("out", neuron, example), arguments,
+                                                      neuron.group.index(neuron)))
+            else:
+                steps[example].append(Activate(Quantity("out", neuron, example), Quantity("pre", neuron, example),
+                                               neuron.activation))
+    return tuple(tuple(example) for example in steps)
 
 
 def _loss(network: Network, example: int) -> LossValue:
@@ -108,8 +160,14 @@ def _loss(network: Network, example: int) -> LossValue:
     return LossValue(Quantity("loss", example=example), outputs, targets, network.loss, formula)
 
 
-def _backward(network: Network, example: int, loss: LossValue):
-    outputs = set(network.outputs)
+def _fed(sends: list[Backward], named: _Names) -> tuple[tuple[Quantity, Quantity], ...]:
+    """(δ_k, w_jk) for each weighted sum a value feeds, from what the walk sends back along each edge."""
+    return tuple((Quantity("delta", step.node.group["neuron"], step.node.group["example"]),
+                  named.quantity(step.node.inputs[step.slot + 1]))
+                 for step in sends if step.node.group.get("role") == "pre")
+
+
+def _backward(network: Network, example: int, loss: LossValue, senders: _Senders, named: _Names):
     # NOTE: the textbooks' error terms are −∂L/∂: only the loss's derivative changes sign, and every
     # later step of the backward pass, being linear in it, carries the sign along.
     sign = -1 if network.options.error_term else 1
@@ -117,9 +175,10 @@ def _backward(network: Network, example: int, loss: LossValue):
     # a neuron's consumers are always deeper, so their deltas are ready.
     for neuron in sorted(network.neurons, key=lambda node: -node.layer):
         dout = Quantity("dout", neuron, example)
-        consumers = network.consumers(neuron)
+        sends = senders(value_name(neuron, example))
+        consumers = _fed(sends, named)
         direct = None
-        if neuron in outputs:
+        if any(step.node.group.get("role") == "loss" for step in sends):
             # NOTE: an output that also feeds other neurons reaches the loss both ways: its direct
             # part gets a name of its own and joins the sum over the other paths.
             output = Quantity("out", neuron, example)
@@ -130,17 +189,14 @@ def _backward(network: Network, example: int, loss: LossValue):
             slope = network.loss.slope(loss.formula, output.symbol, target.symbol)
             yield OutputSlope(direct, loss, output, _negated(slope) if sign < 0 else slope)
         if consumers:
-            yield BackSum(dout, tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
-                                      for consumer, weight in consumers), direct)
+            yield BackSum(dout, consumers, direct)
         if not neuron.activation.layerwise:
             yield from _local_delta(neuron, example)
         elif neuron is neuron.group[-1]:
             yield from _softmax_deltas(neuron.group, example)
     if network.options.input_gradients:
         for node in network.inputs:
-            yield BackSum(Quantity("dinput", node, example),
-                          tuple((Quantity("delta", consumer, example), Quantity("param", parameter=weight))
-                                for consumer, weight in network.consumers(node)), None, sign)
+            yield BackSum(Quantity("dinput", node, example), _fed(senders(value_name(node, example)), named), None, sign)
 
 
 def _negated(slope: sympy.Expr) -> sympy.Expr:
@@ -176,13 +232,14 @@ def _softmax_deltas(group: tuple[Node, ...], example: int):
                                  for output in group))
 
 
-def _gradient(network: Network, parameter: Parameter, routes: _Routes) -> Gradient:
-    examples = range(len(network.examples))
-    if parameter.kind == "weight":
-        terms = tuple((Quantity("delta", parameter.target, example), value_of(parameter.source, example))
-                      for example in examples)
-    else:
-        terms = tuple((Quantity("delta", user, example), None) for example in examples for user in parameter.users)
+def _gradient(network: Network, parameter: Parameter, name: str, routes: _Routes, senders: _Senders,
+              named: _Names) -> Gradient:
+    # NOTE: the walk sends the parameter's leaf one term per use: per example, and for a bias shared by a
+    # layer, per neuron it is added to; the gradient is their sum.
+    uses = senders(name)
+    terms = tuple((Quantity("delta", step.node.group["neuron"], step.node.group["example"]),
+                   named.quantity(step.node.inputs[step.slot - 1]) if parameter.kind == "weight" else None)
+                  for step in uses)
     # NOTE: a bias shared by a layer reaches the loss through every neuron it is added to.
     starts = parameter.users if parameter.kind == "bias" else (parameter.target,)
     count = sum(routes.counts[start] for start in starts)
@@ -220,6 +277,3 @@ class _Routes:
         """Every route from ``start``, or none when there are more than MAX_PATHS_SHOWN."""
         return self._listed.get(start, ())
 
-
-# Both generic variables a Slope's formula may be written in.
-SLOPE_VARIABLES = (X, OUTPUT)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from functools import singledispatch
-
 import sympy
 
-from .derivation import SLOPE_VARIABLES, Derivation
+from .compute import compute
+from .derivation import Derivation
 from .formula import X
 from .network import Network, Parameter
 from .numbers import NoFiniteValue, Rounding, dot, settle, substitute, total
 from .steps import (
+    SLOPE_VARIABLES,
     Activate,
     BackSum,
     CostValue,
@@ -120,12 +120,6 @@ def _location_path(location: tuple) -> str:
     for key in location:
         path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
     return path
-
-
-@singledispatch
-def compute(step, values: Values) -> sympy.Expr:
-    """The value of ``step``'s result from the values of its inputs."""
-    raise TypeError(f"no rule to compute {type(step).__name__}")
 
 
 @compute.register

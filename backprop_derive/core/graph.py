@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
+from typing import NamedTuple
 
 import sympy
 
-from .evaluation import compute
+from .compute import compute
 from .numbers import DIGITS, NoFiniteValue, settle
 from .operations import ARGUMENTS, Operation
 
@@ -26,9 +27,10 @@ LEAF_KINDS = ("input", "parameter", "target", "constant")
 DIFFERENTIABLE = ("input", "parameter")
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """A quantity of the graph's solution, identified by what it is.
+
+    A named tuple, not a dataclass: a network's walk makes one per edge, and tuples are made and hashed in C.
 
     Attributes:
         kind: ``value`` (a leaf's or node's value), ``grad`` (the derivative of the differentiated node
@@ -157,17 +159,24 @@ class Derivation:
         yield from self.backward
 
 
-def derive(graph: Graph) -> Derivation:
+def derive(graph: Graph, seeds: tuple[str, ...] = ()) -> Derivation:
     """Reverse mode over ``graph``: one walk from the differentiated node back to the leaves.
 
     Each node's local derivatives are taken once, each upstream gradient is computed once and named,
     and a value used by several operations gets its own sum step.
+
+    Args:
+        graph: The graph; its ``output`` is differentiated.
+        seeds: Instead, several nodes none of which depends on another (a network's per-example losses),
+            each seeded with 1: a leaf's gradient is then that of their sum.
     """
+    seeds = seeds or (graph.output,)
+    seeded = set(seeds)
     forward = tuple(Forward(Ref("value", node.name), node, tuple(Ref("value", name) for name in node.inputs))
                     for node in graph.nodes)
     # Which nodes the differentiated node depends on (a walk down from it, without recursion).
     by_name = {node.name: node for node in graph.nodes}
-    needed, frontier = set(), [graph.output]
+    needed, frontier = set(), list(seeds)
     while frontier:
         name = frontier.pop()
         if name in needed or name not in by_name:
@@ -180,14 +189,20 @@ def derive(graph: Graph) -> Derivation:
         for slot, name in enumerate(node.inputs):
             uses.setdefault(name, []).append((node, slot))
 
+    receiving = {*DIFFERENTIABLE, "node"}
+    # NOTE: the inputs a node takes more than once (x·x), found once per node: counting them per edge would
+    # make a wide weighted sum quadratic in its inputs.
+    repeated = {node.name: {name for name in node.inputs if node.inputs.count(name) > 1}
+                for node in relevant if len(set(node.inputs)) < len(node.inputs)}
+
     def receives(name: str) -> bool:
-        return graph.kind(name) in DIFFERENTIABLE + ("node",)
+        return graph.kind(name) in receiving
 
     def sent(node: Node, slot: int) -> Ref:
         source = node.inputs[slot]
         if len(uses[source]) == 1:
             return Ref("grad", source)
-        twice = node.inputs.count(source) > 1
+        twice = source in repeated.get(node.name, ())
         return Ref("sent", source, node.name, slot if twice else None)
 
     def fan_in(name: str) -> FanIn | None:
@@ -196,9 +211,9 @@ def derive(graph: Graph) -> Derivation:
         return FanIn(Ref("grad", name), tuple(sent(node, slot) for node, slot in uses[name]),
                      graph.kind(name) == "parameter")
 
-    backward: list = [Seed(Ref("grad", graph.output))]
+    backward: list = [Seed(Ref("grad", seed)) for seed in seeds]
     for node in reversed(relevant):
-        if node.name != graph.output and (summed := fan_in(node.name)):
+        if node.name not in seeded and (summed := fan_in(node.name)):
             backward.append(summed)
         upstream = Ref("grad", node.name)
         arguments = tuple(Ref("value", name) for name in node.inputs)
@@ -263,13 +278,15 @@ def at(formula: sympy.Expr, arguments: tuple[Ref, ...], values: Values) -> sympy
     return formula.xreplace(numbers)
 
 
-_POSITION = {symbol: index for index, symbol in enumerate(ARGUMENTS)}
-
-
 @functools.lru_cache(maxsize=4096)
 def _used(formula: sympy.Expr) -> tuple[tuple[sympy.Symbol, int], ...]:
-    """The argument symbols ``formula`` contains, each with its position."""
-    return tuple((symbol, _POSITION[symbol]) for symbol in formula.free_symbols if symbol in _POSITION)
+    """The argument symbols ``formula`` contains, each with its position (a07 is the eighth)."""
+    found = []
+    for symbol in formula.free_symbols:
+        digits = symbol.name[1:]
+        if symbol.name[:1] == "a" and digits.isdigit() and ARGUMENTS[int(digits)] == symbol:
+            found.append((symbol, int(digits)))
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -283,11 +300,14 @@ def _too_big(number: sympy.Expr, formula: sympy.Expr) -> bool:
         return False
     if max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) > MAX_EXACT_BITS:
         return True
-    return abs(number) > MAX_EXACT_POWER and _powered(formula)
+    return _powered(formula) and abs(number) > MAX_EXACT_POWER
 
 
 @compute.register
 def _(step: Forward, values: Values) -> sympy.Expr:
+    numeric = step.node.operation.numeric
+    if numeric is not None:
+        return numeric(*(values[argument] for argument in step.arguments))
     return at(step.node.formula(), step.arguments, values)
 
 

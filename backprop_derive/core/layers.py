@@ -26,7 +26,7 @@ from .graph import Graph, Leaf, Node
 from .limits import MAX_EXAMPLES, MAX_PARAMETERS, MAX_WRITTEN
 from .network import Options
 from .notation import Name
-from .operations import ARGUMENTS, MAX_ARITY, Operation, _applied, as_sympy_prints, weighted_sum
+from .operations import ARGUMENTS, Operation, _applied, as_sympy_prints, weighted_sum
 from .rules import LOSSES, Activation, Loss
 from .spec import _activation, _known_keys, _list, _mapping, _number, _options, describe, learning_rate_of
 
@@ -38,6 +38,8 @@ OPTIONS = {"relu_derivative_at_zero", "reduction", "precision", "input_gradients
 MAX_EDGES = 60_000
 #: The most a kernel, a stride, a padding or a pooling window may measure along one axis.
 MAX_WINDOW = 32
+#: The most inputs one node may have: a weighted sum of 1,024 (value, weight) pairs and a bias.
+MAX_ARITY = 2 * 1024 + 1
 
 
 # --- shapes and tensors -------------------------------------------------------------------
@@ -938,9 +940,9 @@ def build_layered(data: Any) -> LayeredNetwork:
         path = f"layers[{index}]"
         layer = _mapping(raw, path, "a map with a type and the layer's fields")
         kind_name = layer.get("type", "dense")
-        if kind_name not in LAYER_KINDS:
-            raise SpecError(f"unknown layer type {describe(kind_name) if not isinstance(kind_name, str) else kind_name!r}"
-                            f"; expected one of {', '.join(LAYER_KINDS)}", f"{path}.type")
+        if not isinstance(kind_name, str) or kind_name not in LAYER_KINDS:
+            got = repr(kind_name) if isinstance(kind_name, str) else describe(kind_name)
+            raise SpecError(f"unknown layer type {got}; expected one of {', '.join(LAYER_KINDS)}", f"{path}.type")
         _known_keys(layer, set(LAYER_KINDS[kind_name].fields), path)
         layers_raw.append((LAYER_KINDS[kind_name], layer, path))
     first_kind, first_raw, first_path = layers_raw[0]

@@ -10,10 +10,37 @@ import sympy
 
 from .notation import FunctionName
 
-#: The most inputs one node may have: a weighted sum of 1,024 (value, weight) pairs and a bias.
-MAX_ARITY = 2 * 1024 + 1
-#: The argument symbols of every operation's forward formula, in order (a0, a1, …).
-ARGUMENTS = tuple(sympy.Symbol(f"a{index:02d}", real=True) for index in range(MAX_ARITY))
+
+class _Arguments:
+    """The argument symbols of every operation's forward formula, in order (a00, a01, …), as many as asked for.
+
+    Indexed and sliced like a tuple; iterating gives them without end (``zip`` stops at the shorter side).
+    A weighted sum takes two per input, so a wide layer's neuron needs hundreds.
+    """
+
+    def __init__(self) -> None:
+        self._symbols: list[sympy.Symbol] = []
+
+    def _grow(self, count: int) -> None:
+        while len(self._symbols) < count:
+            self._symbols.append(sympy.Symbol(f"a{len(self._symbols):02d}", real=True))
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            self._grow(index.stop or 0)
+            return tuple(self._symbols[index])
+        self._grow(index + 1)
+        return self._symbols[index]
+
+    def __iter__(self):
+        index = 0
+        while True:
+            yield self[index]
+            index += 1
+
+
+#: The argument symbols of every operation's forward formula, in order (a00, a01, …).
+ARGUMENTS = _Arguments()
 
 #: How an operation's application is written: (typography, the operation, printed arguments, printed constant).
 Shape = Callable[[object, "Operation", list[str], str], str]
@@ -38,6 +65,8 @@ class Operation:
             negative number needs no parentheses of its own.
         glyph: The gate's mark in a circuit diagram, (LaTeX, Unicode); ``{c}`` stands for its constant.
             Empty: the function's symbol, or the operation's name.
+        numeric: f computed from its inputs' numbers directly, where putting them into the formula is slow
+            (a weighted sum of hundreds of terms); None: the formula is evaluated.
     """
 
     name: str
@@ -52,6 +81,7 @@ class Operation:
     defined: bool = False
     delimits: bool = False
     glyph: tuple[str, str] = ("", "")
+    numeric: Callable[..., sympy.Expr] | None = None
 
     def formula(self, constant: sympy.Expr | None = None) -> sympy.Expr:
         """f over ``ARGUMENTS`` (with the node's constant put in)."""
@@ -201,9 +231,14 @@ def weighted_sum(pairs: int, bias_sign: int = 0) -> Operation:
         total = sympy.Add(*(arguments[2 * index] * arguments[2 * index + 1] for index in range(pairs)))
         return total + bias_sign * arguments[-1] if bias_sign else total
 
+    def numeric(*numbers):
+        total = sympy.Add(*(numbers[2 * index] * numbers[2 * index + 1] for index in range(pairs)))
+        return total + bias_sign * numbers[-1] if bias_sign else total
+
     operation = _WeightedSum("weighted_sum", 2 * pairs + (1 if bias_sign else 0), forward, _weighted_sum_shape,
                              "the weighted sum gives each input its weight times the gradient, each weight its input "
-                             "times the gradient", glyph=(r"\Sigma", "Σ"), pairs=pairs, bias_sign=bias_sign)
+                             "times the gradient", glyph=(r"\Sigma", "Σ"), numeric=numeric, pairs=pairs,
+                             bias_sign=bias_sign)
     return operation
 
 
@@ -215,17 +250,20 @@ class _WeightedSum(Operation):
     bias_sign: int = 0
 
     def locals(self, constant: sympy.Expr | None = None) -> tuple[sympy.Expr, ...]:
+        """∂/∂a_i for each input, as SymPy differentiates the one term a_i is in (the others give 0).
+
+        The same derivatives as the whole sum's, without differentiating hundreds of terms by each input.
+        """
         return _weighted_sum_locals(self.pairs, self.bias_sign)
 
 
-# NOTE: SymPy's derivative of each input's own term: the same as differentiating the whole sum, whose other
-# terms give 0, without walking a sum of 1,000 terms 2,000 times.
 @cache
 def _weighted_sum_locals(pairs: int, bias_sign: int) -> tuple[sympy.Expr, ...]:
+    arguments = ARGUMENTS[:2 * pairs + (1 if bias_sign else 0)]
     derivatives = []
     for index in range(pairs):
-        term = ARGUMENTS[2 * index] * ARGUMENTS[2 * index + 1]
-        derivatives += [sympy.diff(term, ARGUMENTS[2 * index]), sympy.diff(term, ARGUMENTS[2 * index + 1])]
+        term = arguments[2 * index] * arguments[2 * index + 1]
+        derivatives.extend((sympy.diff(term, arguments[2 * index]), sympy.diff(term, arguments[2 * index + 1])))
     if bias_sign:
-        derivatives.append(sympy.diff(bias_sign * ARGUMENTS[2 * pairs], ARGUMENTS[2 * pairs]))
+        derivatives.append(sympy.diff(bias_sign * arguments[-1], arguments[-1]))
     return tuple(derivatives)

@@ -60,6 +60,8 @@ class Activation:
 
 #: The symbol that stands for an activation's output y = f(x) in ``derivative_of_output``.
 OUTPUT = sympy.Symbol("y", real=True)
+#: Derivatives in the output that ``_in_output`` checks before it solves y = f(x): the sigmoid's.
+_KNOWN_OUTPUT_FORMS = (OUTPUT * (1 - OUTPUT),)
 
 
 # NOTE: cached by formula: solving y = f(x) takes SymPy about 0.1 s, and every layer of every
@@ -76,6 +78,12 @@ def _in_output(formula: sympy.Expr, derivative: sympy.Expr) -> sympy.Expr | None
         return substituted
     if sympy.count_ops(formula) > MAX_OPS_IN_OUTPUT_FORM or _function_nesting(formula) > MAX_FUNCTION_NESTING:
         return None
+    # NOTE: the form courses know (the sigmoid's y(1 − y)) is tried first: checking it (as a rational function
+    # of the exponentials) takes milliseconds, where solving y = f(x) loads SymPy's solvers and takes a quarter
+    # of a second. A form cancel cannot confirm is left to solve.
+    for form in _KNOWN_OUTPUT_FORMS:
+        if sympy.cancel(derivative - form.xreplace({OUTPUT: formula})) == 0:
+            return form if sympy.count_ops(form) < sympy.count_ops(derivative) else None
     try:
         inverses = sympy.solve(sympy.Eq(OUTPUT, formula), X)
     except NotImplementedError:

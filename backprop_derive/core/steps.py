@@ -7,8 +7,9 @@ from functools import cached_property
 
 import sympy
 
+from .formula import X
 from .network import Node, Parameter
-from .rules import Activation, Loss
+from .rules import OUTPUT, Activation, Loss
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ class Slope:
     activation: Activation
     formula: sympy.Expr
     variable: Quantity
+
+
+#: Both generic variables a Slope's formula may be written in: the pre-activation x, the output y.
+SLOPE_VARIABLES = (X, OUTPUT)
 
 
 @dataclass(frozen=True)

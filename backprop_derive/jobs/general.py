@@ -12,7 +12,7 @@ from typing import Any
 import sympy
 
 from ..core.circuit import build_circuit, is_graph_spec
-from ..core.derivation import SLOPE_VARIABLES, Derivation, derive, route_counts
+from ..core.derivation import Derivation, derive, route_counts
 from ..core.errors import SpecError
 from ..core.formula import X
 from ..core.layered_solution import LayeredNotation
@@ -23,7 +23,7 @@ from ..core.notation import Notation
 from ..core.rules import OUTPUT
 from ..core.solution import check_written_size
 from ..core.spec import read_document, read_network
-from ..core.steps import Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
+from ..core.steps import SLOPE_VARIABLES, Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
 from ..render.formats import FORMATS
 from ..render.present import Line, chain
@@ -101,7 +101,7 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
             network = build_layered(one_example(data))
         except SpecError as error:
             raise error.with_file(str(spec) if isinstance(spec, (str, Path)) else "") from None
-        return general_graph(network, LayeredNotation(network))
+        return general_graph(network, LayeredNotation(network), expand=False)
     try:
         network = read_network(data)
     except SpecError as error:

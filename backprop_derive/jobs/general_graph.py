@@ -61,6 +61,8 @@ class GeneralGraph:
                                                    for leaf in self.circuit.graph.leaves})
 
     def _expanded(self, ref: Ref, typography: Latex) -> str:
+        if not self.expanded:
+            return ""  # NOTE: a network with layer types: each step's own formula only (see general_graph)
         names = {symbol: typography.name(self.notation, leaf) for leaf, symbol in self.symbols.items()}
         return typography.formula(self.expanded[ref], names)
 
@@ -95,7 +97,7 @@ class GeneralGraph:
         """The circuit, then the forward and backward passes as formulas."""
         context = self._context(typography)
         text = ("These formulas hold for any values of the inputs and parameters: each line is a step's own "
-                "formula, then the same written out in the leaves.")
+                "formula" + (", then the same written out in the leaves." if self.expanded else "."))
         overview = (_circuit_block(self, context), Block("What these formulas are", text, level=2))
         steps = (Block("Forward pass", "Gate by gate.",
                        tuple(self.line(step, typography) for step in self.derivation.forward)),
@@ -114,18 +116,23 @@ class GeneralGraph:
             entry = {}
             for key, typography in (("tex", Latex(6)), ("text", Unicode(6))):
                 parts = self.line(step, typography).parts
+                if not self.expanded:
+                    entry[f"local_{key}"] = parts[-1]
+                    continue
                 entry[f"local_{key}"] = parts[1] if len(parts) > 2 else parts[-1]
                 entry[f"expanded_{key}"] = parts[-1]
             formulas[self.notation.ascii(step.result)] = entry
         return {"title": self.circuit.title, "notation": self.notation.style, "formulas": formulas}
 
 
-def general_graph(circuit: Circuit, notation: GraphNotation | None = None) -> GeneralGraph:
+def general_graph(circuit: Circuit, notation: GraphNotation | None = None, expand: bool = True) -> GeneralGraph:
     """Every formula of ``circuit``: the engine's own steps, computed over symbols instead of numbers.
 
     Args:
         circuit: A `graph:` exercise, or a layered network (one example of it).
         notation: Names the quantities (default: by the graph's own names).
+        expand: Also write each quantity out in the leaves (False for a network with layer types: a kernel
+            entry's gradient written out over every path through a map is thousands of terms, and slow).
     """
     derivation = derive(circuit.graph)
     updates = updates_of(circuit)
@@ -136,6 +143,8 @@ def general_graph(circuit: Circuit, notation: GraphNotation | None = None) -> Ge
     values = {Ref("value", leaf.name): symbols.get(Ref("value", leaf.name), leaf.value)
               for leaf in circuit.graph.leaves}
     values.update(symbols)
+    if not expand:
+        return GeneralGraph(circuit, derivation, updates, {}, symbols, notation or GraphNotation(circuit.graph))
     for step in derivation.steps():
         values[step.result] = compute(step, values)
     for update in updates:  # NOTE: over symbols (compute's update sums numbers)

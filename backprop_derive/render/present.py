@@ -7,7 +7,6 @@ from functools import singledispatch
 
 import sympy
 
-from ..core.derivation import SLOPE_VARIABLES
 from ..core.evaluation import Values
 from ..core.formula import X
 from ..core.graph import CONSTANT_MARK, Backward, FanIn, Forward, Ref, Seed, at
@@ -16,6 +15,7 @@ from ..core.numbers import settle
 from ..core.operations import ARGUMENTS, as_sympy_prints
 from ..core.rules import OUTPUT, _in_output
 from ..core.steps import (
+    SLOPE_VARIABLES,
     Activate,
     BackSum,
     CostValue,

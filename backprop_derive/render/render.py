@@ -235,7 +235,7 @@ def _template_folder() -> Path:
 TEX_REPLACEMENTS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
     "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "−": "-", "½": r"$\frac{1}{2}$", "²": r"$^2$",
-    "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$",
+    "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$", "×": r"$\times$", "⋆": r"$\star$",
     **{char: f"${command}$" for char, command in {
         "∂": r"\partial", "∑": r"\sum", "∏": r"\prod", "∫": r"\int", "∇": r"\nabla", "∞": r"\infty",
         "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "·": r"\cdot", "⋅": r"\cdot",

@@ -3,6 +3,7 @@ entry's line with numbers; backward, each gradient as the sum over the places it
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -18,7 +19,17 @@ from .diagram import MARGIN, RADIUS, ROW, Diagram, Label, Place, _box, _label_si
 from .document import Block, Document, Math, Table
 from .map_figure import MapFigure, Panel, map_mermaid, map_svg, map_tikz
 from .present import Context, Line, _local_form, chain, present
-from .render import _short_exact, build_document, cost_plot, figure_mermaid, figure_svg, figure_tikz, json_number, to_json
+from .render import (
+    _short_exact,
+    _tex_escape,
+    build_document,
+    cost_plot,
+    figure_mermaid,
+    figure_svg,
+    figure_tikz,
+    json_number,
+    to_json,
+)
 from .typography import Latex, Unicode
 
 figure_svg.register(MapFigure, map_svg)
@@ -267,8 +278,10 @@ class _Printer:
         """``Z^{[1]} = [matrix]`` (∂J/∂Z^{[1]} for ``grad``, new for ``new``), one line per channel."""
         return [Line(self.typography.equation([name, matrix])) for name, matrix in self.map_pairs(shape, names, kind)]
 
-    def map_pairs(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value") -> list[tuple[str, str]]:
-        """Each channel's (name, matrix), printed.
+    def map_pairs(self, shape: tuple[int, ...], names: tuple[str, ...], kind: str = "value",
+                  channels: list[tuple[int, ...]] | None = None) -> list[tuple[str, str]]:
+        """Each channel's (name, matrix), printed; ``channels`` indexes them otherwise than 1, 2, … (a kernel's
+        (out, in) pairs).
 
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
@@ -278,19 +291,21 @@ class _Printer:
         texts = [context.value(Ref(kind, name)) for name in names]
         pairs = []
         for channel, rows in matrices(shape, texts):
-            spelled = typography.spelled(self.map_name(names, channel, kind))
+            index = channels[channel] if channels and channel is not None else channel
+            spelled = typography.spelled(self.map_name(names, index, kind))
             if kind == "grad":
                 spelled = typography.partial(typography.spelled(self.network.labels[self.network.graph.output]),
                                              spelled)
             pairs.append((spelled, typography.matrix(rows)))
         return pairs
 
-    def map_name(self, names: tuple[str, ...], channel: int | None, kind: str = "value") -> Name:
-        """A whole map's Name, after its entries' (and its channel's number where it has several)."""
+    def map_name(self, names: tuple[str, ...], channel: int | tuple[int, ...] | None, kind: str = "value") -> Name:
+        """A whole map's Name, after its entries' (and its channel's number, or numbers, where it has several)."""
         label = self.network.labels[names[0]]
         letter = _MAP_LETTERS.get(label.base[1], label.base[1])
-        return Name((letter, letter, letter), label.layer, (str(channel + 1),) if channel is not None else (),
-                    label.example, new=kind == "new")
+        indices = () if channel is None else tuple(str(i + 1) for i in (channel if isinstance(channel, tuple)
+                                                                         else (channel,)))
+        return Name((letter, letter, letter), label.layer, indices, label.example, new=kind == "new")
 
     def forward(self, node_names) -> list[Line]:
         steps = {step.result.name: step for step in self.solution.derivation.forward}
@@ -398,10 +413,9 @@ def _parameter_pairs(printer: _Printer, parameter: LayerParameter, kind: str = "
         ref = Ref(kind, parameter.names[0])
         return [(printer.context.name(ref), printer.context.value(ref))]
     if len(shape) == 1:
-        shown = (1, *shape) if parameter.key == "kernels" else shape
-    else:
-        shown = (size_of(shape[:-2]), *shape[-2:])
-    return printer.map_pairs(shown, parameter.names, kind)
+        return printer.map_pairs((1, *shape) if parameter.key == "kernels" else shape, parameter.names, kind)
+    channels = list(itertools.product(*(range(size) for size in shape[:-2])))
+    return printer.map_pairs((len(channels), *shape[-2:]), parameter.names, kind, channels if len(channels) > 1 else None)
 
 
 def _given_pairs(solution: LayeredSolution, printer: _Printer) -> list[tuple[str, str]]:
@@ -571,7 +585,7 @@ def conv_figure(printer: _Printer, layer, incoming, pre) -> MapFigure:
     words = (f"Layer {layer.reading.number}: the input map{padding}, cross-correlated with the kernel at stride "
              f"{describe_shape(layer.stride)}, gives the output map; the shaded window makes the shaded entry"
              + (" (the first channel of each)" if several else "") + ".")
-    return MapFigure(f"conv{layer.reading.number}", panels, operators, Label(words, words))
+    return MapFigure(f"conv{layer.reading.number}", panels, operators, Label(_tex_escape(words), words))
 
 
 #: A padded entry's value.
