@@ -450,3 +450,34 @@ def test_generate_draws_small_whole_numbers_for_the_convolution(tmp_path):
                                                                       for v in row]
     assert all(isinstance(value, int) and -3 <= value <= 3 for value in numbers)
     assert solve(spec).loss > 0
+
+
+SMALL_SPECS = {
+    # conv1d with padding and stride, loss none, an entry no pooling window reads (its gradient is 0)
+    "conv1d": {"inputs": [1, 2, -1, 0, 3], "loss": "none",
+               "layers": [{"type": "conv1d", "kernels": [1, -1, 2], "padding": 1, "stride": 2,
+                           "activation": "sigmoid"},
+                          {"type": "avgpool", "size": 2}, {"type": "flatten"},
+                          {"type": "dense", "activation": "identity", "weights": [[2]]}]},
+    # max-pooling first, a batch summed, one bias shared by the layer, a learning rate
+    "maxpool_batch": {"inputs": [[[1, 3], [3, 2]], [[0, 1], [2, 2]]], "targets": [[1], [0]],
+                      "options": {"reduction": "sum"}, "learning_rate": 1,
+                      "layers": [{"type": "maxpool", "size": 2}, {"type": "flatten"},
+                                 {"type": "dense", "activation": "sigmoid", "weights": [[0.5]], "biases": 0.1}]},
+}
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "txt", "html", "json"])
+@pytest.mark.parametrize("name", sorted(SMALL_SPECS))
+def test_small_layered_exercises_render_in_every_format(name, fmt):
+    solution = solve(copy.deepcopy(SMALL_SPECS[name]))
+    text = solution.render(fmt)
+    assert solution.title in text or fmt == "json" or not solution.title
+    if name == "conv1d" and fmt == "txt":
+        assert "∂L/∂a[1]₃ = 0    the loss does not depend on it" in [line.strip() for line in text.splitlines()]
+
+
+def test_small_layered_exercises_match_the_oracle():
+    spec = copy.deepcopy(SMALL_SPECS["maxpool_batch"])
+    data = json.loads(solve(copy.deepcopy(spec)).render("json"))
+    assert math.isclose(data["loss"], float(oracle_loss(spec) * 2), rel_tol=1e-12)  # NOTE: the sum, not the mean

@@ -615,7 +615,7 @@ class Pooling:
 
 @dataclass(frozen=True)
 class FlattenLayer:
-    """The map read row-major, channels first, as one vector: no computation, the same values renamed nothing."""
+    """The map read row-major, channels first, as one vector: no computation, the same values in a new shape."""
 
     type: ClassVar[str] = "flatten"
     reading: Reading

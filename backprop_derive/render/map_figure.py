@@ -78,7 +78,7 @@ def map_svg(figure: MapFigure) -> str:
 
 
 def map_tikz(figure: MapFigure) -> str:
-    """The maps as LaTeX matrices side by side, each under its title (no TikZ needed)."""
+    """The maps as LaTeX matrices side by side, each under its title, in one TikZ node (scaled to the line)."""
     pieces = []
     for index, panel in enumerate(figure.panels):
         rows = r" \\ ".join(" & ".join(rf"\colorbox{{red!10}}{{${entry}$}}" if (r, c) in panel.shaded else entry
@@ -87,7 +87,8 @@ def map_tikz(figure: MapFigure) -> str:
                       + r" \end{bmatrix} \end{array}")
         if index < len(figure.operators):
             pieces.append(figure.operators[index].tex)
-    return "$" + " ".join(pieces) + "$"
+    return (r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%" + "\n"
+            + r"\begin{tikzpicture}\node[inner sep=0pt] {$" + " ".join(pieces) + r"$};\end{tikzpicture}}")
 
 
 def map_mermaid(figure: MapFigure) -> str:

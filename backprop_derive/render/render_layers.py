@@ -313,10 +313,10 @@ class _Printer:
 
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
-        typography, context = self.typography, self.context
+        typography = self.typography
         if self.network.sequence and len(shape) == 2:
             shape = (1, *shape)  # NOTE: a sequence is one matrix, a row per time step
-        texts = [context.value(Ref(kind, name)) for name in names]
+        texts = [self.number(Ref(kind, name)) for name in names]
         pairs = []
         for channel, rows in matrices(shape, texts):
             index = channels[channel] if channels and channel is not None else channel
@@ -382,13 +382,19 @@ class _Printer:
         elif routes and uses and not symbols:
             note = "not the first maximum of its window: it gets no gradient"
         if not uses:
-            note = "used by no later computation"
+            note = "the loss does not depend on it"
         if not symbols:
-            return self.marked(chain(context.name(result), context.value(result), note=note), result)
+            return self.marked(chain(context.name(result), self.number(result), note=note), result)
         # NOTE: several terms: each one's value too (what each use sends back), then their sum.
         summed = (typography.sum(terms),) if len(terms) > 1 else ()
         return self.marked(chain(context.name(result), typography.sum(symbols), typography.sum(numbers), *summed,
                                  context.value(result), note=note), result)
+
+    def number(self, ref: Ref) -> str:
+        """A quantity's value printed; the gradient of a value the loss does not depend on is 0 (a map entry no
+        pooling window reads)."""
+        value = self.context.values.get(ref)
+        return self.typography.number(_ZERO if value is None and ref.kind == "grad" else value)
 
 
 def _written_rank(step: Backward) -> int:
