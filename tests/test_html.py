@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from backprop_derive import solve
 from backprop_derive.cli import main
 from backprop_derive.core.layered_solution import LayeredSolution
+from backprop_derive.render.render_layers import presentation
 from backprop_derive.render.typography import MathML
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
@@ -72,8 +73,9 @@ def test_every_figure_is_inline_svg_with_a_caption(page):
     solution, html = page
     figures = re.findall(r"<figure>(.*?)</figure>", html, flags=re.S)
     if isinstance(solution, LayeredSolution):
-        convolutions = [layer for layer in solution.network.layers if layer.type in ("conv1d", "conv2d")]
-        assert len(figures) == len(convolutions), "a layered network: each convolution's maps drawn once"
+        drawn = [layer for layer in solution.network.layers
+                 if layer.type in ("conv1d", "conv2d") or presentation(layer.type).figure]
+        assert len(figures) == len(drawn), "a layered network: each convolution's maps, each rnn unrolled, once"
     elif hasattr(solution, "circuit"):
         assert len(figures) == 1, "a circuit: drawn once, with its values and gradients"
     else:

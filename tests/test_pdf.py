@@ -24,9 +24,10 @@ def test_every_examples_pdf_builds_with_both_diagrams():
     sources = {path.stem: solve(path).render("tex") for path in EXAMPLES}
     for name, latex in sources.items():
         # NOTE: a network has two figures (itself, the chain rule's paths); a circuit one (values and gradients);
-        # a network with layer types one per convolution (its maps).
+        # a network with layer types one per convolution (its maps) and one per rnn (unrolled over its steps).
         text = (ROOT / "examples" / f"{name}.yaml").read_text(encoding="utf-8")
-        figures = text.count("type: conv") if "\n  - type:" in text else 1 if "\ngraph:" in text else 2
+        layered = text.count("type: conv") + text.count("type: rnn")
+        figures = layered if "\n  - type:" in text else 1 if "\ngraph:" in text else 2
         assert latex.count(r"\begin{tikzpicture}") == figures, name
         assert r"\usepackage{tikz}" in latex
     # NOTE: two at a time, as the machine has two cores; each compile is a separate process.

@@ -5,12 +5,39 @@ that comes in, says the shape that goes out, lists its parameters, and compiles 
 leaves and nodes of ``graph.Graph``: one scalar node per entry, each parameter one leaf shared by all its
 uses (tied), so that graph.derive sums a parameter's gradient over its uses. Everything a solution
 shows about a node (layer, kind, role, position, example) is in ``Node.group``.
+
+Adding a layer kind
+-------------------
+1. Here: one entry in ``LAYER_KINDS`` (key = the spec's ``type``). The kind has ``fields`` (the keys it
+   takes; unknown keys are refused for it), ``example_shape(raw, path)`` (axes of one example when it comes
+   first; None: it cannot) and ``read(raw, reading, shape_in)``, which validates the fields (``SpecError``
+   naming ``f"{reading.path}.field[0]"``) and returns a frozen layer. ``shape_in`` is one example's shape,
+   channels first; ``Reading`` gives the index, path, options and the batch (``examples``, ``batched``).
+   The layer has ``type``, ``reading``, ``shape_in``, ``shape_out``, ``parameters`` (each made by
+   ``parameter(...)`` or as a ``LayerParameter``: one leaf per entry, tied over every use), ``edges()`` (the
+   node inputs one example's pass makes: the size bounds), and either ``compile(builder, incoming, example,
+   parameters)`` (one example) or ``compile_batch(builder, incoming, examples, parameters)`` (the whole batch
+   at once: batch norm's statistics). They add nodes by ``builder.node(entry_name(...), operation, inputs,
+   layer=, type=, role=, position=, example=)`` (``role`` ``pre`` is shown as ∂J/∂Z) and leaves by
+   ``builder.leaf(label, "constant", value)``. A kind that reads a whole sequence sets ``sequence = True``
+   (the rnn); a layer above a sequence is wrapped in ``Stepped`` and applied at every time step
+   (``Builder.at_step``), unless it compiles the whole batch, which is refused there.
+2. ``render/render_layers.py``: one ``KindPresentation`` in ``PRESENTATIONS`` (its sentences and settings;
+   optional hooks: ``routes``, ``batch``/``stages``/``sum_order``, ``given``/``figure``/``blocks``/
+   ``owns_outgoing``).
+3. Optionally a mistake in ``jobs/mistakes.py``'s ``LAYER_MISTAKES``: a maker yielding ``(detail, changes)``,
+   the changed backward steps found by ``step.node.group``.
+4. Tests: an independent oracle (a direct mpmath forward pass in the test, central differences) over
+   hypothesis-drawn cases, and one bad-input case per field (path, message, exit code 2); see
+   tests/test_layers.py. Loss, batch mean, update, JSON, names, check, derive and ``generate --from`` need
+   nothing more.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
 from types import MappingProxyType
@@ -107,6 +134,18 @@ class Builder:
         self.leaves: list[Leaf] = []
         self.nodes: list[Node] = []
         self.labels: dict[str, Name] = {}
+        self._step: tuple[int, bool] | None = None
+
+    @contextmanager
+    def at_step(self, step: int, single: bool = False):
+        """Within it, every leaf and node belongs to time ``step`` (0-based; −1 for the initial state): the step
+        comes first among its indices (``h^{[1]}_{21}``: step 2, unit 1), alone where ``single`` (one unit:
+        ``h^{[1]}_{2}``), and in its group as ``step``."""
+        outer, self._step = self._step, (step, single)
+        try:
+            yield
+        finally:
+            self._step = outer
 
     def leaf(self, label: Name, kind: str, value: sympy.Rational) -> str:
         """Add a leaf named by ``label`` (its ASCII form is its name in the graph)."""
@@ -119,10 +158,15 @@ class Builder:
         name = self._named(label)
         if "layer" in group:
             group.setdefault("field", f"layers[{group['layer']}]")  # NOTE: where an error in its value points
+        if self._step is not None:
+            group = {**group, "step": self._step[0]}
         self.nodes.append(Node(name, operation, inputs, group=MappingProxyType(group)))
         return name
 
     def _named(self, label: Name) -> str:
+        if self._step is not None:
+            step, single = self._step
+            label = replace(label, indices=(str(step + 1),) + (() if single else label.indices))
         name = label.ascii()
         if name in self.labels:
             raise ValueError(f"two quantities named {name}")  # NOTE: a bug of a layer kind, not of the spec
@@ -846,7 +890,189 @@ def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(index))
 
 
-#: Every layer kind by its ``type``. Adding a kind is one entry here (see LAYERS_API.md).
+def step_shown(shape: tuple[int, ...], index: tuple[int, ...]) -> tuple[int, ...]:
+    """The indices a sequence's entry is written with: (step, entry), the entry left out where a step has one."""
+    return index[:1] if shape[-1] == 1 else index
+
+
+@dataclass(frozen=True)
+class RecurrentLayer:
+    """An Elman layer unrolled over the time steps: z_t = U x_t + W h_{t−1} + b, h_t = f(z_t), h_0 given.
+
+    U, W and b are the same leaves at every step (tied): each one's gradient is the sum over the steps.
+    """
+
+    type: ClassVar[str] = "rnn"
+    #: It reads the whole sequence (the layers that do not are applied at every step: ``Stepped``).
+    sequence: ClassVar[bool] = True
+    reading: Reading
+    shape_in: tuple[int, ...]  # (steps, inputs)
+    shape_out: tuple[int, ...]  # (steps, units) for ``output: all``, (units,) for ``last``
+    parameters: tuple[LayerParameter, ...]
+    activation: Activation
+    initial_state: tuple[sympy.Rational, ...]
+    output: str
+
+    @property
+    def units(self) -> int:
+        return len(self.initial_state)
+
+    @property
+    def steps(self) -> int | None:
+        """How many time steps go out (None: one vector, the last state)."""
+        return self.shape_in[0] if self.output == "all" else None
+
+    @property
+    def pre_shape(self) -> tuple[int, ...]:
+        """The pre-activations z_t of every step: one row per step."""
+        return (self.shape_in[0], self.units)
+
+    def edges(self) -> int:
+        steps, inputs = self.shape_in
+        return steps * self.units * (2 * (inputs + self.units) + 2)
+
+    def compile(self, builder: Builder, incoming: Tensor, example: int | None,
+                parameters: dict[str, LayerParameter]) -> Tensor:
+        steps, inputs = self.shape_in
+        units, number, single = self.units, self.reading.number, self.units == 1
+        into, across, biases = parameters["input_weights"], parameters["recurrent_weights"], parameters.get("biases")
+        operation = weighted_sum(inputs + units, 1 if biases else 0)
+        # NOTE: the slots where z_t reads h_{t−1} (after the (U, x) pairs): what missing_time_step cuts.
+        recurrent = tuple(2 * inputs + 2 * k + 1 for k in range(units))
+        with builder.at_step(-1, single):
+            state = [builder.leaf(entry_name("h", number, (j,), example), "constant", value)
+                     for j, value in enumerate(self.initial_state)]
+        hidden = []
+        for t in range(steps):
+            x = incoming.names[t * inputs:(t + 1) * inputs]
+            with builder.at_step(t, single):
+                pre = []
+                for j in range(units):
+                    pairs = tuple(name for i in range(inputs) for name in (into.names[j * inputs + i], x[i]))
+                    pairs += tuple(name for k in range(units) for name in (across.names[j * units + k], state[k]))
+                    bias = (biases.names[j],) if biases else ()
+                    pre.append(builder.node(entry_name("z", number, (j,), example), operation, pairs + bias,
+                                            layer=self.reading.index, type=self.type, role="pre", position=(t, j),
+                                            example=example, recurrent=recurrent))
+                state = list(_activate(builder, self, self.activation, Tensor((units,), tuple(pre)), example,
+                                       letter="h").names)
+            hidden.extend(state)
+        if self.output == "last":
+            return Tensor(self.shape_out, tuple(state))
+        return Tensor(self.shape_out, tuple(hidden))
+
+
+class Recurrent:
+    """``type: rnn``: input_weights (one row per unit), recurrent_weights (units × units), biases (one per unit),
+    activation (tanh), initial_state (zeros), output (``all``: every step's state; ``last``: the last one)."""
+
+    fields = frozenset({"type", "input_weights", "recurrent_weights", "biases", "activation", "initial_state",
+                        "output"})
+    sequence = True
+
+    def example_shape(self, raw: dict, path: str) -> int | None:
+        return 2
+
+    def read(self, raw: dict, reading: Reading, shape_in: tuple[int, ...]) -> RecurrentLayer:
+        path = reading.path
+        if len(shape_in) != 2:
+            raise SpecError(f"an rnn reads a sequence (time steps × numbers), but the layer below gives "
+                            f"{describe_shape(shape_in)}; put the rnn first, or above an rnn with output: all",
+                            f"{path}.type")
+        inputs = shape_in[1]
+        for required in ("input_weights", "recurrent_weights"):
+            if required not in raw:
+                raise SpecError("missing", f"{path}.{required}")
+        what = f"a list of rows (input_weights[j][i] from input i to unit j), each of {inputs} numbers"
+        shape, values = read_array(raw["input_weights"], f"{path}.input_weights", 2, what)
+        if shape[1] != inputs:
+            raise SpecError(f"expected {what} (each time step has {inputs}), got rows of {shape[1]}",
+                            f"{path}.input_weights[0]")
+        units = shape[0]
+        parameters = [parameter("input_weights", f"{path}.input_weights", reading.number, shape, values, "U")]
+        what = (f"a {units}×{units} matrix (recurrent_weights[j][k] from unit k at the step before to unit j; "
+                f"{units} unit{'s' if units != 1 else ''}, one per row of input_weights)")
+        shape, values = read_array(raw["recurrent_weights"], f"{path}.recurrent_weights", 2, what)
+        if shape != (units, units):
+            raise SpecError(f"expected {what}, got {describe_shape(shape)}", f"{path}.recurrent_weights")
+        parameters.append(parameter("recurrent_weights", f"{path}.recurrent_weights", reading.number, shape, values,
+                                    "W"))
+        if raw.get("biases") is not None:
+            what = f"a list of {units} number{'s' if units != 1 else ''}, one per unit"
+            shape, values = read_array(raw["biases"], f"{path}.biases", 1, what)
+            if shape[0] != units:
+                raise SpecError(f"expected {what}, got {shape[0]}", f"{path}.biases")
+            parameters.append(parameter("biases", f"{path}.biases", reading.number, shape, values, "b"))
+        activation = _activation(raw.get("activation", "tanh"), f"{path}.activation", reading.options, dense=False)
+        initial = [sympy.Integer(0)] * units
+        if "initial_state" in raw:
+            what = f"a list of {units} number{'s' if units != 1 else ''}, h_0 of each unit"
+            shape, initial = read_array(raw["initial_state"], f"{path}.initial_state", 1, what)
+            if shape[0] != units:
+                raise SpecError(f"expected {what}, got {shape[0]}", f"{path}.initial_state")
+        output = raw.get("output", "all")
+        if output not in ("all", "last"):
+            raise SpecError(f"expected all (every step's state goes up) or last (only the last step's), got "
+                            f"{describe(output)}", f"{path}.output")
+        shape_out = (shape_in[0], units) if output == "all" else (units,)
+        return RecurrentLayer(reading, shape_in, shape_out, tuple(parameters), activation, tuple(initial), output)
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """A layer above a sequence, applied at every time step with the same parameters (tied over the steps)."""
+
+    layer: Any
+    steps: int
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: the layer's own settings (activation, kernel, …) for presentation; only names it lacks come here.
+        return getattr(self.layer, name)
+
+    @property
+    def type(self) -> str:
+        return self.layer.type
+
+    @property
+    def reading(self) -> Reading:
+        return self.layer.reading
+
+    @property
+    def parameters(self) -> tuple[LayerParameter, ...]:
+        return self.layer.parameters
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        return (self.steps, *self.layer.shape_in)
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        return (self.steps, *self.layer.shape_out)
+
+    @property
+    def pre_shape(self) -> tuple[int, ...]:
+        return (self.steps, *getattr(self.layer, "pre_shape", self.layer.shape_out))
+
+    def edges(self) -> int:
+        return self.steps * self.layer.edges()
+
+    def compile_batch(self, builder: Builder, incoming: tuple[Tensor, ...], examples: tuple[int | None, ...],
+                      parameters: dict[str, LayerParameter]) -> tuple[Tensor, ...]:
+        # NOTE: example by example, step by step; build_layered refuses a wrapped kind that reads the whole batch
+        # (batch norm, dropout), so the wrapped layer's own compile is all it needs.
+        return tuple(self.compile(builder, tensor, example, parameters) for tensor, example in zip(incoming, examples))
+
+    def compile(self, builder: Builder, incoming: Tensor, example: int | None,
+                parameters: dict[str, LayerParameter]) -> Tensor:
+        size, names = size_of(self.layer.shape_in), []
+        for t in range(self.steps):
+            with builder.at_step(t, size_of(self.layer.shape_out) == 1):
+                step = Tensor(self.layer.shape_in, incoming.names[t * size:(t + 1) * size])
+                names.extend(self.layer.compile(builder, step, example, parameters).names)
+        return Tensor(self.shape_out, tuple(names))
+
+
+#: Every layer kind by its ``type``. Adding a kind is one entry here (see "Adding a layer kind" above).
 LAYER_KINDS: dict[str, LayerKind] = {
     "dense": Dense(),
     "conv1d": Convolution(1),
@@ -856,6 +1082,7 @@ LAYER_KINDS: dict[str, LayerKind] = {
     "flatten": Flatten(),
     "batchnorm": BatchNorm(),
     "dropout": Dropout(),
+    "rnn": Recurrent(),
 }
 
 
@@ -916,7 +1143,19 @@ class LayeredNetwork(Circuit):
     def pre_activations(self, layer: int, example: int | None) -> Tensor | None:
         """A layer's pre-activations (its nodes of role ``pre``) in one example, or None if it has none."""
         names = tuple(node.name for node in self._by_layer.get((layer, example, "pre"), ()))
-        return Tensor(self.layers[layer].shape_out, names) if names else None
+        shape = getattr(self.layers[layer], "pre_shape", self.layers[layer].shape_out)
+        return Tensor(shape, names) if names else None
+
+    @property
+    def sequence(self) -> bool:
+        """True when one example is a sequence of time steps (an rnn comes first)."""
+        return bool(getattr(self.layers[0], "sequence", False))
+
+    @property
+    def target_shape(self) -> tuple[int, ...]:
+        """One example's targets: one row per time step for a sequence out, else a vector."""
+        last = self.layers[-1]
+        return last.shape_out if getattr(last, "steps", None) else (len(self.example_targets[0]),)
 
     def nodes_of(self, layer: int, example: int | None, role: str | None = None) -> tuple[Node, ...]:
         """A layer's nodes in one example (of one role, or all), in the graph's order."""
@@ -1000,12 +1239,24 @@ def build_layered(data: Any) -> LayeredNetwork:
     if rank is None:
         raise SpecError(f"a network cannot start with {first_raw.get('type')}", f"{first_path}.type")
     examples, batched, raw_shape = _examples(spec["inputs"], rank)
-    shape = raw_shape if first_kind is LAYER_KINDS["dense"] else _channels_first(raw_shape, first_kind, first_raw)
-    layers = []
+    sequence = getattr(first_kind, "sequence", False)
+    shape = raw_shape if first_kind is LAYER_KINDS["dense"] or sequence else _channels_first(raw_shape, first_kind,
+                                                                                            first_raw)
+    layers, steps = [], None
     for index, (kind, raw, path) in enumerate(layers_raw):
-        layer = kind.read(raw, Reading(index, path, options, len(examples), batched), shape)
+        reading = Reading(index, path, options, len(examples), batched)
+        # NOTE: above a sequence, a layer that does not read sequences is applied at every time step.
+        if steps is not None and not getattr(kind, "sequence", False):
+            layer = kind.read(raw, reading, shape[1:])
+            if hasattr(layer, "compile_batch"):
+                raise SpecError(f"a {layer.type} layer reads the whole batch at once, and cannot be applied at every "
+                                f"time step of the sequence the rnn below gives (output: all); put it above an rnn "
+                                f"with output: last", f"{path}.type")
+            layer = Stepped(layer, steps)
+        else:
+            layer = kind.read(raw, reading, shape)
         layers.append(layer)
-        shape = layer.shape_out
+        shape, steps = layer.shape_out, getattr(layer, "steps", None)
     count = sum(size_of(p.shape) for layer in layers for p in layer.parameters)
     if count > MAX_PARAMETERS:
         raise SpecError(f"{count:,} parameters: more than a worked solution can take (at most {MAX_PARAMETERS:,})",
@@ -1014,7 +1265,7 @@ def build_layered(data: Any) -> LayeredNetwork:
     if edges > MAX_EDGES:
         raise SpecError(f"{edges:,} connections (each a backward step): more than a worked solution can compute "
                         f"(at most {MAX_EDGES:,})", "layers")
-    loss, target_rows = _loss_and_targets(spec, len(examples), batched, shape)
+    loss, target_rows = _loss_and_targets(spec, len(examples), batched, shape, steps)
     training, learning_rate = read_training(spec)
     if training.online:
         raise SpecError("training: online is for dense and named networks; a network with layer types is trained "
@@ -1057,8 +1308,11 @@ def _examples(raw: Any, rank: int) -> tuple[list[list[sympy.Rational]], bool, tu
     return examples, batched, shape
 
 
-def _loss_and_targets(spec: dict, count: int, batched: bool, shape: tuple[int, ...]
+def _loss_and_targets(spec: dict, count: int, batched: bool, shape: tuple[int, ...], steps: int | None = None
                       ) -> tuple[Loss, list[list[sympy.Rational]]]:
+    """The loss and each example's targets, row-major; with a sequence out (``steps``), one row per step."""
+    if steps is not None:
+        return _sequence_targets(spec, count, batched, shape)
     outputs = size_of(shape)
     loss_name = spec.get("loss", "half_squared_error")
     if not isinstance(loss_name, str) or loss_name not in LOSSES:
@@ -1111,10 +1365,42 @@ def compile_layer(layer, builder: Builder, incoming: tuple[Tensor, ...], example
     return tuple(layer.compile(builder, tensor, example, parameters) for tensor, example in zip(incoming, examples))
 
 
+def _sequence_targets(spec: dict, count: int, batched: bool, shape: tuple[int, ...]
+                      ) -> tuple[Loss, list[list[sympy.Rational]]]:
+    """A sequence out (SPEC §2.5, ``output: all``): each example's targets are one row per time step."""
+    steps, outputs = shape[0], size_of(shape[1:])
+    loss_name = spec.get("loss", "half_squared_error")
+    if not isinstance(loss_name, str) or loss_name not in LOSSES:
+        raise SpecError(f"expected one of {', '.join(LOSSES)}, got {describe(loss_name)}", "loss")
+    loss = LOSSES[loss_name]
+    if not loss.targets:
+        raise SpecError("loss: none differentiates a single output, but the network gives one at every time step "
+                        "(output: last gives only the last step's)", "loss")
+    if "target_classes" in spec:
+        raise SpecError("the network gives an output at every time step: give targets, one row per step",
+                        "target_classes")
+    if "targets" not in spec:
+        raise SpecError("missing; every spec needs targets", "targets")
+    what = (f"{steps} row{'s' if steps != 1 else ''} (one per time step) of {outputs} "
+            f"number{'s' if outputs != 1 else ''}")
+    raw = spec["targets"]
+    if batched:
+        if not isinstance(raw, list) or len(raw) != count or depth(raw) != 3:
+            raise SpecError(f"expected one list of target rows per sequence ({count}), each {what}", "targets")
+        found = [(read_array(row, f"targets[{index}]", 2, what), f"targets[{index}]") for index, row in enumerate(raw)]
+    else:
+        found = [(read_array(raw, "targets", 2, what), "targets")]
+    for (row_shape, _), path in found:
+        if row_shape != (steps, outputs):
+            raise SpecError(f"expected {what}, got {describe_shape(row_shape)}", path)
+    return loss, [values for (_, values), _ in found]
+
+
 def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape: tuple[int, ...], loss: Loss,
              target_rows: list, learning_rate, options: Options, edges: int) -> LayeredNetwork:
     builder = Builder()
     shape_in = layers[0].shape_in
+    steps = getattr(layers[-1], "steps", None)
     by_layer = [{p.key: p for p in layer.parameters} for layer in layers]
     for layer in layers:
         for p in layer.parameters:
@@ -1123,9 +1409,10 @@ def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape:
                 builder.leaves.append(Leaf(name, "parameter", value))
     inputs = []
     numbers = [number if batched else None for number in range(len(examples))]
+    shown = step_shown if getattr(layers[0], "sequence", False) else _shown
     for example, values in zip(numbers, examples):
         indices = itertools.product(*(range(size) for size in shape_in))
-        names = tuple(builder.leaf(entry_name("x", None, _shown(shape_in, index), example), "input", value)
+        names = tuple(builder.leaf(entry_name("x", None, shown(shape_in, index), example), "input", value)
                       for index, value in zip(indices, values))
         inputs.append(Tensor(shape_in, names))
     # NOTE: layer by layer over the whole batch: a batch norm's statistics read every example's values.
@@ -1136,18 +1423,16 @@ def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape:
     boundaries = [tuple(layer_tensors[number] for layer_tensors in between) for number in range(len(examples))]
     outputs, targets, losses = list(tensors), [], []
     for example, tensor, target_values in zip(numbers, outputs, target_rows):
-        target_names = tuple(builder.leaf(entry_name("y", None, (unit,), example), "target", value)
-                             for unit, value in enumerate(target_values))
-        targets.append(target_names)
-        arity = len(tensor.names)
-        if loss.targets:
-            formula = loss.formula(list(ARGUMENTS[:arity]), list(ARGUMENTS[arity:2 * arity]))
-            operation = Operation(loss.name, 2 * arity, _fixed(formula), _loss_shape, f"the loss: {loss.name}")
-            arguments = tensor.names + target_names
+        if steps is None:
+            target_names = tuple(builder.leaf(entry_name("y", None, (unit,), example), "target", value)
+                                 for unit, value in enumerate(target_values))
+            losses.append(_loss_node(builder, loss, tensor.names, target_names, example))
         else:
-            operation, arguments = Operation("none", 1, lambda a: a, _loss_shape, "the output itself"), tensor.names
-        losses.append(builder.node(Name(("L", "L", "L"), example=example), _cached_loss(loss.name, operation, arity),
-                                   arguments, role="loss", example=example, loss=True))
+            # NOTE: a sequence out (SPEC §2.5): a loss at every step, the example's loss their sum.
+            target_names, per_step = _step_losses(builder, loss, tensor, target_values, example)
+            losses.append(builder.node(Name(("L", "L", "L"), example=example), sum_operation(len(per_step)), per_step,
+                                       role="loss", example=example, loss=True))
+        targets.append(target_names)
     top = losses[0]
     if batched:
         scale = sympy.Rational(1, len(losses)) if options.reduction == "mean" else sympy.Integer(1)
@@ -1159,6 +1444,44 @@ def _compile(title: str, layers: list, examples: list, batched: bool, raw_shape:
                           outputs[0].names[0], loss, (), learning_rate, options.precision, False, Training(),
                           tuple(layers), tuple(inputs), tuple(outputs), tuple(targets), tuple(losses), batched,
                           options.reduction, dict(builder.labels), raw_shape, tuple(boundaries), edges)
+
+
+def _loss_node(builder: Builder, loss: Loss, outputs: tuple[str, ...], targets: tuple[str, ...],
+               example: int | None, step: int | None = None) -> str:
+    """One example's (or one time step's) loss node over its outputs and targets."""
+    arity = len(outputs)
+    if loss.targets:
+        formula = loss.formula(list(ARGUMENTS[:arity]), list(ARGUMENTS[arity:2 * arity]))
+        operation = Operation(loss.name, 2 * arity, _fixed(formula), _loss_shape, f"the loss: {loss.name}")
+        arguments = outputs + targets
+    else:
+        operation, arguments = Operation("none", 1, lambda a: a, _loss_shape, "the output itself"), outputs
+    if step is None:
+        return builder.node(Name(("L", "L", "L"), example=example), _cached_loss(loss.name, operation, arity),
+                            arguments, role="loss", example=example, loss=True)
+    return builder.node(Name(("L", "L", "L"), "", (str(step + 1),), example), _cached_loss(loss.name, operation, arity),
+                        arguments, role="loss", example=example, loss=True, step=step)
+
+
+def _step_losses(builder: Builder, loss: Loss, tensor: Tensor, target_values: list, example: int | None
+                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The targets and the loss of every time step of a sequence out: y_t against the step's outputs."""
+    steps, size = tensor.shape[0], size_of(tensor.shape[1:])
+    targets, losses = [], []
+    for t in range(steps):
+        with builder.at_step(t, size == 1):
+            row = tuple(builder.leaf(entry_name("y", None, (unit,), example), "target", value)
+                        for unit, value in enumerate(target_values[t * size:(t + 1) * size]))
+        targets.extend(row)
+        losses.append(_loss_node(builder, loss, tensor.names[t * size:(t + 1) * size], row, example, t))
+    return tuple(targets), tuple(losses)
+
+
+@cache
+def sum_operation(count: int) -> Operation:
+    """An example's loss over a sequence: the sum of its ``count`` time steps' losses."""
+    return Operation("sum", count, lambda *arguments: sympy.Add(*arguments), as_sympy_prints,
+                     "the sum gives each time step's loss the gradient unchanged")
 
 
 _LOSS_OPERATIONS: dict[tuple[str, int], Operation] = {}

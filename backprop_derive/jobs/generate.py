@@ -1092,8 +1092,8 @@ class LayeredDrawer:
             inputs = [self._array(generator, network.input_shape, self.numbers) for _ in range(examples)]
             variant["inputs"] = inputs if network.batched else inputs[0]
             if "targets" in spec:
-                outputs = len(network.example_outputs[0].names)
-                targets = [[generator.choice(self.targets) for _ in range(outputs)] for _ in range(examples)]
+                # NOTE: a sequence out (an rnn's output: all) has one target row per time step.
+                targets = [self._array(generator, network.target_shape, self.targets) for _ in range(examples)]
                 variant["targets"] = targets if network.batched else targets[0]
             if spec.get("learning_rate") is not None:
                 variant["learning_rate"] = generator.choice(SMOOTH_RATES)

@@ -458,12 +458,23 @@ def _batch_statistics_as_constants(exercise: _Exercise) -> Made:
                     lambda step: replace(step, local=sympy.Integer(0))))
 
 
+def _missing_time_step(exercise: _Exercise) -> Made:
+    # NOTE: the slots where an rnn's z_t reads h_{t−1} (group "recurrent"): cut, no gradient reaches the step before.
+    cut = [step for step in exercise.of_type(Backward) if step.node.group.get("type") == "rnn"
+           and step.node.group.get("role") == "pre" and step.slot in step.node.group.get("recurrent", ())]
+    yield ("backpropagation through time was cut to one step: no gradient flowed from a step back into the state "
+           "before it (through the recurrent weights), so each shared weight's sum kept only what each step's own "
+           "loss sends (with output: last, the last step's term alone)",
+           {step.result: replace(step, local=sympy.Integer(0)) for step in cut})
+
+
 #: The mistakes of a layered network, in the order they are tried on a wrong answer. Adding one is one entry
-#: here (see LAYERS_API.md).
+#: here (see "Adding a layer kind" in core/layers.py).
 LAYER_MISTAKES: dict[str, Callable[[_Exercise], Made]] = {
     "kernel_not_flipped": _kernel_not_flipped,
     "pool_gradient_not_routed": _pool_gradient_not_routed,
     "batch_statistics_as_constants": _batch_statistics_as_constants,
+    "missing_time_step": _missing_time_step,
     "added_gradient": _added_gradient,
     "missing_learning_rate": _missing_learning_rate,
 }

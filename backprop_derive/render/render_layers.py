@@ -17,7 +17,7 @@ from ..core.notation import Name
 from ..core.numbers import settle
 from ..core.operations import _Symbols
 from ..core.update import parameter_updates, state_json, state_kind
-from .diagram import Label
+from .diagram import MARGIN, RADIUS, ROW, Diagram, Label, Place, _box, _label_size, _wire
 from .document import Block, Document, Math, Table
 from .map_figure import MapFigure, Panel, map_mermaid, map_svg, map_tikz
 from .present import Context, Line, _local_form, chain, present, update_text
@@ -57,6 +57,12 @@ class KindPresentation:
             each a block of those nodes' gradients (batch norm: x̂, then σ², then μ).
         sum_order: The roles of the layer's nodes in the order a gradient summed over their uses is written
             (batch norm's ∂J/∂x as Ioffe and Szegedy write it: through x̂, then σ², then μ).
+        given: Lines the forward pass starts the layer with, per example (an rnn's initial state); without it,
+            each given constant the layer's nodes read (dropout's p and mask).
+        figure: The layer's figure in the forward pass (an rnn unrolled over its steps), given the solution.
+        blocks: The layer's backward blocks, when the generic ones do not fit (an rnn's steps from the last back).
+        owns_outgoing: The layer's own backward blocks show the gradients of the values it gives the layer
+            above (an rnn's h_t, which also feed the next step), so the layer above (or the loss) does not.
     """
 
     forward: str
@@ -66,6 +72,10 @@ class KindPresentation:
     batch: bool = False
     stages: tuple[tuple[str, str], ...] = ()
     sum_order: tuple[str, ...] = ()
+    given: object = None
+    figure: object = None
+    blocks: object = None
+    owns_outgoing: bool = False
 
 
 def _conv_details(layer) -> str:
@@ -79,7 +89,115 @@ def _pool_details(layer) -> str:
     return f"{describe_shape(layer.size)} window, stride {describe_shape(layer.stride)}"
 
 
-#: What each layer kind's blocks say. Adding a kind's presentation is one entry here (see LAYERS_API.md).
+def _rnn_details(layer) -> str:
+    units = layer.units
+    zero = all(value == 0 for value in layer.initial_state)
+    return (f"{units} unit{'s' if units != 1 else ''}, {layer.activation.name}, h₀ {'= 0' if zero else 'given'}, "
+            f"output: {layer.output}")
+
+
+def _rnn_given(printer: _Printer, layer, example: int | None) -> list[Line]:
+    """h_0 = [...]: the state the first step reads."""
+    typography, context = printer.typography, printer.context
+    names = [leaf.name for leaf in printer.network.graph.leaves if leaf.kind == "constant"
+             and printer.network.labels[leaf.name].layer == f"[{layer.reading.number}]"
+             and printer.network.labels[leaf.name].example == example]
+    label = printer.network.labels[names[0]]
+    name = Name(label.base, label.layer, ("0",), example)
+    return [Line(typography.equation([typography.spelled(name),
+                                      typography.matrix([[context.value(Ref("value", n)) for n in names]])]))]
+
+
+def _rnn_blocks(solution: LayeredSolution, printer: _Printer, layer):
+    """Backpropagation through time: at every step from the last to the first, ∂J/∂h_t (from the layer above at
+    that step and from z_{t+1}, through W) and δ_t = ∂J/∂z_t; then each shared weight's gradient, the sum over
+    the steps; then the inputs'."""
+    network = solution.network
+    index, number = layer.reading.index, layer.reading.number
+    steps, units = layer.pre_shape
+    for example in _examples(network):
+        pre = network.pre_activations(index, example).names
+        hidden = tuple(node.name for node in network.nodes_of(index, example, "activation")) or pre
+        where = f", example {example + 1}" if example is not None else ""
+        for t in reversed(range(steps)):
+            part = slice(t * units, (t + 1) * units)
+            lines = [printer.gathered(name) for name in hidden[part]]
+            if hidden != pre:
+                lines += [printer.gathered(name) for name in pre[part]]
+            if t == steps - 1:
+                text = ("The last step: its state feeds only the layer above." if layer.output == "all" else
+                        "The last step: its state is what the layer gives the layer above.")
+            elif layer.output == "all":
+                text = (f"The state of step {t + 1} feeds the layer above and the pre-activations of step {t + 2} "
+                        "(through W): its gradient is the sum of both.")
+            else:
+                text = (f"The state of step {t + 1} feeds only the pre-activations of step {t + 2} (through W): the "
+                        "layer above reads the last state alone.")
+            text += f" Then δ of step {t + 1}, the gradient of its pre-activations."
+            yield Block(f"Layer {number}: rnn, step {t + 1}{where}", text, tuple(lines), level=4)
+        yield Block(f"Layer {number}: rnn, every δ{where}", "The pre-activations' gradients, one row per time step.",
+                    tuple(printer.map_lines(layer.pre_shape, pre, "grad")), level=4)
+    lines: list[Line] = []
+    for parameter in layer.parameters:
+        lines += [printer.gathered(name) for name in parameter.names]
+        lines += _parameter_lines(printer, parameter, "grad")
+    yield Block(f"Layer {number}: rnn, the shared parameters",
+                "U, W and b are the same at every step: each one's gradient is the sum over the steps (and examples) "
+                "of δ times what it multiplies there: the step's input for U, the state before for W, 1 for b.",
+                tuple(lines), level=4)
+    below = network.layers[index - 1] if index else None
+    if below is not None and presentation(below.type).owns_outgoing:
+        return
+    lines = []
+    for example in _examples(network):
+        incoming = network.boundaries[example or 0][index]
+        lines += [printer.gathered(name) for name in incoming.names]
+        lines += printer.map_lines(incoming.shape, incoming.names, "grad")
+    yield Block(f"Layer {number}: rnn, the inputs", "Each step's input feeds only that step's pre-activations "
+                "(through U).", tuple(lines), level=4)
+
+
+def unrolled_diagram(solution: LayeredSolution, layer) -> Diagram:
+    """An rnn unrolled as courses draw it: h_0 → h_1 → … → h_T along W, each x_t up into h_t along U, and each
+    h_t up to what reads it (the layer above at every step, or at the last one only)."""
+    steps = layer.shape_in[0]
+    number = layer.reading.number
+
+    def place(key: str, letter: str, index: int, x: int, y: int, above: bool = False) -> Place:
+        name = Name((letter, letter, letter), "", (str(index),))
+        return Place(key, MARGIN + RADIUS + x * _STEP_COLUMN, MARGIN + RADIUS + y * ROW, Label(name.tex(), name.text()),
+                     None, above, False)
+
+    def weight(letter: str) -> Label:
+        name = Name((letter, letter, letter), f"[{number}]")
+        return Label(name.tex(), name.text())
+
+    previous = place("h0", "h", 0, 0, 1)
+    places, edges = [previous], []
+    for t in range(1, steps + 1):
+        x, h = place(f"x{t}", "x", t, t, 2), place(f"h{t}", "h", t, t, 1)
+        edges += [_wire(x, h, weight("U"), None), _wire(previous, h, weight("W"), None)]
+        places += [x, h]
+        if layer.output == "all" or t == steps:
+            out = place(f"o{t}", "o", t, t, 0, above=True)
+            places.append(out)
+            edges.append(_wire(h, out, None, None))
+        previous = h
+    boxes = [_box(p.x, p.y, 2 * RADIUS, 2 * RADIUS) for p in places]
+    boxes += [_box(*edge.label_at, *_label_size(edge.label)) for edge in edges if edge.label]
+    bounds = (min(box[0] for box in boxes) - MARGIN, min(box[1] for box in boxes) - MARGIN,
+              max(box[2] for box in boxes) + MARGIN, max(box[3] for box in boxes) + MARGIN)
+    words = (f"Layer {number} unrolled over its {steps} time steps: the same U, W and b at every step; o_t is what "
+             "the layer above reads" + (" at every step." if layer.output == "all" else " (the last state only)."))
+    return Diagram("unrolled", tuple(places), tuple(edges), Label(words, words), bounds)
+
+
+#: Between two time steps of an unrolled rnn (cm).
+_STEP_COLUMN = 2.6
+
+
+#: What each layer kind's blocks say. Adding a kind's presentation is one entry here (see "Adding a layer kind" in
+#: core/layers.py).
 PRESENTATIONS: dict[str, KindPresentation] = {
     "dense": KindPresentation(
         "Each unit's weighted sum of the values coming in, then its activation.",
@@ -119,6 +237,12 @@ PRESENTATIONS: dict[str, KindPresentation] = {
         "Inverted dropout: each unit times its mask entry m (1 kept, 0 dropped), scaled by 1/(1 − p).",
         "Each kept unit sends back the upstream gradient times m/(1 − p) = 1/(1 − p); a dropped unit sends 0.",
         lambda layer: f"p = {Unicode(6).number(layer.p)}"),
+    "rnn": KindPresentation(
+        "Unrolled over the time steps: at each step the pre-activations are U times the step's input, plus W times "
+        "the state before (the initial state at the first step), plus b; the new state is their activation. U, W "
+        "and b are the same at every step.",
+        "Backpropagation through time, from the last step to the first.", _rnn_details, given=_rnn_given,
+        figure=unrolled_diagram, blocks=_rnn_blocks, owns_outgoing=True),
 }
 
 _DEFAULT = KindPresentation("", "")
@@ -133,7 +257,7 @@ def presentation(kind: str) -> KindPresentation:
 
 
 #: The letter of a whole map, by the letter of its entries (a bias vector keeps its b).
-_MAP_LETTERS = {"z": "Z", "a": "A", "x": "X", "y": "Y"}
+_MAP_LETTERS = {"z": "Z", "a": "A", "x": "X", "y": "Y", "h": "H"}
 
 
 def matrices(shape: tuple[int, ...], texts: list[str]) -> list[tuple[int | None, list[list[str]]]]:
@@ -192,6 +316,8 @@ class _Printer:
         The map is named after its entries: z^{[1]}_{12} makes Z^{[1]}, x_{12} makes X, K^{[1]}_{11} makes K^{[1]}.
         """
         typography = self.typography
+        if self.network.sequence and len(shape) == 2:
+            shape = (1, *shape)  # NOTE: a sequence is one matrix, a row per time step
         texts = [self.number(Ref(kind, name)) for name in names]
         pairs = []
         for channel, rows in matrices(shape, texts):
@@ -316,6 +442,9 @@ def layered_network_block(network: LayeredNetwork, typography: Latex) -> Block:
                      f"{describe_shape(layer.shape_out)}", details(layer) if details else ""))
     words = Unicode(typography.precision)
     text = f"One example is {describe_shape(shape)} (channels first)." if len(shape) > 1 else ""
+    if network.sequence:
+        text = (f"One example is a sequence of {shape[0]} time step{'s' if shape[0] != 1 else ''}, each "
+                f"{shape[1]} number{'s' if shape[1] != 1 else ''}.")
     text = (text + f" Loss: {network.loss.description} ({network.loss.name})").strip()
     if network.batched:
         text += (f"; the cost J is the {'mean' if network.reduction == 'mean' else 'sum'} of the "
@@ -352,7 +481,7 @@ def _given_pairs(solution: LayeredSolution, printer: _Printer) -> list[tuple[str
     for tensor, targets in zip(network.example_inputs, network.example_targets):
         pairs += printer.map_pairs(tensor.shape, tensor.names)
         if targets:
-            pairs += printer.map_pairs((len(targets),), targets)
+            pairs += printer.map_pairs(network.target_shape, targets)
     return pairs
 
 
@@ -387,7 +516,10 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer):
         for example in _examples(network):
             outgoing = network.boundaries[example or 0][index + 1]
             nodes = network.nodes_of(index, example)
-            lines = _constant_lines(printer, layer, nodes) + printer.forward(node.name for node in nodes)
+            # NOTE: the values the layer is given besides its parameters: its own lines (an rnn's h_0), else
+            # each constant its nodes read (dropout's mask).
+            given = kind.given(printer, layer, example) if kind.given else _constant_lines(printer, layer, nodes)
+            lines = given + printer.forward(node.name for node in nodes)
             pre = network.pre_activations(index, example)
             if pre is not None and pre.names != outgoing.names:
                 lines += printer.map_lines(pre.shape, pre.names)
@@ -396,6 +528,8 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer):
             figure = None
             if printer.with_figures and example in (None, 0) and layer.type in ("conv1d", "conv2d"):
                 figure = conv_figure(printer, layer, network.boundaries[example or 0][index], pre)
+            elif printer.with_figures and example in (None, 0) and kind.figure:
+                figure = kind.figure(solution, layer)
             yield Block(_layer_heading(layer, example), kind.forward, tuple(lines), level=4, figure=figure)
     losses = [node.name for node in network.graph.nodes if node.group.get("loss")]
     yield Block("Loss", "", tuple(printer.forward(losses)))
@@ -409,7 +543,8 @@ def _step_blocks(solution: LayeredSolution, printer: _Printer):
         lines += [printer.gathered(name) for name in network.losses]
     for example in _examples(network):
         output = network.boundaries[example or 0][-1]
-        lines += [printer.gathered(name) for name in output.names]
+        if not presentation(network.layers[-1].type).owns_outgoing:
+            lines += [printer.gathered(name) for name in output.names]
     yield Block("The loss's gradients", "", tuple(lines), level=4)
     for layer in reversed(network.layers):
         yield from _backward_blocks(solution, printer, layer)
@@ -462,7 +597,12 @@ def _constant_lines(printer: _Printer, layer, nodes) -> list[Line]:
 def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
     network = solution.network
     kind = presentation(layer.type)
+    if kind.blocks:
+        yield from kind.blocks(solution, printer, layer)
+        return
     index = layer.reading.index
+    below = network.layers[index - 1] if index else None
+    owned = below is not None and presentation(below.type).owns_outgoing
     for role, words in kind.stages:
         names = [node.name for node in network.graph.nodes
                  if node.group.get("layer") == index and node.group.get("role") == role]
@@ -481,6 +621,8 @@ def _backward_blocks(solution: LayeredSolution, printer: _Printer, layer):
         if parameter.shape:
             lines += _parameter_lines(printer, parameter, "grad")
     for example in _examples(network):
+        if owned:
+            break  # NOTE: the layer below shows these gradients, in the order its own backward pass needs them
         incoming = network.boundaries[example or 0][index]
         if incoming.names == network.boundaries[example or 0][index + 1].names:
             # NOTE: flatten: the same values, so the same gradients, laid out as the map again.
