@@ -67,17 +67,20 @@ def build_document(solution, typography: Latex, step_blocks=None, with_figures: 
     closing = ()
     per_step = getattr(solution, "updates_per_step", 1)
     if len(solution.values) > per_step:
-        rows = tuple((str(index + 1) if per_step == 1 else f"{index // per_step + 1}.{index % per_step + 1}",
-                      Math(typography.number(values[derivation.cost]))) for index, values in enumerate(solution.values))
-        closing = (Block("Loss per step", "The cost before each step's update.",
-                         table=Table(("step", Math(typography.name(notation, derivation.cost))), rows), level=2,
-                         figure=_loss_plot(solution) if with_plots else None),)
+        closing = (loss_per_step(solution, typography, derivation.cost, "The cost before each step's update.",
+                                 with_plots, per_step),)
     return Document(solution.network.title or "Backpropagation, worked", overview, tuple(steps), closing)
 
 
-def _loss_plot(solution) -> Plot:
-    """The cost per step, plotted in every form."""
-    return cost_plot(solution, solution.derivation.cost)
+def loss_per_step(solution, typography: Latex, cost, sentence: str, with_plots: bool, per_step: int = 1) -> Block:
+    """The closing table of ``cost`` before each step's update (and its plot), for every kind of exercise.
+
+    ``per_step`` > 1 numbers the rows ``pass.example`` (online training: one update per example).
+    """
+    rows = tuple((str(index + 1) if per_step == 1 else f"{index // per_step + 1}.{index % per_step + 1}",
+                  Math(typography.number(values[cost]))) for index, values in enumerate(solution.values))
+    return Block("Loss per step", sentence, table=Table(("step", Math(typography.name(solution.notation, cost))), rows),
+                 level=2, figure=cost_plot(solution, cost) if with_plots else None)
 
 
 def cost_plot(solution, cost) -> Plot:

@@ -10,7 +10,7 @@ from ..core.update import parameter_updates, state_json
 from .diagram import circuit_diagram
 from .document import Block, Document, Math, Table
 from .present import Context, Line, present, update_text
-from .render import _short_exact, build_document, cost_plot, json_number, to_json
+from .render import _short_exact, build_document, json_number, loss_per_step, to_json
 from .typography import Latex, Unicode
 
 #: How each kind of leaf is listed among the given values.
@@ -31,12 +31,8 @@ def _(solution: GraphSolution, typography: Latex, step_blocks=None, with_figures
                                                   (marks or {}) if index == 0 else {}))))
     closing = ()
     if len(solution.values) > 1:
-        top = solution.top
-        rows = tuple((str(index + 1), Math(typography.number(values[top])))
-                     for index, values in enumerate(solution.values))
-        closing = (Block("Loss per step", "The differentiated value before each step's update.",
-                         table=Table(("step", Math(typography.name(solution.notation, top))), rows), level=2,
-                         figure=cost_plot(solution, top) if with_plots else None),)
+        closing = (loss_per_step(solution, typography, solution.top,
+                                 "The differentiated value before each step's update.", with_plots),)
     return Document(solution.title or "A computational graph, worked", overview, tuple(steps), closing)
 
 

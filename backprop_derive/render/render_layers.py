@@ -25,11 +25,11 @@ from .render import (
     _short_exact,
     _tex_escape,
     build_document,
-    cost_plot,
     figure_mermaid,
     figure_svg,
     figure_tikz,
     json_number,
+    loss_per_step,
     to_json,
 )
 from .typography import Latex, Unicode
@@ -423,12 +423,7 @@ def _(solution: LayeredSolution, typography: Latex, step_blocks=None, with_figur
         steps.append((heading, tuple(_step_blocks(solution, printer))))
     closing = ()
     if len(solution.values) > 1:
-        top = solution.top
-        rows = tuple((str(index + 1), Math(typography.number(values[top])))
-                     for index, values in enumerate(solution.values))
-        closing = (Block("Loss per step", "The cost before each step's update.",
-                         table=Table(("step", Math(typography.name(solution.notation, top))), rows), level=2,
-                         figure=cost_plot(solution, top) if with_plots else None),)
+        closing = (loss_per_step(solution, typography, solution.top, "The cost before each step's update.", with_plots),)
     return Document(solution.title or "A layered network, worked", overview, tuple(steps), closing)
 
 
