@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import update_golden
 from update_golden import GRAPH_FORMATS, examples, formats, golden_path, rendered
 
 NO_LATEX = "pdflatex is not installed here (install TeX Live, e.g. Debian's texlive-latex-base, to compile LaTeX)"
@@ -42,6 +43,20 @@ def test_output_matches_its_golden_file(outputs, fmt: str) -> None:
         pytest.fail(f"{example.name} as {fmt} differs from its golden file "
                     f"(if the change is wanted: PYTHONPATH=$PWD python tests/update_golden.py):\n{diff}",
                     pytrace=False)
+
+
+@pytest.mark.parametrize("name", sorted(update_golden.MATRIX_STYLE))
+def test_matrix_style_matches_its_golden_files(name: str) -> None:
+    example = update_golden.EXAMPLES / f"{name}.yaml"
+    for fmt, text in update_golden.rendered_in_matrix_style(example).items():
+        path = golden_path(example, fmt, "matrix")
+        assert path.exists(), f"run tests/update_golden.py for {example.name} in matrix style"
+        expected = path.read_text(encoding="utf-8")
+        if text != expected:
+            diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True), text.splitlines(keepends=True),
+                                                fromfile=f"golden/{path.name}", tofile="now", n=2))
+            pytest.fail(f"{example.name} in matrix style as {fmt} differs from its golden file:\n{diff}",
+                        pytrace=False)
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason=NO_LATEX)

@@ -25,6 +25,10 @@ GRAPH_FORMATS = FORMATS + ("txt", "html")
 STEPS = {"mazur_adam": 2, "momentum_2_steps": 2, "online_han_kamber": 2}
 
 
+#: Examples also kept in matrix style (``--style matrix``), in these formats: ``<name>.matrix.<format>``.
+MATRIX_STYLE = {"mazur_adam": ("md", "tex")}
+
+
 def examples() -> list[Path]:
     """Every example spec, in name order."""
     return sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("*.json"))
@@ -43,9 +47,15 @@ def rendered(example: Path) -> dict[str, str]:
     return {fmt: solution.render(fmt) if fmt in formats(example) else None for fmt in GRAPH_FORMATS}
 
 
-def golden_path(example: Path, fmt: str) -> Path:
-    """Where the golden file of ``example`` in ``fmt`` lives."""
-    return GOLDEN / f"{example.stem}.{fmt}"
+def golden_path(example: Path, fmt: str, style: str = "chain") -> Path:
+    """Where the golden file of ``example`` in ``fmt`` (in matrix ``style``: ``.matrix.<fmt>``) lives."""
+    return GOLDEN / (f"{example.stem}.{fmt}" if style == "chain" else f"{example.stem}.{style}.{fmt}")
+
+
+def rendered_in_matrix_style(example: Path) -> dict[str, str]:
+    """The example's solution in matrix style, in each format MATRIX_STYLE keeps it in."""
+    solution = solve(example, steps=STEPS.get(example.stem, 1))
+    return {fmt: solution.render(fmt, style="matrix") for fmt in MATRIX_STYLE.get(example.stem, ())}
 
 
 def main() -> None:
@@ -55,6 +65,11 @@ def main() -> None:
             if text is None:
                 continue
             path = golden_path(example, fmt)
+            changed = not path.exists() or path.read_text(encoding="utf-8") != text
+            path.write_text(text, encoding="utf-8")
+            print(f"{'updated' if changed else 'same   '} {path.relative_to(ROOT)}")
+        for fmt, text in rendered_in_matrix_style(example).items():
+            path = golden_path(example, fmt, "matrix")
             changed = not path.exists() or path.read_text(encoding="utf-8") != text
             path.write_text(text, encoding="utf-8")
             print(f"{'updated' if changed else 'same   '} {path.relative_to(ROOT)}")

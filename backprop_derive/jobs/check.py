@@ -366,7 +366,8 @@ class Checker:
         if len(quantities) != 1 or not later_steps_marked(solution):
             mark = self._unknown(replace(answer, name=inner), quantities)
             if len(quantities) == 1:
-                mark = replace(mark, explanation="later steps are marked for networks trained in batch")
+                mark = replace(mark, explanation="later steps are marked for exercises with a learning rate, "
+                                                 "networks trained in batch")
             return replace(mark, answer=answer, name=answer.name)
         quantity = quantities[0]
         longer = self._solved(step)

@@ -10,8 +10,8 @@ import sympy
 
 from ..core.evaluation import Values, compute
 from ..core.graph import Backward, FanIn, Ref
-from ..core.graph_solution import GraphSolution
-from ..core.layered_solution import LayeredSolution
+from ..core.graph_solution import GraphSolution, solve_circuit
+from ..core.layered_solution import LayeredSolution, solve_layered
 from ..core.layers import Tensor
 from ..core.numbers import settle, total
 from ..core.operations import ARGUMENTS as _ARGUMENTS
@@ -306,17 +306,27 @@ def _missing_regularization(exercise: _Exercise) -> Made:
 
 
 def later_steps_marked(solution) -> bool:
-    """Whether ``check`` marks this exercise's later training steps: a network trained in batch."""
-    return not isinstance(solution, GraphSolution) and not solution.online and solution.network.learning_rate
+    """Whether ``check`` marks this exercise's later training steps: a network trained in batch, a ``graph:``
+    exercise or a layered network, each with a learning rate."""
+    if isinstance(solution, GraphSolution):
+        return solution.circuit.learning_rate is not None
+    return not solution.online and solution.network.learning_rate
 
 
 def solve_steps(solution, steps: int):
     """The same exercise solved for ``steps`` training steps (its numbers only)."""
+    if isinstance(solution, LayeredSolution):
+        return solve_layered(solution.network, steps, precision=solution.precision)
+    if isinstance(solution, GraphSolution):
+        return solve_circuit(solution.circuit, steps, precision=solution.precision)
     return solve(solution.network, steps=steps, written=False)
 
 
 def mistaken_runs(solution, upto: int) -> list[tuple[str, str, Values]]:
-    """Each update-stage mistake made at every training step up to ``upto``: (code, detail, that step's values)."""
+    """Each update-stage mistake made at every training step up to ``upto``: (code, detail, that step's values);
+    none for a ``graph:`` exercise or a layered network (their later steps are marked right or wrong only)."""
+    if isinstance(solution, GraphSolution):
+        return []
     exercise = _Exercise(solution)
     network = solution.network
     starting = start(network).state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy
 
@@ -10,11 +10,12 @@ from ..core.errors import BackpropDeriveError
 from ..core.graph_solution import GraphSolution
 from ..core.layered_solution import LayeredSolution
 from ..core.network import Network, Node, Parameter
-from ..core.notation import Notation
+from ..core.notation import Notation, StateName
 from ..core.steps import Quantity
+from ..core.update import Assign, T, letters_of
 from .document import Block
 from .present import Context, Line, present, update_text
-from .typography import Latex
+from .typography import Latex, Unicode
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,61 @@ class _Printer:
     def line(self, *parts: str, note: str = "") -> Line:
         return Line(self.typography.equation([part for part in parts if part]), note)
 
+    # -- the update stage --
+
+    def cell(self, key, parameter: Parameter, held) -> str:
+        """One entry of an update matrix: the solution's value, or a dash where a never-updated entry has none."""
+        if parameter in held and key not in self.values:
+            return self.typography.missing
+        return self.entry(key)
+
+    def keys_matrix(self, group: Group, keys, held, factor: bool = False) -> str:
+        if group.scalar:
+            value = self.values[keys[0][0]]
+            return self.typography.factor(value) if factor else self.typography.number(value)
+        return self.typography.matrix([[self.cell(key, parameter, held) for key, parameter in zip(row, parameters)]
+                                       for row, parameters in zip(keys, group.grid)])
+
+    def group_values(self, group: Group, kind: str) -> str:
+        return self.keys_matrix(group, tuple(tuple(Quantity(kind, parameter=p) for p in row) for row in group.grid), ())
+
+    def group_name(self, group: Group, key: Quantity, cost_name: str) -> str:
+        """The name of a whole group's quantity of ``key``'s kind: W^{[1]}, ∂J/∂W^{[1]}, v_{W^{[1]}}^{new}."""
+        typography, kind = self.typography, key.kind
+        name = self.notation.layer_name(group.kind, group.layer.number)
+        if kind in ("param", "new"):
+            return self.name(group.kind, group.layer, new=kind == "new")
+        if kind == "grad":
+            partial = typography.partial(cost_name, typography.spelled(name))
+            return typography.group(partial) if isinstance(typography, Unicode) else partial
+        letters, new = letters_of(kind)
+        return typography.spelled(StateName(letters, name, new))
+
+    def stage_line(self, group: Group, equation: StageEquation, cost_name: str, held) -> Line:
+        typography, line = self.typography, equation.line
+        matrices = frozenset(equation.cells) if not group.scalar else frozenset()
+        names = {symbol: self.group_name(group, keys[0][0], cost_name) for symbol, keys in equation.cells.items()}
+        names |= {symbol: self.shared_name(key) for symbol, key in equation.shared.items()}
+        numbers = {symbol: self.keys_matrix(group, keys, held, factor=True) for symbol, keys in equation.cells.items()}
+        numbers |= {symbol: typography.factor(self.values[key]) for symbol, key in equation.shared.items()}
+        symbols = _Elementwise(typography, names.__getitem__, matrices, False).write(line.formula)[0]
+        substituted = _Elementwise(typography, numbers.__getitem__, matrices, True).write(line.formula)[0]
+        result = self.group_name(group, equation.result[0][0], cost_name)
+        note = line.note
+        if T in equation.shared:
+            note = f"{note}, t = {Unicode(typography.precision).number(self.values[equation.shared[T]])}"
+        if held and equation.result[0][0].kind == "new":
+            listed = ", ".join(self.notation.text(Quantity("param", parameter=p)) for p in held)
+            why = "frozen" if any(p.trainable for p in held) else "kept fixed"
+            note = ", ".join(part for part in (note, f"{why} (never updated; – where it has no such value): {listed}")
+                             if part)
+        if len(line.reads) == 1:
+            return self.line(result, symbols, self.keys_matrix(group, equation.result, held), note=note)
+        return self.line(result, symbols, substituted, self.keys_matrix(group, equation.result, held), note=note)
+
+    def shared_name(self, key) -> str:
+        return self.typography.name(self.notation, key)
+
 
 def _forward(printer: _Printer, layers: tuple[Layer, ...]):
     typography = printer.typography
@@ -275,6 +331,214 @@ def _updates(printer: _Printer, layers: tuple[Layer, ...], cost_name: str):
                                typography.beside(old, typography.minus_sign, eta, " ", gradient), new)
 
 
+# --- the update stage, layer by layer ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Group:
+    """A layer's weights or biases as the update stage's matrix equations see them.
+
+    Attributes:
+        layer: The layer.
+        kind: ``weight`` or ``bias``.
+        grid: The parameters as printed: W[j][i] (W[i][j] ``by_input``), or the bias column.
+        scalar: One bias shared by the layer: its equations are about one number, not a matrix.
+    """
+
+    layer: Layer
+    kind: str
+    grid: tuple[tuple[Parameter, ...], ...]
+    scalar: bool = False
+
+    @property
+    def entries(self) -> tuple[Parameter, ...]:
+        return tuple(parameter for row in self.grid for parameter in row)
+
+
+@dataclass(frozen=True)
+class StageEquation:
+    """One line of the update stage for every entry of a group at once: ``result = formula``, element-wise.
+
+    Attributes:
+        line: The line of the first updated entry (its formula and note; every updated entry has the same).
+        result: The key of each entry's result (None where the entry has no such line: frozen).
+        cells: For each symbol of the formula that differs from entry to entry, each entry's key.
+        shared: For each symbol the same for every entry (η, β₁, t), its key.
+    """
+
+    line: Assign
+    result: tuple[tuple[Quantity | None, ...], ...]
+    cells: dict
+    shared: dict
+
+
+def update_groups(layer: Layer, by_input: bool = False) -> tuple[Group, ...]:
+    """The layer's weights (and biases) as the update stage writes them, in the printed layout."""
+    weights = tuple(zip(*layer.weights)) if by_input else layer.weights
+    groups = [Group(layer, "weight", tuple(tuple(row) for row in weights))]
+    if isinstance(layer.biases, Parameter):
+        groups.append(Group(layer, "bias", ((layer.biases,),), scalar=True))
+    elif layer.biases is not None:
+        groups.append(Group(layer, "bias", tuple((bias,) for bias in layer.biases)))
+    return tuple(groups)
+
+
+def lines_by_parameter(updates) -> dict[Parameter, list[Assign]]:
+    """The update stage's lines of each parameter, in order."""
+    lines: dict[Parameter, list[Assign]] = {}
+    for line in updates:
+        lines.setdefault(line.result.parameter, []).append(line)
+    return lines
+
+
+def kept(parameter: Parameter, frozen) -> bool:
+    """The parameter is never updated (``frozen``, or a bias kept fixed)."""
+    return parameter in frozen or not parameter.trainable
+
+
+def stage_equations(group: Group, lines: dict, frozen) -> tuple[StageEquation, ...] | None:
+    """The group's update lines as element-wise equations; None when its updated entries' lines differ
+    (then they are written entry by entry), () when no entry is updated."""
+    updated = [parameter for parameter in group.entries if not kept(parameter, frozen)]
+    if not updated:
+        return ()
+    first = lines[updated[0]]
+    for parameter in updated[1:]:
+        own = lines[parameter]
+        if len(own) != len(first) or any(a.formula != b.formula or [s for s, _ in a.reads] != [s for s, _ in b.reads]
+                                         for a, b in zip(own, first)):
+            return None
+    equations = []
+    for index, line in enumerate(first):
+        def key_of(parameter, pick):
+            if kept(parameter, frozen):
+                # NOTE: a never-updated entry has no such line; its own quantity of the same kind, if any.
+                key = pick(line)
+                return replace(key, parameter=parameter) if getattr(key, "parameter", None) is not None else key
+            return pick(lines[parameter][index])
+
+        result = tuple(tuple(key_of(p, lambda a: a.result) for p in row) for row in group.grid)
+        cells, shared = {}, {}
+        for position, (symbol, key) in enumerate(line.reads):
+            keys = tuple(tuple(key_of(p, lambda a, position=position: a.reads[position][1]) for p in row)
+                         for row in group.grid)
+            if getattr(key, "parameter", None) is None:
+                shared[symbol] = key
+            else:
+                cells[symbol] = keys
+        equations.append(StageEquation(line, result, cells, shared))
+    return tuple(equations)
+
+
+_ADD, _MUL, _POW, _ATOM = 1, 2, 3, 4
+
+
+def _flat_factors(expr) -> list:
+    if isinstance(expr, sympy.Mul):
+        return [factor for argument in expr.args for factor in _flat_factors(argument)]
+    return [expr]
+
+
+@dataclass(frozen=True)
+class _Elementwise:
+    """Writes an update line's formula over whole matrices: ⊙ and ⊘ between two matrices, roots and powers
+    entry by entry; ``leaf`` writes each symbol (a name, a matrix of numbers, or a number)."""
+
+    typography: Latex
+    leaf: object  # (symbol) -> str
+    matrices: frozenset  # the symbols that stand for matrices
+    numbers: bool  # writing the numbers (products with ·) rather than the names
+
+    def write(self, expr) -> tuple[str, int]:
+        typography = self.typography
+        if isinstance(expr, sympy.Symbol):
+            return self.leaf(expr), _ATOM
+        if expr.is_Rational:
+            return typography.factor(expr), _ATOM
+        if isinstance(expr, sympy.Add):
+            text = self.grouped(expr.args[0], _ADD - 1)
+            for term in expr.args[1:]:
+                factors = _flat_factors(term)
+                if term.is_Rational and term < 0:
+                    text = typography.beside(text, typography.minus_sign, typography.number(-term))
+                elif factors[0] == -1:
+                    rest = sympy.Mul(*factors[1:], evaluate=False) if len(factors) > 2 else factors[1]
+                    text = typography.beside(text, typography.minus_sign, self.grouped(rest, _ADD))
+                else:
+                    text = typography.beside(text, " + ", self.grouped(term, _ADD - 1))
+            return text, _ADD
+        if isinstance(expr, sympy.Mul):
+            return self.product(expr)
+        if isinstance(expr, sympy.Pow):
+            if expr.exp == sympy.Rational(1, 2):
+                return typography.root(self.write(expr.base)[0]), _ATOM
+            if expr.exp == -1:
+                return self.product(expr)
+            exponent = self.write(expr.exp)[0] if isinstance(expr.exp, sympy.Symbol) else typography.number(expr.exp)
+            return typography.power(self.grouped(expr.base, _POW), exponent), _POW
+        if isinstance(expr, sympy.sign):
+            argument = self.write(expr.args[0])[0]
+            if "\n" in argument:
+                return typography.beside(typography.sign_name, typography.group(argument)), _ATOM
+            return typography.apply(typography.sign_name, argument), _ATOM
+        raise TypeError(f"matrix style writes no {type(expr).__name__} of an update line")
+
+    def grouped(self, expr, level: int) -> str:
+        text, precedence = self.write(expr)
+        return self.typography.group(text) if precedence <= level else text
+
+    def is_matrix(self, expr) -> bool:
+        return bool(expr.free_symbols & self.matrices)
+
+    def product(self, expr) -> tuple[str, int]:
+        typography = self.typography
+        factors = _flat_factors(expr)
+        negative = factors.count(-1) % 2 == 1
+        factors = [factor for factor in factors if factor != -1]
+        over = [factor.base for factor in factors if isinstance(factor, sympy.Pow) and factor.exp == -1]
+        factors = [factor for factor in factors if not (isinstance(factor, sympy.Pow) and factor.exp == -1)]
+        text, previous = "", None
+        for factor in factors:
+            piece = self.grouped(factor, _ADD)
+            if previous is None:
+                text = piece
+            elif self.is_matrix(previous) and self.is_matrix(factor):
+                text = typography.beside(text, typography.hadamard, piece)
+            else:
+                text = typography.beside(text, typography.times if self.numbers else " ", piece)
+            previous = factor
+        text = text or typography.number(sympy.Integer(1))
+        for denominator in over:
+            if self.is_matrix(denominator) or isinstance(typography, Unicode):
+                operator = typography.divided if self.is_matrix(denominator) and factors else "/"
+                text = typography.beside(text, operator, self.grouped(denominator, _MUL))
+            else:
+                text = typography.fraction(text, self.write(denominator)[0])
+        if negative:
+            text = typography.negative(text)
+        return text, _MUL
+
+
+def _stage_blocks(printer: _Printer, layers: tuple[Layer, ...], cost_name: str, updates, frozen, context):
+    """Each layer's update lines as element-wise matrix equations, every entry the per-parameter line's value."""
+    lines = lines_by_parameter(updates)
+    for layer in layers:
+        for group in update_groups(layer, printer.by_input):
+            equations = stage_equations(group, lines, frozen)
+            if equations is None:
+                for parameter in group.entries:
+                    yield from (present(line, context) for line in lines[parameter])
+                continue
+            held = [parameter for parameter in group.entries if kept(parameter, frozen)]
+            if not equations:
+                yield printer.line(printer.name(group.kind, layer), printer.group_values(group, "param"),
+                                   note="frozen: never updated" if any(p in frozen for p in held)
+                                   else "kept fixed (update_biases: false)")
+                continue
+            for equation in equations:
+                yield printer.stage_line(group, equation, cost_name, held)
+
+
 def _trainable(layer: Layer) -> bool:
     biases = layer.biases if isinstance(layer.biases, tuple) else (layer.biases,)
     return all(bias.trainable for bias in biases)
@@ -332,9 +596,10 @@ def matrix_step_blocks(solution, context: Context, chain_figure=None):
                 tuple(_gradients(printer, layers, cost_name, derivation.gradients[0].scale)))
     training = network.training
     if derivation.updates and training is not None and not (training.plain and not network.frozen):
-        # NOTE: an optimizer's lines are written parameter by parameter, each with its own state.
-        yield Block("Updates", update_text(training, typography) + " Parameter by parameter:",
-                    tuple(present(step, context) for step in derivation.updates))
+        yield Block("Updates", update_text(training, typography) + " Layer by layer, each state a matrix like "
+                    "its parameters (⊙ and ⊘ multiply and divide entry by entry, powers and roots are of each entry):",
+                    tuple(_stage_blocks(printer, layers, cost_name, derivation.updates, set(network.frozen),
+                                        context)))
     elif derivation.updates:
         yield Block("Updates", "Gradient descent, every gradient taken at the old parameters.",
                     tuple(_updates(printer, layers, cost_name)))

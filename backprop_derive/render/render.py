@@ -253,11 +253,11 @@ def _template_folder() -> Path:
 TEX_REPLACEMENTS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
     "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "−": "-", "½": r"$\frac{1}{2}$", "²": r"$^2$",
-    "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$", "×": r"$\times$", "⋆": r"$\star$",
+    "–": "--", "✓": r"$\checkmark$", "✗": r"$\times$", "↪": r"$\hookrightarrow$", "×": r"$\times$", "⋆": r"$\star$",
     **{char: f"${command}$" for char, command in {
         "∂": r"\partial", "∑": r"\sum", "∏": r"\prod", "∫": r"\int", "∇": r"\nabla", "∞": r"\infty",
         "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "·": r"\cdot", "⋅": r"\cdot",
-        "∘": r"\circ", "⊙": r"\odot", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "≈": r"\approx",
+        "∘": r"\circ", "⊙": r"\odot", "⊘": r"\oslash", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq", "≈": r"\approx",
         "√": r"\surd", "∈": r"\in", "∀": r"\forall", "∃": r"\exists", "′": r"\prime",
     }.items()},
     **{char: f"$\\{name}$" for char, name in zip(

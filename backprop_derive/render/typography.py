@@ -296,7 +296,18 @@ class Latex:
     # -- matrix style --
 
     hadamard = r" \odot "
+    divided = r" \oslash "
+    missing = r"\text{--}"  # an entry with no value (a frozen parameter's state)
     summation = r"\sum "
+    sign_name = r"\operatorname{sign}"
+
+    def root(self, text: str) -> str:
+        """The square root of ``text`` (of each entry, for a matrix)."""
+        return r"\sqrt{" + text + "}"
+
+    def power(self, base: str, exponent: str) -> str:
+        """``base`` (already grouped where it needs it) to the power ``exponent``."""
+        return "{" + base + "}^{" + exponent + "}"
 
     def spelled(self, name) -> str:
         """A notation's Name (a layer's vector or matrix) in this typography."""
@@ -375,6 +386,12 @@ class Unicode(Latex):
         return self.group(text) if needs_group else text
 
     def group(self, text: str) -> str:
+        if "\n" in text:
+            # NOTE: a matrix drawn over several lines goes in parentheses as tall as it.
+            height = text.count("\n") + 1
+            left = "\n".join(["⎛"] + ["⎜"] * (height - 2) + ["⎝"])
+            right = "\n".join(["⎞"] + ["⎟"] * (height - 2) + ["⎠"])
+            return self.beside(left, text, right)
         return f"({text})"
 
     def formula(self, expr: sympy.Expr, names: dict, ordered: bool = False) -> str:
@@ -405,7 +422,19 @@ class Unicode(Latex):
         return words
 
     hadamard = " ⊙ "
+    divided = " ⊘ "
+    missing = "–"
     summation = "Σ "
+    sign_name = "sign"
+
+    def root(self, text: str) -> str:
+        if "\n" in text:
+            return self.beside("√", text)
+        return "√" + (text if text.replace(".", "").isdigit() else self.group(text))
+
+    def power(self, base: str, exponent: str) -> str:
+        raised = exponent.translate(_SUPERSCRIPTS) if exponent.isdigit() else "^" + exponent
+        return self.beside(base, raised) if "\n" in base else base + raised
 
     def spelled(self, name) -> str:
         return name.text()
@@ -532,7 +561,16 @@ class MathML(Latex):
     # -- matrix style --
 
     hadamard = "<mo>⊙</mo>"
+    divided = "<mo>⊘</mo>"
+    missing = "<mtext>–</mtext>"
     summation = "<mo>∑</mo>"
+    sign_name = "<mi>sign</mi>"
+
+    def root(self, text: str) -> str:
+        return f"<msqrt>{_row(text)}</msqrt>"
+
+    def power(self, base: str, exponent: str) -> str:
+        return f"<msup>{_row(base)}{_row(exponent)}</msup>"
 
     def spelled(self, name) -> str:
         return name.mathml()
