@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import fractions
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from mpmath.libmp import (
     mpf_sum,
     prec_to_dps,
     round_nearest,
+    to_float,
 )
 
 from .limits import MAX_EXACT_DIGITS, MAX_INPUT_EXPONENT, MAX_VALUE_EXPONENT
@@ -238,9 +240,15 @@ def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -
         NoFiniteValue: a log or a power has no finite real value (takes the log of −1, divides by 0),
             or a power or an exponential passes 10^MAX_MAGNITUDE.
     """
+    if all(isinstance(symbol, sympy.Symbol) for symbol in values):
+        # NOTE: the order of the walk below, worked out once per formula (values keyed by symbols only).
+        results: dict[sympy.Basic, sympy.Basic] = {}
+        for node, leaf in _walk(formula):
+            results[node] = values.get(node, node) if leaf else _rebuilt(node, [results[a] for a in node.args])
+        return results[formula]
     # NOTE: the same bottom-up rebuild as xreplace, with sums, powers and partial functions looked at on
     # the way; with a stack, not recursion, so that no formula's depth meets Python's recursion limit.
-    results: dict[sympy.Basic, sympy.Basic] = {}
+    results = {}
     stack: list[tuple[sympy.Basic, bool]] = [(formula, False)]
     while stack:
         node, ready = stack.pop()
@@ -254,6 +262,26 @@ def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -
         else:
             results[node] = _rebuilt(node, [results[argument] for argument in node.args])
     return results[formula]
+
+
+@functools.lru_cache(maxsize=1024)
+def _walk(formula: sympy.Basic) -> tuple[tuple[sympy.Basic, bool], ...]:
+    """Each distinct node of ``formula`` in the order ``substitute``'s walk computes it, and whether it is a leaf
+    (a node without arguments: where values keyed by symbols are looked up)."""
+    done: set[sympy.Basic] = set()
+    order: list[tuple[sympy.Basic, bool]] = []
+    stack: list[tuple[sympy.Basic, bool]] = [(formula, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        if not node.args or ready:
+            done.add(node)
+            order.append((node, not node.args))
+        else:
+            stack.append((node, True))
+            stack.extend((argument, False) for argument in node.args)
+    return tuple(order)
 
 
 def _rebuilt(node: sympy.Basic, arguments: list) -> sympy.Basic:
@@ -613,6 +641,17 @@ def python_number(value: sympy.Expr) -> int | fractions.Fraction | float:
         return int(value)
     if value.is_Rational:
         return fractions.Fraction(int(value.p), int(value.q))
+    return float(value)
+
+
+def nearest_double(value: sympy.Expr) -> float:
+    """``float(value)``: the nearest double (±inf beyond its range).
+
+    NOTE: a Float's is read off its digits as SymPy's ``Float.__float__`` rounds them (to 53 bits, to
+    nearest), without normalising the 100-digit number first: JSON writes 140,000 of them for 1,000 steps.
+    """
+    if isinstance(value, sympy.Float):
+        return to_float(value._mpf_, rnd=round_nearest)
     return float(value)
 
 

@@ -142,11 +142,14 @@ class Assign:
 # --- computing a line ---------------------------------------------------------------------
 
 _PREC = libmp.dps_to_prec(DIGITS) + 10
+_DIGITS_PREC = libmp.dps_to_prec(DIGITS)
 _ROUND = libmp.round_nearest
 
 
 def _raw(value) -> Fraction | tuple:
     """A value as the compiled lines carry it: a Fraction while exact, else a raw mpmath number."""
+    if type(value) is sympy.Float:
+        return value._mpf_
     if isinstance(value, (Fraction, tuple)):
         return value
     if value.is_Rational:
@@ -193,10 +196,10 @@ _EXACT_POWER_BITS = 2048
 
 
 def _sympy(value: Fraction | tuple) -> sympy.Expr:
-    if isinstance(value, Fraction):
+    if type(value) is Fraction:
         return sympy.Rational(value.numerator, value.denominator)
-    return sympy.Float._new(libmp.normalize(*value, libmp.dps_to_prec(DIGITS), _ROUND) if value[1] else value,
-                            libmp.dps_to_prec(DIGITS))
+    # NOTE: Float._new rounds the raw number to DIGITS digits, to nearest (and a zero is SymPy's 0).
+    return sympy.Float._new(value, _DIGITS_PREC)
 
 
 # NOTE: ``type(…) is Fraction`` rather than isinstance: Fraction's isinstance goes through its ABC, and a
@@ -313,6 +316,10 @@ def _remembered(operation: Callable, reads: tuple[int, ...]) -> Callable:
 
 def _operation(node, parts: list[Callable]) -> Callable:
     """The function computing ``node`` from the functions computing its arguments (``parts``)."""
+    if isinstance(node, (sympy.Add, sympy.Mul)) and len(parts) == 2:
+        combine = _plus if isinstance(node, sympy.Add) else _times
+        left, right = parts
+        return lambda arguments: combine(left(arguments), right(arguments))
     if isinstance(node, sympy.Add):
         def added(arguments):
             result = parts[0](arguments)

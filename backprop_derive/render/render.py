@@ -18,7 +18,7 @@ import sympy
 
 from ..core.errors import OutputError, TemplateError
 from ..core.formula import X
-from ..core.numbers import words
+from ..core.numbers import nearest_double, words
 from ..core.rules import OUTPUT
 from ..core.steps import Quantity
 from ..core.update import NETWORK_KEYS, parameter_updates, state_json, training_of
@@ -354,7 +354,7 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
 def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
             figure_stem: str | None, figures: bool = True) -> tuple[str, Document | None]:
     if fmt == "json":
-        return json.dumps(to_json(solution), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None
+        return json_text(to_json(solution)) + "\n", None
     if fmt not in FORMATS or FORMATS[fmt].binary:
         raise ValueError(f"unknown format {fmt!r}")
     step_blocks = matrix_step_blocks if style == "matrix" else None
@@ -462,7 +462,7 @@ def _step_json(solution, index: int) -> dict:
     result = {
         "loss": loss,
         "quantities": numbers,
-        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
+        "exact": {name: _exact_text(value) for name, value in quantities.items() if _short_exact(value)},
         "gradients": _shaped((g.parameter.location, numbers[named(g.result)]) for g in derivation.gradients),
     }
     if network.options.error_term:
@@ -487,6 +487,78 @@ def _step_json(solution, index: int) -> dict:
             result["state"] = {letter: _shaped((owner.location, json_number(value, f"state.{letter}"))
                                                for owner, value in pairs) for letter, pairs in state.items()}
     return result
+
+
+# NOTE: remembered: the same fields (η, β₁, the step count) are written exactly at every step, and SymPy's
+# printer takes longer than the rest of a step's JSON.
+@functools.lru_cache(maxsize=4096)
+def _exact_text(value: sympy.Rational) -> str:
+    return str(value)
+
+
+def json_text(data) -> str:
+    """``json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)``, the same text, written faster.
+
+    NOTE: json's own writer is pure Python once it indents; this one writes the same text from the
+    same pieces (the C escaping of strings, ``repr`` of numbers) and leaves anything else to json.dumps
+    (a non-string key, a number that is not finite: which it refuses in its own words).
+    """
+    parts: list[str] = []
+    try:
+        _json_parts(data, parts, "\n")
+    except _NotPlain:
+        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    return "".join(parts)
+
+
+class _NotPlain(Exception):
+    """A value ``json_text`` leaves to json.dumps."""
+
+
+_escaped = json.encoder.encode_basestring
+
+
+def _json_parts(value, parts: list[str], newline: str) -> None:
+    if isinstance(value, str):
+        parts.append(_escaped(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _NotPlain
+        parts.append(float.__repr__(value))
+    elif isinstance(value, dict):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlain
+            parts.append(separator + _escaped(key) + ": ")
+            _json_parts(item, parts, inner)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _json_parts(item, parts, inner)
+            separator = "," + inner
+        parts.append(newline + "]")
+    else:
+        raise _NotPlain
 
 
 def _deltas(derivation) -> list[Quantity]:
@@ -547,7 +619,7 @@ def json_number(value, field: str) -> int | float:
     if value.is_Integer and abs(int(value)) <= JSON_EXACT_INTEGER:
         return int(value)
     try:
-        number = float(value)
+        number = nearest_double(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
@@ -558,19 +630,40 @@ def json_number(value, field: str) -> int | float:
 
 def _shaped(located) -> dict:
     """Values placed by their spec location, lists where the spec has lists."""
-    tree: dict = {}
+    locations, values = [], []
     for location, value in located:
+        locations.append(location)
+        values.append(value)
+    return _filled(_shape(tuple(locations)), values)
+
+
+# NOTE: the shape of each set of locations is worked out once: JSON places the same parameters at every step.
+@functools.lru_cache(maxsize=256)
+def _shape(locations: tuple) -> tuple:
+    """How ``_filled`` builds the tree of ``locations``: ("list" | "dict", ((key, child), …)), a leaf the index
+    of its value; a node whose keys are all numbers is a list, in their order."""
+    tree: dict = {}
+    for index, location in enumerate(locations):
         node = tree
         for key in location[:-1]:
             node = node.setdefault(key, {})
-        node[location[-1]] = value
-    return _lists_where_numbered(tree)
+        node[location[-1]] = index
+    return _shape_of(tree)
 
 
-def _lists_where_numbered(node):
+def _shape_of(node):
     if not isinstance(node, dict):
         return node
-    converted = {key: _lists_where_numbered(value) for key, value in node.items()}
-    if converted and all(isinstance(key, int) for key in converted):
-        return [converted[key] for key in sorted(converted)]
-    return converted
+    children = {key: _shape_of(value) for key, value in node.items()}
+    if children and all(isinstance(key, int) for key in children):
+        return "list", tuple((key, children[key]) for key in sorted(children))
+    return "dict", tuple(children.items())
+
+
+def _filled(shape, values: list):
+    if isinstance(shape, int):
+        return values[shape]
+    kind, children = shape
+    if kind == "list":
+        return [values[child] if type(child) is int else _filled(child, values) for _, child in children]
+    return {key: values[child] if type(child) is int else _filled(child, values) for key, child in children}
