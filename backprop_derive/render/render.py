@@ -354,7 +354,7 @@ def render(solution, fmt: str = "md", *, standalone: bool = True, template_dir: 
 def _render(solution, fmt: str, standalone: bool, template_dir: str | Path | None, style: str,
             figure_stem: str | None, figures: bool = True) -> tuple[str, Document | None]:
     if fmt == "json":
-        return json_text(to_json(solution)) + "\n", None
+        return json.dumps(to_json(solution), indent=2, ensure_ascii=False, allow_nan=False) + "\n", None
     if fmt not in FORMATS or FORMATS[fmt].binary:
         raise ValueError(f"unknown format {fmt!r}")
     step_blocks = matrix_step_blocks if style == "matrix" else None
@@ -494,71 +494,6 @@ def _step_json(solution, index: int) -> dict:
 @functools.lru_cache(maxsize=4096)
 def _exact_text(value: sympy.Rational) -> str:
     return str(value)
-
-
-def json_text(data) -> str:
-    """``json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)``, the same text, written faster.
-
-    NOTE: json's own writer is pure Python once it indents; this one writes the same text from the
-    same pieces (the C escaping of strings, ``repr`` of numbers) and leaves anything else to json.dumps
-    (a non-string key, a number that is not finite: which it refuses in its own words).
-    """
-    parts: list[str] = []
-    try:
-        _json_parts(data, parts, "\n")
-    except _NotPlain:
-        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
-    return "".join(parts)
-
-
-class _NotPlain(Exception):
-    """A value ``json_text`` leaves to json.dumps."""
-
-
-_escaped = json.encoder.encode_basestring
-
-
-def _json_parts(value, parts: list[str], newline: str) -> None:
-    if isinstance(value, str):
-        parts.append(_escaped(value))
-    elif value is None:
-        parts.append("null")
-    elif value is True:
-        parts.append("true")
-    elif value is False:
-        parts.append("false")
-    elif isinstance(value, int):
-        parts.append(int.__repr__(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise _NotPlain
-        parts.append(float.__repr__(value))
-    elif isinstance(value, dict):
-        if not value:
-            parts.append("{}")
-            return
-        inner = newline + "  "
-        separator = "{" + inner
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _NotPlain
-            parts.append(separator + _escaped(key) + ": ")
-            _json_parts(item, parts, inner)
-            separator = "," + inner
-        parts.append(newline + "}")
-    elif isinstance(value, (list, tuple)):
-        if not value:
-            parts.append("[]")
-            return
-        inner = newline + "  "
-        separator = "[" + inner
-        for item in value:
-            parts.append(separator)
-            _json_parts(item, parts, inner)
-            separator = "," + inner
-        parts.append(newline + "]")
-    else:
-        raise _NotPlain
 
 
 def _deltas(derivation) -> list[Quantity]:
