@@ -58,6 +58,23 @@ def test_facts_read_off_the_digits_are_sympys(number) -> None:
     assert nearest_double(number) == float(number)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 2**336), st.integers(-1500, 1100), st.booleans(), PRECISIONS)
+def test_the_nearest_double_is_sympys_at_any_size(mantissa, exponent, negative, precision) -> None:
+    """Subnormal doubles (rounded twice, as SymPy does), overflow to ±inf, and ties to even among them."""
+    number = sympy.Float._new((int(negative), mantissa, exponent, mantissa.bit_length()), precision)
+    assert nearest_double(number) == float(number)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(2**52, 2**53 - 1), st.integers(1, 300), st.integers(-1200, 900))
+def test_the_nearest_double_of_a_tie_is_sympys(top, shift, exponent) -> None:
+    """A mantissa exactly halfway between two doubles: ties go to the even one, for SymPy and here."""
+    mantissa = (2 * top + 1) << (shift - 1)
+    number = sympy.Float._new((0, mantissa, exponent, mantissa.bit_length()), 400)
+    assert nearest_double(number) == float(number)
+
+
 SIGMOID = 1 / (1 + sympy.exp(-X))
 
 

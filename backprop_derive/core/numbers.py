@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import fractions
 import functools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -647,11 +648,18 @@ def python_number(value: sympy.Expr) -> int | fractions.Fraction | float:
 def nearest_double(value: sympy.Expr) -> float:
     """``float(value)``: the nearest double (±inf beyond its range).
 
-    NOTE: a Float's is read off its digits as SymPy's ``Float.__float__`` rounds them (to 53 bits, to
-    nearest), without normalising the 100-digit number first: JSON writes 140,000 of them for 1,000 steps.
+    NOTE: a Float's is read off its digits as SymPy's ``Float.__float__`` rounds them (the mantissa to 53
+    bits, to nearest with ties to even, as Python's int → float does; then scaled by its power of 2),
+    without normalising the 100-digit number first: JSON writes 140,000 of them for 1,000 steps.
     """
     if isinstance(value, sympy.Float):
-        return to_float(value._mpf_, rnd=round_nearest)
+        sign, mantissa, exponent, _ = value._mpf_
+        if not mantissa:
+            return to_float(value._mpf_)
+        try:
+            return math.ldexp(float(-mantissa if sign else mantissa), exponent)
+        except OverflowError:
+            return -math.inf if sign else math.inf
     return float(value)
 
 

@@ -688,10 +688,17 @@ def next_state(training: Training, keys: Keys, owners, values: Mapping, state: M
 
 def state_json(training: Training, keys: Keys, owners, values: Mapping) -> dict[str, list]:
     """Each state letter's values at the end of a step, as (owner, value) pairs (the caller shapes them)."""
-    rule = training.rule()
     # NOTE: a frozen parameter's state is never updated: it stays at its start value.
-    return {letter: [(owner, values.get(keys(state_kind(letter, True), owner), values[keys(state_kind(letter), owner)]))
-                     for owner in owners] for letter in rule.state}
+    return {letter: [(owner, values.get(end, values[begin])) for owner, end, begin in located]
+            for letter, located in _state_keys(OPTIMIZERS[training.optimizer].state, keys, tuple(owners)).items()}
+
+
+# NOTE: remembered: JSON looks up the same state quantities at every step.
+@lru_cache(maxsize=64)
+def _state_keys(letters: tuple[str, ...], keys: Keys, owners: tuple) -> dict[str, list]:
+    """Each state letter's (owner, key at the step's end, key at its start), owner by owner."""
+    return {letter: [(owner, keys(state_kind(letter, True), owner), keys(state_kind(letter), owner)) for owner in owners]
+            for letter in letters}
 
 
 # --- networks --------------------------------------------------------------------------------
