@@ -7,7 +7,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop_derive.core import numbers
+from backprop_derive.core import numbers, update
 from backprop_derive.core.formula import X
 from backprop_derive.core.numbers import DIGITS, nearest_double, substitute
 from backprop_derive.core.update import BETA1, BETA2, EPS, ETA, MHAT, VHAT, compile_formula
@@ -103,3 +103,16 @@ def test_an_update_line_remembering_its_exact_parts_is_the_line_computed_afresh(
             given_values = [fields.get(symbol, sympy.Integer(step) if symbol.name == "t" else abs(value))
                             for symbol in symbols]
             assert same(compiled(*given_values), compile_formula(formula, symbols)(*given_values))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(floats(limit=1), RATIONALS), min_size=1, max_size=4))
+def test_a_line_with_a_part_of_constants_alone_is_the_line_computed_afresh(weights) -> None:
+    """The L2 penalty's λ/2 · w², its 1/2 written unevaluated: a part that reads no input at all."""
+    weight = sympy.Symbol("w", real=True)
+    formula = update._mul(update._over(update.LAMBDA, sympy.Integer(2)), update._square(weight))
+    symbols = (update.LAMBDA, weight)
+    shared = compile_formula(formula, symbols)
+    for value in weights:
+        given_values = (sympy.Rational(1, 100), value)
+        assert same(shared(*given_values), compile_formula(formula, symbols)(*given_values))

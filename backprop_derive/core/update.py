@@ -297,19 +297,19 @@ def compile_formula(formula: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> C
 
 
 def _remembered(operation: Callable, reads: tuple[int, ...]) -> Callable:
-    """``operation``, its value remembered by the (exact) values it reads."""
-    known: dict[tuple, Fraction | tuple] = {}
+    """``operation``, its value remembered for the (exact) values it last read."""
+    last: list = [None, None]
 
     def remembered(arguments):
-        key = tuple(arguments[index] for index in reads)
-        # NOTE: looked up by the Fractions' identities first: the inputs are the same objects step after step.
-        identities = tuple(map(id, key))
-        entry = known.get(identities)
-        if entry is not None and all(a is b for a, b in zip(entry[0], key)):
-            return entry[1]
-        result = operation(arguments)
-        _remember(known, identities, (key, result))
-        return result
+        key = [arguments[index] for index in reads]
+        # NOTE: compared by identity: the exact inputs are the same objects for every parameter of a step
+        # (see ``_raw``); the entry holds them, so no id is reused meanwhile.
+        known, value = last
+        if known is not None and all(a is b for a, b in zip(known, key)):
+            return value
+        value = operation(arguments)
+        last[:] = [key, value]
+        return value
 
     return remembered
 
