@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import decimal
 import fractions
+import functools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import mpmath
 import sympy
-from mpmath.libmp import from_int, from_rational, mpf_mul, mpf_sum, round_nearest
+from mpmath.libmp import (
+    dps_to_prec,
+    finf,
+    fnan,
+    fninf,
+    from_int,
+    from_rational,
+    fzero,
+    mpf_exp,
+    mpf_mul,
+    mpf_sum,
+    prec_to_dps,
+    round_nearest,
+    to_float,
+)
 
 from .limits import MAX_EXACT_DIGITS, MAX_INPUT_EXPONENT, MAX_VALUE_EXPONENT
 
@@ -163,13 +179,26 @@ def settle(value: sympy.Expr) -> sympy.Expr:
             return sympy.Integer(0)
         if not number.is_Rational:
             number = sympy.Float(number, DIGITS)
-    if not number.is_finite:
+    if not _finite(number):
         raise NoFiniteValue("is not a finite number")
     exponent = _decimal_exponent(number)
     if abs(exponent) > MAX_MAGNITUDE:
         size = f"{exponent:.2g}".replace("-", "−")
         raise NoFiniteValue(f"is about 10^({size}), beyond the 10^±{MAX_MAGNITUDE} that a worked solution can show")
     return number
+
+
+def _finite(number: sympy.Expr) -> bool:
+    """``number.is_finite``, read off a Float's or a Rational's own digits.
+
+    NOTE: asking SymPy costs a fresh Float the derivation of all its assumptions (a third of the time of a
+    1000-step solve); a Float is finite unless it is ±inf or nan, a Rational always is.
+    """
+    if isinstance(number, sympy.Float):
+        return number._mpf_ not in (finf, fninf, fnan)
+    if isinstance(number, sympy.Rational):
+        return True
+    return bool(number.is_finite)
 
 
 def _decimal_exponent(number: sympy.Expr) -> int:
@@ -212,9 +241,15 @@ def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -
         NoFiniteValue: a log or a power has no finite real value (takes the log of −1, divides by 0),
             or a power or an exponential passes 10^MAX_MAGNITUDE.
     """
+    if all(isinstance(symbol, sympy.Symbol) for symbol in values):
+        # NOTE: the order of the walk below, worked out once per formula (values keyed by symbols only).
+        results: dict[sympy.Basic, sympy.Basic] = {}
+        for node, leaf in _walk(formula):
+            results[node] = values.get(node, node) if leaf else _rebuilt(node, [results[a] for a in node.args])
+        return results[formula]
     # NOTE: the same bottom-up rebuild as xreplace, with sums, powers and partial functions looked at on
     # the way; with a stack, not recursion, so that no formula's depth meets Python's recursion limit.
-    results: dict[sympy.Basic, sympy.Basic] = {}
+    results = {}
     stack: list[tuple[sympy.Basic, bool]] = [(formula, False)]
     while stack:
         node, ready = stack.pop()
@@ -230,10 +265,35 @@ def substitute(formula: sympy.Expr, values: Mapping[sympy.Symbol, sympy.Expr]) -
     return results[formula]
 
 
+@functools.lru_cache(maxsize=1024)
+def _walk(formula: sympy.Basic) -> tuple[tuple[sympy.Basic, bool], ...]:
+    """Each distinct node of ``formula`` in the order ``substitute``'s walk computes it, and whether it is a leaf
+    (a node without arguments: where values keyed by symbols are looked up)."""
+    done: set[sympy.Basic] = set()
+    order: list[tuple[sympy.Basic, bool]] = []
+    stack: list[tuple[sympy.Basic, bool]] = [(formula, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        if not node.args or ready:
+            done.add(node)
+            order.append((node, not node.args))
+        else:
+            stack.append((node, True))
+            stack.extend((argument, False) for argument in node.args)
+    return tuple(order)
+
+
 def _rebuilt(node: sympy.Basic, arguments: list) -> sympy.Basic:
     """``node``'s operation applied to ``arguments`` (its operands, already substituted)."""
     if node.is_Add:
         return total(arguments)
+    if all(isinstance(argument, _PLAIN) for argument in arguments):
+        shortcut = _SHORTCUTS.get(node.func)
+        result = shortcut(arguments) if shortcut else None
+        if result is not None:
+            return result
     numeric = all(argument.is_number for argument in arguments)
     if numeric and node.is_Pow:
         _check_growth(*arguments)
@@ -247,6 +307,56 @@ def _rebuilt(node: sympy.Basic, arguments: list) -> sympy.Basic:
     if node.func in _PARTIAL and not _finite_real(result):
         raise NoFiniteValue(_PARTIAL[node.func](*arguments))
     return result
+
+
+#: The plain numbers a formula's operations take a shortcut on: a Float, or an exact Rational.
+_PLAIN = (sympy.Float, sympy.Rational)
+
+
+def _product(factors: list) -> sympy.Expr:
+    """``sympy.Mul(*factors)`` of plain numbers, as Mul.flatten forms it (the same products, in its order).
+
+    NOTE: without building the Mul: flatten asks each new Float's assumptions, which costs more than the
+    product itself. As Mul does, ones are dropped, and of two factors a Rational second is taken first.
+    """
+    factors = [factor for factor in factors if factor is not sympy.S.One]
+    if not factors:
+        return sympy.S.One
+    if len(factors) == 1:
+        return factors[0]
+    if len(factors) == 2 and factors[1].is_Rational:
+        factors.reverse()
+    product = sympy.S.One
+    for factor in factors:
+        product *= factor
+    return product
+
+
+def _exponential(arguments: list) -> sympy.Expr | None:
+    """``sympy.exp`` of a Float (None for another number), as its evalf computes it: e^x at 4 guard bits
+    past the Float's precision, rounded to it."""
+    (argument,) = arguments
+    if not isinstance(argument, sympy.Float) or argument._mpf_ in (fzero, finf, fninf, fnan):
+        return None
+    _check_growth(sympy.E, argument)
+    precision = dps_to_prec(prec_to_dps(argument._prec))
+    return sympy.Float._new(mpf_exp(argument._mpf_, precision + 4), precision)
+
+
+def _float_power_of(arguments: list) -> sympy.Expr | None:
+    """A Float to a Rational power (None for other numbers), as ``_rebuilt`` computes it, by ``_float_power``."""
+    base, exponent = arguments
+    if not isinstance(base, sympy.Float) or not isinstance(exponent, sympy.Rational):
+        return None
+    _check_growth(base, exponent)
+    result = _float_power(base, exponent)
+    if not _finite(result):
+        raise NoFiniteValue(_power(base, exponent))
+    return result
+
+
+#: The operations on plain numbers (_PLAIN) computed without SymPy building the expression first.
+_SHORTCUTS = {sympy.Mul: _product, sympy.exp: _exponential, sympy.Pow: _float_power_of}
 
 
 #: A power or an exponential is computed while its result's size in bits has at most this many bits
@@ -263,12 +373,36 @@ def _check_growth(base: sympy.Expr, exponent: sympy.Expr) -> None:
     """
     if not base or not exponent:
         return
+    if _log_bound(base) + _size_bits(exponent) < _GROWTH_BITS - 8:
+        return  # NOTE: |exponent|·|log2|base|| is surely below 2^_GROWTH_BITS, as its bounds in bits say
     with mpmath.workprec(53):
         bits = _rough(exponent) * mpmath.log(abs(_rough(base)), 2)
         if abs(bits) > mpmath.mpf(2) ** _GROWTH_BITS:
             side = "larger than 10^(10^300)" if bits > 0 else "smaller than 10^(−10^300)"
             raise NoFiniteValue(f"reaches a number {side} on the way, far beyond the "
                                 f"10^±{MAX_MAGNITUDE} that a worked solution can show")
+
+
+def _size_bits(number: sympy.Expr) -> int:
+    """Bits k with |number| < 2^k, read off a Float's or a Rational's digits (a huge k for any other number)."""
+    if isinstance(number, sympy.Float):
+        _, _, exponent, length = number._mpf_
+        return exponent + length
+    if isinstance(number, sympy.Rational):
+        return abs(int(number.p)).bit_length() - int(number.q).bit_length() + 1
+    return _GROWTH_BITS
+
+
+def _log_bound(number: sympy.Expr) -> int:
+    """Bits k with |log2 |number|| < 2^k, for a nonzero Float or Rational, or e (a huge k for any other number)."""
+    if number is sympy.E:
+        return 1
+    if isinstance(number, sympy.Float):
+        _, _, exponent, length = number._mpf_
+        return (abs(exponent + length) + 1).bit_length()
+    if isinstance(number, sympy.Rational):
+        return (max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) + 1).bit_length()
+    return _GROWTH_BITS
 
 
 def _check_periodic(argument: sympy.Expr) -> None:
@@ -299,14 +433,15 @@ _SMALL_POWER = 2**16
 
 def _float_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     """``base ** exponent`` as a DIGITS-digit Float, for a Float operand or an exact power too long to carry."""
+    integer = _is_integer(exponent)
     if not base:
-        if exponent.is_negative:
+        if _is_negative(exponent):
             raise NoFiniteValue(_power(base, exponent))
         return sympy.Integer(0) if exponent else sympy.Integer(1)
-    if base.is_negative and not exponent.is_integer:
+    if _is_negative(base) and not integer:
         raise NoFiniteValue(_power(base, exponent))
     with mpmath.workdps(DIGITS + 10):
-        if exponent.is_integer and abs(exponent) <= _SMALL_POWER:
+        if integer and abs(exponent) <= _SMALL_POWER:
             result = mpmath.power(_mpf(base), int(exponent))
         else:
             # NOTE: exp(e·log|b|) rather than mpmath's power, which multiplies out a huge integer exponent.
@@ -314,6 +449,22 @@ def _float_power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
             if base.is_negative and int(exponent) % 2:
                 result = -result
         return sympy.Float._new(result._mpf_, mpmath.mp.prec)
+
+
+def _is_negative(number: sympy.Expr) -> bool | None:
+    """``number.is_negative``, read off a Float's or a Rational's own digits (see ``_finite``)."""
+    if isinstance(number, sympy.Float):
+        return bool(number._mpf_[0]) and number._mpf_ != fzero
+    if isinstance(number, sympy.Rational):
+        return number.p < 0
+    return number.is_negative
+
+
+def _is_integer(number: sympy.Expr) -> bool | None:
+    """``number.is_integer`` for a Rational (q = 1), else SymPy's answer."""
+    if isinstance(number, sympy.Rational):
+        return number.q == 1
+    return number.is_integer
 
 
 def _finite_real(value: sympy.Expr) -> bool:
@@ -491,6 +642,24 @@ def python_number(value: sympy.Expr) -> int | fractions.Fraction | float:
         return int(value)
     if value.is_Rational:
         return fractions.Fraction(int(value.p), int(value.q))
+    return float(value)
+
+
+def nearest_double(value: sympy.Expr) -> float:
+    """``float(value)``: the nearest double (±inf beyond its range).
+
+    NOTE: a Float's is read off its digits as SymPy's ``Float.__float__`` rounds them (the mantissa to 53
+    bits, to nearest with ties to even, as Python's int → float does; then scaled by its power of 2),
+    without normalising the 100-digit number first: JSON writes 140,000 of them for 1,000 steps.
+    """
+    if isinstance(value, sympy.Float):
+        sign, mantissa, exponent, _ = value._mpf_
+        if not mantissa:
+            return to_float(value._mpf_)
+        try:
+            return math.ldexp(float(-mantissa if sign else mantissa), exponent)
+        except OverflowError:
+            return -math.inf if sign else math.inf
     return float(value)
 
 

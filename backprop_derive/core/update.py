@@ -134,29 +134,55 @@ class Assign:
     @cached_property
     def _compiled(self) -> Callable[..., sympy.Expr]:
         # NOTE: the formula is walked once into a closure over plain fractions and mpmath numbers: the
-        # same formula, computed 100 times faster than substituting into SymPy's tree at every step.
-        return compile_formula(self.formula, tuple(symbol for symbol, _ in self.reads))
+        # same formula, computed 100 times faster than substituting into SymPy's tree at every step; and
+        # once for all the parameters' lines of the same formula, which share what they remember.
+        return _compiled_formula(self.formula, tuple(symbol for symbol, _ in self.reads))
 
 
 # --- computing a line ---------------------------------------------------------------------
 
 _PREC = libmp.dps_to_prec(DIGITS) + 10
+_DIGITS_PREC = libmp.dps_to_prec(DIGITS)
 _ROUND = libmp.round_nearest
 
 
 def _raw(value) -> Fraction | tuple:
     """A value as the compiled lines carry it: a Fraction while exact, else a raw mpmath number."""
+    if type(value) is sympy.Float:
+        return value._mpf_
     if isinstance(value, (Fraction, tuple)):
         return value
     if value.is_Rational:
-        return Fraction(int(value.p), int(value.q))
+        fraction = _FRACTIONS.get(value)
+        if fraction is None:
+            fraction = _remember(_FRACTIONS, value, Fraction(int(value.p), int(value.q)))
+        return fraction
     return value._mpf_
 
 
+#: The remembered conversions: each exact input as a Fraction (the same fields come back at every line of
+#: every step), and each Fraction a line made as a raw mpmath number, by its identity (see ``_float``).
+_FRACTIONS: dict[sympy.Rational, Fraction] = {}
+_FLOATS: dict[int, tuple[Fraction, tuple]] = {}
+_REMEMBERED = 4096
+
+
+def _remember(table: dict, key, value):
+    if len(table) >= _REMEMBERED:
+        table.clear()
+    table[key] = value
+    return value
+
+
 def _float(value: Fraction | tuple) -> tuple:
-    if isinstance(value, tuple):
+    if type(value) is tuple:
         return value
-    return _from_fraction(value)
+    # NOTE: by identity first (the entry holds the Fraction, so its id is not reused): an exact part of a
+    # formula is remembered as one object (see compile_formula), and hashing a long Fraction is slow.
+    entry = _FLOATS.get(id(value))
+    if entry is not None and entry[0] is value:
+        return entry[1]
+    return _remember(_FLOATS, id(value), (value, _from_fraction(value)))[1]
 
 
 @lru_cache(maxsize=4096)
@@ -170,27 +196,29 @@ _EXACT_POWER_BITS = 2048
 
 
 def _sympy(value: Fraction | tuple) -> sympy.Expr:
-    if isinstance(value, Fraction):
+    if type(value) is Fraction:
         return sympy.Rational(value.numerator, value.denominator)
-    return sympy.Float._new(libmp.normalize(*value, libmp.dps_to_prec(DIGITS), _ROUND) if value[1] else value,
-                            libmp.dps_to_prec(DIGITS))
+    # NOTE: Float._new rounds the raw number to DIGITS digits, to nearest (and a zero is SymPy's 0).
+    return sympy.Float._new(value, _DIGITS_PREC)
 
 
+# NOTE: ``type(…) is Fraction`` rather than isinstance: Fraction's isinstance goes through its ABC, and a
+# compiled line's values are exactly Fractions or raw mpmath tuples.
 def _plus(left, right):
-    if isinstance(left, Fraction) and isinstance(right, Fraction):
+    if type(left) is Fraction and type(right) is Fraction:
         return left + right
     return libmp.mpf_add(_float(left), _float(right), _PREC, _ROUND)
 
 
 def _times(left, right):
-    if isinstance(left, Fraction) and isinstance(right, Fraction):
+    if type(left) is Fraction and type(right) is Fraction:
         return left * right
     return libmp.mpf_mul(_float(left), _float(right), _PREC, _ROUND)
 
 
 def _power(base, exponent):
-    if isinstance(exponent, Fraction) and exponent.denominator == 1:
-        if isinstance(base, Fraction):
+    if type(exponent) is Fraction and exponent.denominator == 1:
+        if type(base) is Fraction:
             if base == 0 and exponent < 0:
                 raise NoFiniteValue("is infinite (a division by 0)")
             size = max(base.numerator.bit_length(), base.denominator.bit_length()) * abs(int(exponent))
@@ -222,47 +250,98 @@ def _absolute(value):
     return abs(value) if isinstance(value, Fraction) else libmp.mpf_abs(value)
 
 
-def compile_formula(formula: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> Callable[..., sympy.Expr]:
-    """``formula`` as a function of the values of ``symbols`` (in order), each operation as the formula has it."""
-    position = {symbol: index for index, symbol in enumerate(symbols)}
+@lru_cache(maxsize=1024)
+def _compiled_formula(formula: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> Callable[..., sympy.Expr]:
+    return compile_formula(formula, symbols)
 
-    def build(node):
+
+def compile_formula(formula: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> Callable[..., sympy.Expr]:
+    """``formula`` as a function of the values of ``symbols`` (in order), each operation as the formula has it.
+
+    NOTE: a part of the formula whose inputs are all exact (1 − β₁ᵗ, from the fields and the step count) is
+    remembered by those inputs: the same for every parameter of a step, it is computed once per step. Which
+    inputs are exact is seen at the call, so the formula is built once for each such pattern.
+    """
+    position = {symbol: index for index, symbol in enumerate(symbols)}
+    bodies: dict[tuple[bool, ...], Callable] = {}
+
+    def build(node) -> tuple[Callable, frozenset]:
         if node in position:
             index = position[node]
-            return lambda arguments: arguments[index]
+            return (lambda arguments: arguments[index]), frozenset((index,))
         if node.is_Rational:
             constant = Fraction(int(node.p), int(node.q))
-            return lambda arguments: constant
-        parts = [build(argument) for argument in node.args]
-        if isinstance(node, sympy.Add):
-            def added(arguments):
-                result = parts[0](arguments)
-                for part in parts[1:]:
-                    result = _plus(result, part(arguments))
-                return result
-            return added
-        if isinstance(node, sympy.Mul):
-            def multiplied(arguments):
-                result = parts[0](arguments)
-                for part in parts[1:]:
-                    result = _times(result, part(arguments))
-                return result
-            return multiplied
-        if isinstance(node, sympy.Pow):
-            base, exponent = parts
-            return lambda arguments: _power(base(arguments), exponent(arguments))
-        if isinstance(node, sympy.sign):
-            return lambda arguments: _sign(parts[0](arguments))
-        if isinstance(node, sympy.Abs):
-            return lambda arguments: _absolute(parts[0](arguments))
-        raise TypeError(f"the update stage computes no {type(node).__name__}")
+            return (lambda arguments: constant), frozenset()
+        built = [build(argument) for argument in node.args]
+        reads = frozenset().union(*(read for _, read in built))
+        return _operation(node, [part for part, _ in built]), reads
 
-    body = build(formula)
+    def remembering(node, exact: tuple[bool, ...]) -> Callable:
+        """``node``'s function, with each largest part that reads only exact inputs remembered."""
+        if node in position or node.is_Rational:
+            return build(node)[0]
+        operation, reads = build(node)
+        if all(exact[index] for index in reads):
+            return _remembered(operation, tuple(sorted(reads)))
+        return _operation(node, [remembering(argument, exact) for argument in node.args])
 
     def compute(*values: sympy.Expr) -> sympy.Expr:
-        return _sympy(body([_raw(value) for value in values]))
+        arguments = [_raw(value) for value in values]
+        exact = tuple(type(argument) is Fraction for argument in arguments)
+        body = bodies.get(exact)
+        if body is None:
+            body = bodies[exact] = remembering(formula, exact)
+        return _sympy(body(arguments))
 
     return compute
+
+
+def _remembered(operation: Callable, reads: tuple[int, ...]) -> Callable:
+    """``operation``, its value remembered for the (exact) values it last read."""
+    last: list = [None, None]
+
+    def remembered(arguments):
+        key = [arguments[index] for index in reads]
+        # NOTE: compared by identity: the exact inputs are the same objects for every parameter of a step
+        # (see ``_raw``); the entry holds them, so no id is reused meanwhile.
+        known, value = last
+        if known is not None and all(a is b for a, b in zip(known, key)):
+            return value
+        value = operation(arguments)
+        last[:] = [key, value]
+        return value
+
+    return remembered
+
+
+def _operation(node, parts: list[Callable]) -> Callable:
+    """The function computing ``node`` from the functions computing its arguments (``parts``)."""
+    if isinstance(node, (sympy.Add, sympy.Mul)) and len(parts) == 2:
+        combine = _plus if isinstance(node, sympy.Add) else _times
+        left, right = parts
+        return lambda arguments: combine(left(arguments), right(arguments))
+    if isinstance(node, sympy.Add):
+        def added(arguments):
+            result = parts[0](arguments)
+            for part in parts[1:]:
+                result = _plus(result, part(arguments))
+            return result
+        return added
+    if isinstance(node, sympy.Mul):
+        def multiplied(arguments):
+            result = parts[0](arguments)
+            for part in parts[1:]:
+                result = _times(result, part(arguments))
+            return result
+        return multiplied
+    if isinstance(node, sympy.Pow):
+        base, exponent = parts
+        return lambda arguments: _power(base(arguments), exponent(arguments))
+    if isinstance(node, sympy.sign):
+        return lambda arguments: _sign(parts[0](arguments))
+    if isinstance(node, sympy.Abs):
+        return lambda arguments: _absolute(parts[0](arguments))
+    raise TypeError(f"the update stage computes no {type(node).__name__}")
 
 
 # NOTE: symbols named so that no two lines' symbols clash; the printers keep the order each formula is built in.
@@ -609,10 +688,17 @@ def next_state(training: Training, keys: Keys, owners, values: Mapping, state: M
 
 def state_json(training: Training, keys: Keys, owners, values: Mapping) -> dict[str, list]:
     """Each state letter's values at the end of a step, as (owner, value) pairs (the caller shapes them)."""
-    rule = training.rule()
     # NOTE: a frozen parameter's state is never updated: it stays at its start value.
-    return {letter: [(owner, values.get(keys(state_kind(letter, True), owner), values[keys(state_kind(letter), owner)]))
-                     for owner in owners] for letter in rule.state}
+    return {letter: [(owner, values.get(end, values[begin])) for owner, end, begin in located]
+            for letter, located in _state_keys(OPTIMIZERS[training.optimizer].state, keys, tuple(owners)).items()}
+
+
+# NOTE: remembered: JSON looks up the same state quantities at every step.
+@lru_cache(maxsize=64)
+def _state_keys(letters: tuple[str, ...], keys: Keys, owners: tuple) -> dict[str, list]:
+    """Each state letter's (owner, key at the step's end, key at its start), owner by owner."""
+    return {letter: [(owner, keys(state_kind(letter, True), owner), keys(state_kind(letter), owner)) for owner in owners]
+            for letter in letters}
 
 
 # --- networks --------------------------------------------------------------------------------

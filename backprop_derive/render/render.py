@@ -18,7 +18,7 @@ import sympy
 
 from ..core.errors import OutputError, TemplateError
 from ..core.formula import X
-from ..core.numbers import words
+from ..core.numbers import nearest_double, words
 from ..core.rules import OUTPUT
 from ..core.steps import Quantity
 from ..core.update import NETWORK_KEYS, parameter_updates, state_json, training_of
@@ -465,7 +465,7 @@ def _step_json(solution, index: int) -> dict:
     result = {
         "loss": loss,
         "quantities": numbers,
-        "exact": {name: str(value) for name, value in quantities.items() if _short_exact(value)},
+        "exact": {name: _exact_text(value) for name, value in quantities.items() if _short_exact(value)},
         "gradients": _shaped((g.parameter.location, numbers[named(g.result)]) for g in derivation.gradients),
     }
     if network.options.error_term:
@@ -490,6 +490,13 @@ def _step_json(solution, index: int) -> dict:
             result["state"] = {letter: _shaped((owner.location, json_number(value, f"state.{letter}"))
                                                for owner, value in pairs) for letter, pairs in state.items()}
     return result
+
+
+# NOTE: remembered: the same fields (η, β₁, the step count) are written exactly at every step, and SymPy's
+# printer takes longer than the rest of a step's JSON.
+@functools.lru_cache(maxsize=4096)
+def _exact_text(value: sympy.Rational) -> str:
+    return str(value)
 
 
 def _deltas(derivation) -> list[Quantity]:
@@ -550,7 +557,7 @@ def json_number(value, field: str) -> int | float:
     if value.is_Integer and abs(int(value)) <= JSON_EXACT_INTEGER:
         return int(value)
     try:
-        number = float(value)
+        number = nearest_double(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
@@ -561,19 +568,40 @@ def json_number(value, field: str) -> int | float:
 
 def _shaped(located) -> dict:
     """Values placed by their spec location, lists where the spec has lists."""
-    tree: dict = {}
+    locations, values = [], []
     for location, value in located:
+        locations.append(location)
+        values.append(value)
+    return _filled(_shape(tuple(locations)), values)
+
+
+# NOTE: the shape of each set of locations is worked out once: JSON places the same parameters at every step.
+@functools.lru_cache(maxsize=256)
+def _shape(locations: tuple) -> tuple:
+    """How ``_filled`` builds the tree of ``locations``: ("list" | "dict", ((key, child), …)), a leaf the index
+    of its value; a node whose keys are all numbers is a list, in their order."""
+    tree: dict = {}
+    for index, location in enumerate(locations):
         node = tree
         for key in location[:-1]:
             node = node.setdefault(key, {})
-        node[location[-1]] = value
-    return _lists_where_numbered(tree)
+        node[location[-1]] = index
+    return _shape_of(tree)
 
 
-def _lists_where_numbered(node):
+def _shape_of(node):
     if not isinstance(node, dict):
         return node
-    converted = {key: _lists_where_numbered(value) for key, value in node.items()}
-    if converted and all(isinstance(key, int) for key in converted):
-        return [converted[key] for key in sorted(converted)]
-    return converted
+    children = {key: _shape_of(value) for key, value in node.items()}
+    if children and all(isinstance(key, int) for key in children):
+        return "list", tuple((key, children[key]) for key in sorted(children))
+    return "dict", tuple(children.items())
+
+
+def _filled(shape, values: list):
+    if isinstance(shape, int):
+        return values[shape]
+    kind, children = shape
+    if kind == "list":
+        return [values[child] if type(child) is int else _filled(child, values) for _, child in children]
+    return {key: values[child] if type(child) is int else _filled(child, values) for key, child in children}
