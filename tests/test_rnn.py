@@ -450,3 +450,12 @@ def test_the_readme_spec_with_every_default_is_the_example() -> None:
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     # tanh, h_0 = 0 and output: all are the defaults the example spells out.
     assert solve(yaml.safe_load(block)).exact_loss == solve(EXAMPLE).exact_loss
+
+
+def test_an_activation_equal_to_the_identity_is_still_a_step_of_its_own() -> None:
+    """leaky_relu with α = 1 is x, yet the rnn's h_t = lrelu(z_t) is a quantity of its own (it was dropped)."""
+    spec = {"inputs": [[1], [2]], "targets": [[1], [1]], "loss": "cross_entropy",
+            "layers": [{"type": "rnn", "input_weights": [[0]], "recurrent_weights": [[0.5]], "biases": [0.1],
+                        "activation": {"name": "leaky_relu", "alpha": 1}},
+                       {"activation": "sigmoid", "weights": [[1]], "biases": [0]}]}
+    check_against_oracle(spec, usable(spec))

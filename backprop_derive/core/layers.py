@@ -341,7 +341,7 @@ def parameter(key: str, path: str, layer: int, shape: tuple[int, ...], values: l
 def _activate(builder: Builder, layer, activation: Activation, pre: Tensor, example: int | None,
               letter: str = "a") -> Tensor:
     """The activation applied entry by entry (nothing for the identity): ``a = f(z)``."""
-    if activation.formula == X:
+    if activation.name == "identity":  # NOTE: by name: leaky_relu with α = 1 is x too, but still written as f(z)
         return pre
     operation = activation_operation(activation)
     names = tuple(builder.node(entry_name(letter, layer.reading.number, _shown(pre.shape, index), example),
@@ -453,7 +453,7 @@ class ConvLayer:
     def edges(self) -> int:
         window = size_of(self.kernel[1:])
         outputs = size_of(self.shape_out)
-        return outputs * (2 * window + 1) + (0 if self.activation.formula == X else outputs)
+        return outputs * (2 * window + 1) + (0 if self.activation.name == "identity" else outputs)
 
     def taps(self, position: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """For output entry (channel, spatial…): each (kernel index, input index) it sums over; padding left out."""
