@@ -436,10 +436,7 @@ def to_json(solution) -> dict:
     per_step = solution.updates_per_step
     if per_step > 1:
         steps = [_pass_json(solution, steps[start:start + per_step]) for start in range(0, len(steps), per_step)]
-    result = {"title": solution.network.title, "notation": solution.notation.style, **steps[0]}
-    if len(steps) > 1:
-        result["steps"] = steps
-    return result
+    return json_document(solution, steps)
 
 
 def _pass_json(solution, updates: list[dict]) -> dict:
@@ -605,3 +602,11 @@ def _filled(shape, values: list):
     if kind == "list":
         return [values[child] if type(child) is int else _filled(child, values) for _, child in children]
     return {key: values[child] if type(child) is int else _filled(child, values) for key, child in children}
+
+
+def json_document(solution, steps: list[dict]) -> dict:
+    """A solution's JSON object: its title and notation, the first step's keys, and with several steps ``steps``."""
+    result = {"title": solution.title, "notation": solution.notation.style, **steps[0]}
+    if len(steps) > 1:
+        result["steps"] = steps
+    return result

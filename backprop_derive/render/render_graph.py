@@ -10,7 +10,7 @@ from ..core.update import parameter_updates, state_json
 from .diagram import circuit_diagram
 from .document import Block, Document, Math, Table
 from .present import Context, Line, present, update_text
-from .render import _short_exact, build_document, json_number, loss_per_step, to_json
+from .render import _short_exact, build_document, json_document, json_number, loss_per_step, to_json
 from .typography import Latex, Unicode
 
 #: How each kind of leaf is listed among the given values.
@@ -96,11 +96,7 @@ def _step_blocks(solution: GraphSolution, context: Context, figure, marks: dict)
 
 @to_json.register
 def _(solution: GraphSolution) -> dict:
-    steps = [_step_json(solution, index) for index in range(len(solution.values))]
-    result = {"title": solution.title, "notation": solution.notation.style, **steps[0]}
-    if len(steps) > 1:
-        result["steps"] = steps
-    return result
+    return json_document(solution, [_step_json(solution, index) for index in range(len(solution.values))])
 
 
 def _step_json(solution: GraphSolution, index: int) -> dict:

@@ -28,6 +28,7 @@ from .render import (
     figure_mermaid,
     figure_svg,
     figure_tikz,
+    json_document,
     json_number,
     loss_per_step,
     to_json,
@@ -695,11 +696,7 @@ def nested(shape: tuple[int, ...], values: list):
 
 @to_json.register
 def _(solution: LayeredSolution) -> dict:
-    steps = [_step_json(solution, index) for index in range(len(solution.values))]
-    result = {"title": solution.title, "notation": solution.notation.style, **steps[0]}
-    if len(steps) > 1:
-        result["steps"] = steps
-    return result
+    return json_document(solution, [_step_json(solution, index) for index in range(len(solution.values))])
 
 
 def _step_json(solution: LayeredSolution, index: int) -> dict:
