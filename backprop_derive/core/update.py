@@ -316,24 +316,18 @@ def _remembered(operation: Callable, reads: tuple[int, ...]) -> Callable:
 
 def _operation(node, parts: list[Callable]) -> Callable:
     """The function computing ``node`` from the functions computing its arguments (``parts``)."""
-    if isinstance(node, (sympy.Add, sympy.Mul)) and len(parts) == 2:
+    if isinstance(node, (sympy.Add, sympy.Mul)):
         combine = _plus if isinstance(node, sympy.Add) else _times
-        left, right = parts
-        return lambda arguments: combine(left(arguments), right(arguments))
-    if isinstance(node, sympy.Add):
-        def added(arguments):
+        if len(parts) == 2:
+            left, right = parts
+            return lambda arguments: combine(left(arguments), right(arguments))
+
+        def folded(arguments):
             result = parts[0](arguments)
             for part in parts[1:]:
-                result = _plus(result, part(arguments))
+                result = combine(result, part(arguments))
             return result
-        return added
-    if isinstance(node, sympy.Mul):
-        def multiplied(arguments):
-            result = parts[0](arguments)
-            for part in parts[1:]:
-                result = _times(result, part(arguments))
-            return result
-        return multiplied
+        return folded
     if isinstance(node, sympy.Pow):
         base, exponent = parts
         return lambda arguments: _power(base(arguments), exponent(arguments))
