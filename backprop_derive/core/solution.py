@@ -133,10 +133,9 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     if steps < 1:
         raise SpecError("expected at least 1 step", "--steps")
     data = read_document(spec) if isinstance(spec, (str, Path)) else spec
+    refuse_notation(data, notation)
     # A computational graph (SPEC §2.4) goes through the operation graph's own pipeline.
     if is_graph_spec(data):
-        if notation is not None:
-            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
         try:
             circuit = build_circuit(data)
         except SpecError as error:
@@ -144,10 +143,6 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
         return solve_circuit(circuit, steps, source, precision)
     # A network with layer kinds (SPEC §2.5) is compiled to the operation graph too.
     if is_layered_spec(data):
-        if notation is not None:
-            raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
-                            "--notation",
-                            "--notation")
         try:
             network = build_layered(data)
             network.check_size(steps, written)
@@ -195,6 +190,17 @@ def solve(spec: str | Path | dict | Network, *, steps: int = 1, notation: str | 
     notation_network = online[0] if online else network
     return Solution(network, derivations[0], tuple(values), Notation(notation_network, notation or network.notation),
                     precision or network.options.precision, tuple(unrounded) if unrounded else None, online)
+
+
+def refuse_notation(data: Any, notation: str | None) -> None:
+    """Refuse ``--notation`` for the exercises whose quantities carry their own names: graphs and layered networks."""
+    if notation is None:
+        return
+    if is_graph_spec(data):
+        raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
+    if is_layered_spec(data):
+        raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
+                        "--notation", "--notation")
 
 
 def written_size(network: Network) -> int:

@@ -21,7 +21,7 @@ from ..core.limits import MAX_EXPANDED
 from ..core.network import Network
 from ..core.notation import Notation
 from ..core.rules import OUTPUT
-from ..core.solution import check_written_size
+from ..core.solution import check_written_size, refuse_notation
 from ..core.spec import read_document, read_network
 from ..core.steps import SLOPE_VARIABLES, Activate, Delta, LossValue, Quantity, Slope, SoftmaxDelta, Update, WeightedSum
 from ..core.symbolic import MAX_PATHS_EXPANDED, ChainSum, Formulas, formulas
@@ -81,11 +81,10 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
         "∂L/∂w₁₃ = δ₃ · x₁ = (y₅ − t₅) · relu'(x₅) · w₃₅ · relu'(x₃) · x₁"
     """
     data = read_document(spec) if isinstance(spec, (str, Path)) else spec
+    refuse_notation(data, notation)
     if is_graph_spec(data):
         from .general_graph import general_graph  # NOTE: a computational graph's formulas, over its own steps
 
-        if notation is not None:
-            raise SpecError("a graph's quantities carry their own names; drop --notation", "--notation")
         try:
             return general_graph(build_circuit(data))
         except SpecError as error:
@@ -93,10 +92,6 @@ def general_solution(spec: str | Path | dict | Network, *, notation: str | None 
     if is_layered_spec(data):
         from .general_graph import general_graph  # NOTE: a layered network's formulas, over its own graph
 
-        if notation is not None:
-            raise SpecError("a network with layer types gives its quantities their own names, layer by layer; drop "
-                            "--notation",
-                            "--notation")
         try:
             network = build_layered(one_example(data))
         except SpecError as error:
